@@ -1,0 +1,206 @@
+// Loading and validating the TOML configuration with toml11.
+#include "base/config.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <set>
+#include <toml.hpp>
+
+namespace cqrs {
+namespace {
+
+// Reads known keys of one TOML table and reports the first unknown or mistyped one.
+class TableReader {
+ public:
+  TableReader(const toml::value& table, std::string prefix)
+      : table_(table), prefix_(std::move(prefix)) {}
+
+  template <typename T>
+  void Read(const char* key, T* out) {
+    seen_.insert(key);
+    if (!status_.ok() || !table_.contains(key)) return;
+    const toml::value& v = table_.at(key);
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.is_string()) return Fail(key, "a string");
+      *out = v.as_string().str;
+    } else if constexpr (std::is_integral_v<T>) {
+      if (!v.is_integer()) return Fail(key, "an integer");
+      std::int64_t i = v.as_integer();
+      if (i < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+          static_cast<std::uint64_t>(i) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+        return Fail(key, "an integer in range");
+      *out = static_cast<T>(i);
+    } else if constexpr (std::is_same_v<T, Durability>) {
+      if (!v.is_string()) return Fail(key, "\"sync\" or \"nosync\"");
+      auto d = ParseDurability(v.as_string().str);
+      if (!d) return Fail(key, "\"sync\" or \"nosync\"");
+      *out = *d;
+    }
+  }
+
+  // Descends into a sub-table; absent is fine.
+  const toml::value* Table(const char* key) {
+    seen_.insert(key);
+    if (!status_.ok() || !table_.contains(key)) return nullptr;
+    const toml::value& v = table_.at(key);
+    if (!v.is_table()) {
+      Fail(key, "a table");
+      return nullptr;
+    }
+    return &v;
+  }
+
+  void Adopt(const Status& s) {
+    if (status_.ok() && !s.ok()) status_ = s;
+  }
+
+  Status Finish() {
+    if (!status_.ok()) return status_;
+    for (const auto& [key, value] : table_.as_table()) {
+      if (!seen_.count(key))
+        return Error(Code::kInvalidArgument, "unknown config key {}{}", prefix_, key);
+    }
+    return OkStatus();
+  }
+
+ private:
+  void Fail(const char* key, const char* what) {
+    status_ = Error(Code::kInvalidArgument, "config key {}{} must be {}", prefix_, key, what);
+  }
+
+  const toml::value& table_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+  Status status_;
+};
+
+Status ReadWriter(const toml::value& table, WriterConfig* w) {
+  TableReader r(table, "writer.");
+  r.Read("endpoint", &w->endpoint);
+  r.Read("tick_endpoint", &w->tick_endpoint);
+  r.Read("durability", &w->durability);
+  r.Read("map_size_mb", &w->map_size_mb);
+  r.Read("max_map_size_mb", &w->max_map_size_mb);
+  r.Read("batch_max_requests", &w->batch_max_requests);
+  r.Read("batch_max_bytes", &w->batch_max_bytes);
+  r.Read("reader_check_ms", &w->reader_check_ms);
+  r.Read("max_message_bytes", &w->max_message_bytes);
+  return r.Finish();
+}
+
+Status ReadLimits(const toml::value& table, Limits* l) {
+  TableReader r(table, "limits.");
+  r.Read("max_request_bytes", &l->max_request_bytes);
+  r.Read("max_commands", &l->max_commands);
+  r.Read("max_key_bytes", &l->max_key_bytes);
+  r.Read("max_fields", &l->max_fields);
+  r.Read("max_entity_bytes", &l->max_entity_bytes);
+  r.Read("max_client_id_bytes", &l->max_client_id_bytes);
+  r.Read("max_token_bytes", &l->max_token_bytes);
+  r.Read("remembered_replies", &l->remembered_replies);
+  return r.Finish();
+}
+
+}  // namespace
+
+std::string Config::LoopbackEndpoint(int offset) const {
+  return fmt::format("tcp://127.0.0.1:{}", base_port + offset);
+}
+
+std::string Config::WriterEndpoint() const {
+  return writer.endpoint.empty() ? LoopbackEndpoint(1) : writer.endpoint;
+}
+
+std::string Config::TickEndpoint() const {
+  if (!writer.tick_endpoint.empty()) return writer.tick_endpoint;
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(data_dir, ec);
+  if (ec) dir = data_dir;
+  return fmt::format("ipc://{}", (dir.lexically_normal() / "writer.tick").string());
+}
+
+void AddCommonFlags(CLI::App& app, CommonFlags* flags) {
+  app.add_option("--config", flags->config_file, "TOML configuration file (flags override it)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--data", flags->data_dir, "data directory (default ./data)");
+  app.add_option("--base-port", flags->base_port,
+                 "move every default endpoint: writer P+1, events P+2, replay P+3, readers P+10+i "
+                 "(default 7100)")
+      ->check(CLI::Range(1, 65000));
+  app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error (default info)");
+}
+
+Status LoadConfigFile(const std::string& path, Config* config) {
+  toml::value root;
+  try {
+    root = toml::parse(path);
+  } catch (const toml::syntax_error& e) {
+    return Error(Code::kInvalidArgument, "config {}: {}", path, e.what());
+  } catch (const std::exception& e) {
+    return Error(Code::kUnavailable, "config {}: {}", path, e.what());
+  }
+  TableReader r(root, "");
+  r.Read("data", &config->data_dir);
+  r.Read("base_port", &config->base_port);
+  r.Read("log_level", &config->log_level);
+  if (const toml::value* w = r.Table("writer")) r.Adopt(ReadWriter(*w, &config->writer));
+  if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
+  Status s = r.Finish();
+  if (!s.ok()) return Status(s.code(), fmt::format("{}: {}", path, s.message()));
+  return OkStatus();
+}
+
+Result<Config> ResolveConfig(const CommonFlags& flags) {
+  Config config;
+  if (!flags.config_file.empty()) CQRS_RETURN_IF_ERROR(LoadConfigFile(flags.config_file, &config));
+  if (flags.data_dir) config.data_dir = *flags.data_dir;
+  if (flags.base_port) config.base_port = *flags.base_port;
+  if (flags.log_level) config.log_level = *flags.log_level;
+  CQRS_RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+Status ValidateConfig(const Config& c) {
+  auto bad = [](std::string_view key, std::string_view rule) {
+    return Error(Code::kInvalidArgument, "config {} {}", key, rule);
+  };
+  if (c.data_dir.empty()) return bad("data", "must not be empty");
+  if (c.base_port < 1 || c.base_port > 65000) return bad("base_port", "must be in 1..65000");
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+  if (!kLevels.count(c.log_level))
+    return bad("log_level", "must be trace, debug, info, warn, error or off");
+  const Limits& l = c.limits;
+  if (l.max_request_bytes < 64) return bad("limits.max_request_bytes", "must be at least 64");
+  if (l.max_commands < 1) return bad("limits.max_commands", "must be at least 1");
+  if (l.max_key_bytes < 1 || l.max_key_bytes > kMaxStorableKeyBytes)
+    return bad("limits.max_key_bytes",
+               fmt::format("must be in 1..{} (LMDB's key size less the namespace prefix)",
+                           kMaxStorableKeyBytes));
+  if (l.max_fields < 1 || l.max_fields > 65535)
+    return bad("limits.max_fields", "must be in 1..65535");
+  if (l.max_entity_bytes < 64) return bad("limits.max_entity_bytes", "must be at least 64");
+  if (l.max_client_id_bytes < 1 || l.max_client_id_bytes > 255)
+    return bad("limits.max_client_id_bytes", "must be in 1..255");
+  if (l.remembered_replies < 1024) return bad("limits.remembered_replies", "must be at least 1024");
+  const WriterConfig& w = c.writer;
+  if (w.map_size_mb < 1) return bad("writer.map_size_mb", "must be at least 1");
+  if (w.max_map_size_mb < w.map_size_mb)
+    return bad("writer.max_map_size_mb", "must be at least writer.map_size_mb");
+  if (w.batch_max_requests < 1) return bad("writer.batch_max_requests", "must be at least 1");
+  if (w.batch_max_bytes < l.max_request_bytes)
+    return bad("writer.batch_max_bytes", "must be at least limits.max_request_bytes");
+  if (w.reader_check_ms < 10) return bad("writer.reader_check_ms", "must be at least 10");
+  if (w.max_message_bytes < l.max_request_bytes)
+    return bad("writer.max_message_bytes", "must be at least limits.max_request_bytes");
+  return OkStatus();
+}
+
+std::string_view DurabilityName(Durability d) { return d == Durability::kSync ? "sync" : "nosync"; }
+
+std::optional<Durability> ParseDurability(std::string_view name) {
+  if (name == "sync") return Durability::kSync;
+  if (name == "nosync") return Durability::kNoSync;
+  return std::nullopt;
+}
+
+}  // namespace cqrs
