@@ -1,0 +1,235 @@
+// LMDB wrapper implementation.
+#include "store/lmdb.h"
+
+#include <cerrno>
+#include <filesystem>
+
+#include "base/check.h"
+
+namespace cqrs::store {
+
+Status LmdbError(std::string_view operation, int rc) {
+  Code code = Code::kInternal;
+  switch (rc) {
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case MDB_TXN_FULL:
+      code = Code::kResourceExhausted;
+      break;
+    case MDB_NOTFOUND:
+      code = Code::kNotFound;
+      break;
+    case MDB_MAP_RESIZED:
+    case EIO:
+    case MDB_READERS_FULL:
+      code = Code::kUnavailable;
+      break;
+    default:
+      break;
+  }
+  return Error(code, "{}: {}", operation, mdb_strerror(rc));
+}
+
+Result<LmdbEnv> LmdbEnv::Open(const EnvOptions& options) {
+  if (!(options.flags & MDB_RDONLY)) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec)
+      return Error(Code::kUnavailable, "create_directories({}): {}", options.dir, ec.message());
+  }
+  LmdbEnv env;
+  env.dir_ = options.dir;
+  if (int rc = mdb_env_create(&env.env_); rc != 0) return LmdbError("mdb_env_create", rc);
+  if (int rc = mdb_env_set_maxdbs(env.env_, options.max_dbs); rc != 0)
+    return LmdbError("mdb_env_set_maxdbs", rc);
+  if (int rc = mdb_env_set_maxreaders(env.env_, options.max_readers); rc != 0)
+    return LmdbError("mdb_env_set_maxreaders", rc);
+  if (int rc = mdb_env_set_mapsize(env.env_, options.map_size); rc != 0)
+    return LmdbError("mdb_env_set_mapsize", rc);
+  // MDB_NOTLS: reader slots belong to transactions, not threads, so a read txn can be reset and
+  // renewed freely and several may be open on one thread.
+  if (int rc = mdb_env_open(env.env_, options.dir.c_str(), options.flags | MDB_NOTLS, 0644);
+      rc != 0)
+    return LmdbError(fmt::format("mdb_env_open({})", options.dir), rc);
+  return env;
+}
+
+LmdbEnv& LmdbEnv::operator=(LmdbEnv&& other) noexcept {
+  if (this != &other) {
+    if (env_) mdb_env_close(env_);
+    env_ = other.env_;
+    dir_ = std::move(other.dir_);
+    other.env_ = nullptr;
+  }
+  return *this;
+}
+
+LmdbEnv::~LmdbEnv() {
+  if (env_) mdb_env_close(env_);
+}
+
+std::uint64_t LmdbEnv::map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+Status LmdbEnv::SetMapSize(std::uint64_t bytes) {
+  if (int rc = mdb_env_set_mapsize(env_, bytes); rc != 0)
+    return LmdbError("mdb_env_set_mapsize", rc);
+  return OkStatus();
+}
+
+Result<int> LmdbEnv::ReaderCheck() {
+  int dead = 0;
+  if (int rc = mdb_reader_check(env_, &dead); rc != 0) return LmdbError("mdb_reader_check", rc);
+  return dead;
+}
+
+Status LmdbEnv::Sync() {
+  if (int rc = mdb_env_sync(env_, 1); rc != 0) return LmdbError("mdb_env_sync", rc);
+  return OkStatus();
+}
+
+Result<Txn> Txn::BeginWrite(const LmdbEnv& env) {
+  Txn txn;
+  if (int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn.txn_); rc != 0)
+    return LmdbError("mdb_txn_begin(write)", rc);
+  return txn;
+}
+
+Result<Txn> Txn::BeginRead(const LmdbEnv& env) {
+  Txn txn;
+  txn.read_only_ = true;
+  if (int rc = mdb_txn_begin(env.get(), nullptr, MDB_RDONLY, &txn.txn_); rc != 0)
+    return LmdbError("mdb_txn_begin(read)", rc);
+  return txn;
+}
+
+Txn& Txn::operator=(Txn&& other) noexcept {
+  if (this != &other) {
+    Abort();
+    txn_ = other.txn_;
+    read_only_ = other.read_only_;
+    reset_ = other.reset_;
+    other.txn_ = nullptr;
+  }
+  return *this;
+}
+
+Status Txn::Commit() {
+  CQRS_CHECK(txn_ != nullptr && !reset_);
+  reset_ = false;
+  int rc = mdb_txn_commit(txn_);
+  txn_ = nullptr;
+  if (rc != 0) return LmdbError("mdb_txn_commit", rc);
+  return OkStatus();
+}
+
+void Txn::Abort() {
+  if (txn_) mdb_txn_abort(txn_);
+  txn_ = nullptr;
+  reset_ = false;
+}
+
+void Txn::Reset() {
+  CQRS_CHECK(read_only_ && txn_ != nullptr);
+  if (!reset_) mdb_txn_reset(txn_);
+  reset_ = true;
+}
+
+Status Txn::Renew() {
+  CQRS_CHECK(read_only_ && txn_ != nullptr);
+  if (!reset_) mdb_txn_reset(txn_);
+  if (int rc = mdb_txn_renew(txn_); rc != 0) {
+    reset_ = true;
+    return LmdbError("mdb_txn_renew", rc);
+  }
+  reset_ = false;
+  return OkStatus();
+}
+
+Result<Dbi> Txn::OpenDbi(const char* name, unsigned flags, bool create) {
+  Dbi dbi;
+  dbi.name = name;
+  if (int rc = mdb_dbi_open(txn_, name, flags | (create ? MDB_CREATE : 0u), &dbi.handle); rc != 0)
+    return LmdbError(fmt::format("mdb_dbi_open({})", name), rc);
+  return dbi;
+}
+
+Status Txn::Get(Dbi dbi, std::string_view key, std::string_view* value) const {
+  MDB_val k = ToVal(key);
+  MDB_val v;
+  int rc = mdb_get(txn_, dbi.handle, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, std::string());
+  if (rc != 0) return LmdbError(fmt::format("mdb_get({})", dbi.name), rc);
+  *value = ToView(v);
+  return OkStatus();
+}
+
+Status Txn::Put(Dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v = ToVal(value);
+  if (int rc = mdb_put(txn_, dbi.handle, &k, &v, flags); rc != 0)
+    return LmdbError(fmt::format("mdb_put({})", dbi.name), rc);
+  return OkStatus();
+}
+
+Status Txn::Reserve(Dbi dbi, std::string_view key, std::size_t size, char** out, unsigned flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v{size, nullptr};
+  if (int rc = mdb_put(txn_, dbi.handle, &k, &v, flags | MDB_RESERVE); rc != 0)
+    return LmdbError(fmt::format("mdb_put({})", dbi.name), rc);
+  *out = static_cast<char*>(v.mv_data);
+  return OkStatus();
+}
+
+Status Txn::Del(Dbi dbi, std::string_view key) {
+  MDB_val k = ToVal(key);
+  int rc = mdb_del(txn_, dbi.handle, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, std::string());
+  if (rc != 0) return LmdbError(fmt::format("mdb_del({})", dbi.name), rc);
+  return OkStatus();
+}
+
+Result<Cursor> Cursor::Open(const Txn& txn, Dbi dbi) {
+  Cursor c;
+  c.dbi_ = dbi;
+  if (int rc = mdb_cursor_open(txn.get(), dbi.handle, &c.cursor_); rc != 0)
+    return LmdbError(fmt::format("mdb_cursor_open({})", dbi.name), rc);
+  return c;
+}
+
+Cursor& Cursor::operator=(Cursor&& other) noexcept {
+  if (this != &other) {
+    if (cursor_) mdb_cursor_close(cursor_);
+    cursor_ = other.cursor_;
+    dbi_ = other.dbi_;
+    other.cursor_ = nullptr;
+  }
+  return *this;
+}
+
+Cursor::~Cursor() {
+  if (cursor_) mdb_cursor_close(cursor_);
+}
+
+Status Cursor::Get(MDB_cursor_op op, std::string_view* key, std::string_view* value) {
+  MDB_val k = ToVal(*key);
+  MDB_val v;
+  int rc = mdb_cursor_get(cursor_, &k, &v, op);
+  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, std::string());
+  if (rc != 0) return LmdbError(fmt::format("mdb_cursor_get({})", dbi_.name), rc);
+  *key = ToView(k);
+  *value = ToView(v);
+  return OkStatus();
+}
+
+}  // namespace cqrs::store
+
+namespace cqrs::store {
+bool IsMapFull(const Status& status) {
+  return status.code() == Code::kResourceExhausted &&
+         status.message().find("MDB_MAP_FULL") != std::string::npos;
+}
+}  // namespace cqrs::store

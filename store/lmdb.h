@@ -1,0 +1,153 @@
+// Thin RAII over LMDB: environment, transactions, databases, cursors. Every failure becomes a
+// Status that keeps the operation and LMDB's own code ("mdb_put(entities): MDB_MAP_FULL: ...").
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace cqrs::store {
+
+// Maps an LMDB return code to a Status: MDB_MAP_FULL and ENOSPC → ResourceExhausted,
+// MDB_NOTFOUND → NotFound, MDB_MAP_RESIZED → Unavailable, EIO → Unavailable, else Internal.
+Status LmdbError(std::string_view operation, int rc);
+
+inline std::string_view ToView(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+inline MDB_val ToVal(std::string_view s) { return {s.size(), const_cast<char*>(s.data())}; }
+inline MDB_val ToVal(std::span<const std::uint8_t> s) {
+  return {s.size(), const_cast<std::uint8_t*>(s.data())};
+}
+
+struct EnvOptions {
+  std::string dir;  // created if missing (unless read_only)
+  std::uint64_t map_size = 1ull << 30;
+  unsigned flags = 0;  // MDB_NOSYNC, MDB_NOMETASYNC, MDB_RDONLY, MDB_NOTLS ...
+  unsigned max_dbs = 16;
+  unsigned max_readers = 256;
+};
+
+// An open LMDB environment. Move-only; closes on destruction. Open once per process and never
+// use after fork() (RELIABILITY.md fact 4). Thread-safe as LMDB is (MDB_NOTLS is always set, so
+// read transactions may move between threads and be reset/renewed).
+class LmdbEnv {
+ public:
+  static Result<LmdbEnv> Open(const EnvOptions& options);
+
+  LmdbEnv() = default;
+  LmdbEnv(LmdbEnv&& other) noexcept : env_(other.env_), dir_(std::move(other.dir_)) {
+    other.env_ = nullptr;
+  }
+  LmdbEnv& operator=(LmdbEnv&& other) noexcept;
+  LmdbEnv(const LmdbEnv&) = delete;
+  LmdbEnv& operator=(const LmdbEnv&) = delete;
+  ~LmdbEnv();
+
+  MDB_env* get() const { return env_; }
+  const std::string& dir() const { return dir_; }
+  std::uint64_t map_size() const;
+
+  // Requires that this process has no transaction open in the env. Size 0 adopts the size
+  // another process grew the map to (after MDB_MAP_RESIZED).
+  Status SetMapSize(std::uint64_t bytes);
+
+  // Clears reader slots of dead processes (mdb_reader_check); returns how many it cleared.
+  Result<int> ReaderCheck();
+
+  // Flushes to disk (for nosync environments at shutdown).
+  Status Sync();
+
+ private:
+  MDB_env* env_ = nullptr;
+  std::string dir_;
+};
+
+// A named database handle, valid for the env's lifetime once its opening transaction committed.
+struct Dbi {
+  MDB_dbi handle = 0;
+  const char* name = "";
+};
+
+// A transaction. Move-only; aborts on destruction unless committed. A write transaction belongs
+// to the thread that began it (the single writer). A read transaction may be Reset() and
+// Renew()ed to avoid reallocating its reader slot.
+class Txn {
+ public:
+  static Result<Txn> BeginWrite(const LmdbEnv& env);
+  static Result<Txn> BeginRead(const LmdbEnv& env);
+
+  Txn() = default;
+  Txn(Txn&& other) noexcept : txn_(other.txn_), read_only_(other.read_only_), reset_(other.reset_) {
+    other.txn_ = nullptr;
+  }
+  Txn& operator=(Txn&& other) noexcept;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  ~Txn() { Abort(); }
+
+  MDB_txn* get() const { return txn_; }
+  bool active() const { return txn_ != nullptr && !reset_; }
+
+  // Commits; the handle is consumed whatever the outcome (LMDB frees a failed commit's txn).
+  // A read transaction that opened databases must be committed to keep their handles.
+  Status Commit();
+  void Abort();
+  // Read transactions only: release the snapshot but keep the slot; Renew() takes a new one.
+  void Reset();
+  Status Renew();
+
+  // Opens (creating in a write txn when `create`) a named database.
+  Result<Dbi> OpenDbi(const char* name, unsigned flags, bool create);
+
+  // Reads `key`. NotFound (allocating nothing) if absent. The value is valid until this
+  // transaction ends or, in a write transaction, until the next write to the database.
+  Status Get(Dbi dbi, std::string_view key, std::string_view* value) const;
+  Status Put(Dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
+  // Reserves `size` bytes for `key` and returns where to write them (MDB_RESERVE).
+  Status Reserve(Dbi dbi, std::string_view key, std::size_t size, char** out, unsigned flags = 0);
+  // Deletes `key`; NotFound if absent.
+  Status Del(Dbi dbi, std::string_view key);
+
+ private:
+  MDB_txn* txn_ = nullptr;
+  bool read_only_ = false;
+  bool reset_ = false;
+};
+
+// A cursor over one database inside one transaction. Move-only; closed on destruction (a
+// write-txn cursor must be destroyed before its transaction ends).
+class Cursor {
+ public:
+  static Result<Cursor> Open(const Txn& txn, Dbi dbi);
+
+  Cursor() = default;
+  Cursor(Cursor&& other) noexcept : cursor_(other.cursor_), dbi_(other.dbi_) {
+    other.cursor_ = nullptr;
+  }
+  Cursor& operator=(Cursor&& other) noexcept;
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  ~Cursor();
+
+  // Positions with `op` (MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_SET_RANGE ...). NotFound at an end.
+  // For MDB_SET/MDB_SET_RANGE `key` is the probe; on success key/value hold the entry.
+  Status Get(MDB_cursor_op op, std::string_view* key, std::string_view* value);
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+  Dbi dbi_;
+};
+
+}  // namespace cqrs::store
+
+namespace cqrs::store {
+// True when `status` came from MDB_MAP_FULL (the map, not the disk, is full: growing helps).
+// LmdbError keeps LMDB's message, which starts with the error's name.
+bool IsMapFull(const Status& status);
+}  // namespace cqrs::store

@@ -1,0 +1,168 @@
+// Opening, checking and growing the write store.
+#include "store/write_store.h"
+
+#include <algorithm>
+#include <random>
+
+#include "store/key_format.h"
+#include "store/write_store_format.h"
+
+namespace cqrs::store {
+namespace {
+
+std::string U64Value(std::uint64_t v) {
+  std::string s(8, '\0');
+  PutU64LE(reinterpret_cast<std::uint8_t*>(s.data()), v);
+  return s;
+}
+
+std::string U32Value(std::uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
+  return s;
+}
+
+}  // namespace
+
+Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what) {
+  if (value.size() != 4)
+    return Error(Code::kInternal, "{} is {} bytes, expected 4", what, value.size());
+  const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
+  *out = static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+  return OkStatus();
+}
+
+Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what) {
+  if (value.size() != 8)
+    return Error(Code::kInternal, "{} is {} bytes, expected 8", what, value.size());
+  *out = GetU64LE(reinterpret_cast<const std::uint8_t*>(value.data()));
+  return OkStatus();
+}
+
+Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& options) {
+  std::unique_ptr<WriteStore> store(new WriteStore(options));
+  EnvOptions env;
+  env.dir = options.dir;
+  env.map_size = options.map_size;
+  // Never MDB_WRITEMAP on the write store: a full disk became SIGBUS (RELIABILITY.md fact 3).
+  env.flags = (options.durability == Durability::kNoSync ? MDB_NOSYNC : 0u) |
+              (options.read_only ? MDB_RDONLY : 0u);
+  env.max_dbs = 8;
+  env.max_readers = 512;
+  auto opened = LmdbEnv::Open(env);
+  if (!opened.ok()) return opened.status();
+  store->env_ = std::move(opened).value();
+  CQRS_RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+Status WriteStore::Init() {
+  // A reader (the projector, tools) maps whatever size the writer grew the file to.
+  if (options_.read_only) CQRS_RETURN_IF_ERROR(env_.SetMapSize(0));
+  auto begun = options_.read_only ? Txn::BeginRead(env_) : Txn::BeginWrite(env_);
+  if (!begun.ok()) return begun.status();
+  Txn txn = std::move(begun).value();
+  bool create = !options_.read_only;
+  const std::pair<Dbi*, const char*> dbs[] = {
+      {&dbs_.meta, "meta"},         {&dbs_.names, "names"},   {&dbs_.counters, "counters"},
+      {&dbs_.entities, "entities"}, {&dbs_.events, "events"}, {&dbs_.requests, "requests"}};
+  for (auto [dbi, name] : dbs) {
+    auto opened = txn.OpenDbi(name, 0, create);
+    if (!opened.ok()) {
+      if (opened.status().code() == Code::kNotFound)
+        return Error(Code::kUnavailable, "{} holds no write store (no '{}' database)", options_.dir,
+                     name);
+      return opened.status();
+    }
+    *dbi = opened.value();
+  }
+
+  std::string_view value;
+  Status s = txn.Get(dbs_.meta, kMetaFormat, &value);
+  if (s.code() == Code::kNotFound) {
+    if (options_.read_only)
+      return Error(Code::kUnavailable, "{} holds no write store", options_.dir);
+    std::random_device rd;
+    std::string id(16, '\0');
+    for (char& c : id) c = static_cast<char>(rd());
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaFormat, U32Value(kWriteStoreFormatVersion)));
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaStoreId, id));
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaLastSeq, U64Value(0)));
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaNextNs, U32Value(1)));
+  } else {
+    CQRS_RETURN_IF_ERROR(s);
+    std::uint32_t format = 0;
+    CQRS_RETURN_IF_ERROR(ReadU32(value, &format, "meta.format"));
+    if (format != kWriteStoreFormatVersion)
+      return Error(Code::kUnavailable, "{} is write store format {}, this build reads format {}",
+                   options_.dir, format, kWriteStoreFormatVersion);
+  }
+
+  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaStoreId, &value));
+  store_id_.clear();
+  for (char c : value) store_id_ += fmt::format("{:02x}", static_cast<unsigned char>(c));
+
+  // The last event and meta.last_seq are written in one transaction: they must agree.
+  auto last = LastSeq(txn);
+  if (!last.ok()) return last.status();
+  auto cursor = Cursor::Open(txn, dbs_.events);
+  if (!cursor.ok()) return cursor.status();
+  std::string_view k, v;
+  Status at_end = cursor->Get(MDB_LAST, &k, &v);
+  std::uint64_t last_event = 0;
+  if (at_end.ok()) {
+    if (k.size() != 8)
+      return Error(Code::kInternal, "{}: events key of {} bytes", options_.dir, k.size());
+    last_event = DecodeSeqKey(k);
+  } else if (at_end.code() != Code::kNotFound) {
+    return at_end;
+  }
+  if (last_event != last.value())
+    return Error(Code::kInternal, "{}: meta.last_seq {} but the last event is {}", options_.dir,
+                 last.value(), last_event);
+  *cursor = Cursor();
+  // Commit even a read-only transaction: handles opened in an aborted one are closed with it.
+  return txn.Commit();
+}
+
+Status WriteStore::Grow() {
+  std::uint64_t current = env_.map_size();
+  if (current >= options_.max_map_size)
+    return Error(Code::kResourceExhausted,
+                 "write store map is {} MiB, at writer.max_map_size_mb {}", current >> 20,
+                 options_.max_map_size >> 20);
+  std::uint64_t next = std::min(current * 2, options_.max_map_size);
+  return env_.SetMapSize(next);
+}
+
+Result<std::uint64_t> WriteStore::LastSeq(const Txn& txn) const {
+  std::string_view value;
+  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaLastSeq, &value));
+  std::uint64_t seq = 0;
+  CQRS_RETURN_IF_ERROR(ReadU64(value, &seq, "meta.last_seq"));
+  return seq;
+}
+
+Status WriteStore::LookupNamespace(const Txn& txn, std::string_view tenant,
+                                   std::string_view collection, std::uint32_t* ns) const {
+  std::string_view value;
+  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.names, NameKey(tenant, collection).view(), &value));
+  return ReadU32(value, ns, "names value");
+}
+
+Status WriteStore::InternNamespace(Txn& txn, std::string_view tenant, std::string_view collection,
+                                   std::uint32_t* ns) {
+  Status s = LookupNamespace(txn, tenant, collection, ns);
+  if (s.code() != Code::kNotFound) return s;
+  std::string_view value;
+  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaNextNs, &value));
+  std::uint32_t next = 0;
+  CQRS_RETURN_IF_ERROR(ReadU32(value, &next, "meta.next_ns"));
+  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.names, NameKey(tenant, collection).view(), U32Value(next)));
+  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaNextNs, U32Value(next + 1)));
+  *ns = next;
+  return OkStatus();
+}
+
+}  // namespace cqrs::store

@@ -1,0 +1,67 @@
+// WriteStore: the LMDB environment at <data>/write and its databases (write_store_format.h).
+// The writer owns its only write transaction; the projector reads it through read snapshots.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "store/lmdb.h"
+
+namespace cqrs::store {
+
+struct WriteStoreOptions {
+  std::string dir;  // <data>/write
+  Durability durability = Durability::kSync;
+  std::uint64_t map_size = 1ull << 30;
+  std::uint64_t max_map_size = 1ull << 40;
+  bool read_only = false;  // for the projector and tools: opens an existing store only
+};
+
+struct WriteDbs {
+  Dbi meta, names, counters, entities, events, requests;
+};
+
+// Owns the env. Thread-safety: as LmdbEnv; the single writer thread does all writes.
+class WriteStore {
+ public:
+  // Opens or creates the store and checks its format and that meta.last_seq matches the last
+  // event. Unavailable if it cannot be opened or is of another format; Internal if inconsistent.
+  static Result<std::unique_ptr<WriteStore>> Open(const WriteStoreOptions& options);
+
+  LmdbEnv& env() { return env_; }
+  const WriteDbs& dbs() const { return dbs_; }
+  const std::string& store_id() const { return store_id_; }  // 32 hex digits
+  const WriteStoreOptions& options() const { return options_; }
+
+  // Doubles the map (at most to max_map_size) after MDB_MAP_FULL. No transaction of this
+  // process may be open. ResourceExhausted when already at the maximum.
+  Status Grow();
+
+  // meta.last_seq as of `txn`.
+  Result<std::uint64_t> LastSeq(const Txn& txn) const;
+
+  // The namespace id of (tenant, collection), NotFound if it was never written.
+  Status LookupNamespace(const Txn& txn, std::string_view tenant, std::string_view collection,
+                         std::uint32_t* ns) const;
+  // As LookupNamespace, allocating the next id when absent (write txn).
+  Status InternNamespace(Txn& txn, std::string_view tenant, std::string_view collection,
+                         std::uint32_t* ns);
+
+ private:
+  explicit WriteStore(WriteStoreOptions options) : options_(std::move(options)) {}
+  Status Init();
+
+  WriteStoreOptions options_;
+  LmdbEnv env_;
+  WriteDbs dbs_;
+  std::string store_id_;
+};
+
+// Reads a little-endian u32/u64 value; Internal if the size is wrong.
+Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what);
+Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what);
+
+}  // namespace cqrs::store

@@ -1,0 +1,127 @@
+#include "store/write_store.h"
+
+#include <catch2/catch.hpp>
+
+#include "store/key_format.h"
+#include "store/write_store_format.h"
+#include "tests/support/test_support.h"
+
+namespace cqrs::store {
+namespace {
+
+WriteStoreOptions Options(const testing::TempDir& dir) {
+  WriteStoreOptions o;
+  o.dir = dir / "write";
+  o.map_size = 1 << 20;
+  o.max_map_size = 4 << 20;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("WriteStore creates a store once and reopens it with the same id", "[store][write]") {
+  testing::TempDir dir;
+  std::string id;
+  {
+    auto store = WriteStore::Open(Options(dir));
+    REQUIRE(store.ok());
+    id = store.value()->store_id();
+    CHECK(id.size() == 32);
+    auto txn = Txn::BeginRead(store.value()->env());
+    REQUIRE(txn.ok());
+    CHECK(store.value()->LastSeq(txn.value()).value() == 0);
+  }
+  auto again = WriteStore::Open(Options(dir));
+  REQUIRE(again.ok());
+  CHECK(again.value()->store_id() == id);
+}
+
+TEST_CASE("WriteStore refuses a store of another format", "[store][write]") {
+  testing::TempDir dir;
+  {
+    auto store = WriteStore::Open(Options(dir));
+    REQUIRE(store.ok());
+    auto txn = Txn::BeginWrite(store.value()->env());
+    REQUIRE(txn.ok());
+    REQUIRE(txn->Put(store.value()->dbs().meta, kMetaFormat, std::string("\x09\0\0\0", 4)).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  auto reopened = WriteStore::Open(Options(dir));
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == Code::kUnavailable);
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 9, this build reads format 1"));
+}
+
+TEST_CASE("WriteStore refuses a store whose last event disagrees with meta.last_seq",
+          "[store][write]") {
+  testing::TempDir dir;
+  {
+    auto store = WriteStore::Open(Options(dir));
+    REQUIRE(store.ok());
+    auto txn = Txn::BeginWrite(store.value()->env());
+    REQUIRE(txn->Put(store.value()->dbs().events, SeqKey(5).view(), "x").ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  auto reopened = WriteStore::Open(Options(dir));
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == Code::kInternal);
+  CHECK_THAT(reopened.status().message(),
+             Catch::Contains("meta.last_seq 0 but the last event is 5"));
+}
+
+TEST_CASE("WriteStore read-only open needs an existing store", "[store][write]") {
+  testing::TempDir dir;
+  auto o = Options(dir);
+  o.read_only = true;
+  auto missing = WriteStore::Open(o);
+  REQUIRE_FALSE(missing.ok());
+  { REQUIRE(WriteStore::Open(Options(dir)).ok()); }
+  auto present = WriteStore::Open(o);
+  CHECK(present.ok());
+}
+
+TEST_CASE("InternNamespace hands out one id per (tenant, collection)", "[store][write]") {
+  testing::TempDir dir;
+  auto store = WriteStore::Open(Options(dir));
+  REQUIRE(store.ok());
+  WriteStore& s = *store.value();
+  auto txn = Txn::BeginWrite(s.env());
+  std::uint32_t a = 0, b = 0, c = 0, again = 0;
+  REQUIRE(s.InternNamespace(txn.value(), "t1", "orders", &a).ok());
+  REQUIRE(s.InternNamespace(txn.value(), "t1", "users", &b).ok());
+  REQUIRE(s.InternNamespace(txn.value(), "t2", "orders", &c).ok());
+  REQUIRE(s.InternNamespace(txn.value(), "t1", "orders", &again).ok());
+  CHECK(a != b);
+  CHECK(a != c);
+  CHECK(a == again);
+  std::uint32_t looked = 0;
+  CHECK(s.LookupNamespace(txn.value(), "t3", "orders", &looked).code() == Code::kNotFound);
+}
+
+TEST_CASE("WriteStore grows its map up to the maximum and then says ResourceExhausted",
+          "[store][write]") {
+  testing::TempDir dir;
+  auto store = WriteStore::Open(Options(dir));
+  REQUIRE(store.ok());
+  WriteStore& s = *store.value();
+  CHECK(s.env().map_size() == 1u << 20);
+  REQUIRE(s.Grow().ok());
+  CHECK(s.env().map_size() == 2u << 20);
+  REQUIRE(s.Grow().ok());
+  CHECK(s.env().map_size() == 4u << 20);
+  Status full = s.Grow();
+  CHECK(full.code() == Code::kResourceExhausted);
+  CHECK_THAT(full.message(), Catch::Contains("max_map_size_mb 4"));
+}
+
+TEST_CASE("An LMDB error keeps the operation and LMDB's own name for it", "[store][lmdb]") {
+  Status s = LmdbError("mdb_put(entities)", MDB_MAP_FULL);
+  CHECK(s.code() == Code::kResourceExhausted);
+  CHECK_THAT(s.message(), Catch::StartsWith("mdb_put(entities): MDB_MAP_FULL"));
+  CHECK(IsMapFull(s));
+  CHECK_FALSE(IsMapFull(LmdbError("mdb_txn_commit", ENOSPC)));
+  CHECK(LmdbError("mdb_txn_commit", ENOSPC).code() == Code::kResourceExhausted);
+  CHECK(LmdbError("mdb_get", MDB_NOTFOUND).code() == Code::kNotFound);
+}
+
+}  // namespace cqrs::store

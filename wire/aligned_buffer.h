@@ -1,0 +1,50 @@
+// AlignedBuffer: a growable byte buffer aligned to 16 bytes. ZeroMQ frames are often misaligned
+// (RELIABILITY.md fact 5), so every incoming frame is copied into one before verification.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+
+namespace cqrs::wire {
+
+// Move-only. Reuse one per connection slot: Assign() reallocates only to grow.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(AlignedBuffer&&) noexcept = default;
+  AlignedBuffer& operator=(AlignedBuffer&&) noexcept = default;
+
+  // Copies `size` bytes from `data`; contents before are lost. Allocates only when growing.
+  void Assign(const void* data, std::size_t size) {
+    Reserve(size);
+    if (size > 0) std::memcpy(storage_.get(), data, size);
+    size_ = size;
+  }
+
+  void Reserve(std::size_t size) {
+    if (size <= capacity_) return;
+    std::size_t words = (size + sizeof(Word) - 1) / sizeof(Word);
+    storage_ = std::make_unique_for_overwrite<Word[]>(words);
+    capacity_ = words * sizeof(Word);
+  }
+
+  void Clear() { size_ = 0; }
+
+  const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(storage_.get()); }
+  std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(storage_.get()); }
+  std::size_t size() const { return size_; }
+  std::span<const std::uint8_t> span() const { return {data(), size_}; }
+
+ private:
+  struct alignas(16) Word {
+    std::uint8_t bytes[16];
+  };
+  std::unique_ptr<Word[]> storage_;
+  std::size_t capacity_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace cqrs::wire

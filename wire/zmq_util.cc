@@ -1,0 +1,74 @@
+// ZeroMQ socket tuning and message plumbing.
+#include "wire/zmq_util.h"
+
+#include <cerrno>
+
+#include "wire/protocol.h"
+
+namespace cqrs::wire {
+
+void ConfigureRouter(zmq::socket_t& socket, const SocketTuning& t) {
+  socket.set(zmq::sockopt::router_mandatory, 1);
+  socket.set(zmq::sockopt::maxmsgsize, t.max_message_bytes);
+  socket.set(zmq::sockopt::heartbeat_ivl, t.heartbeat_ivl_ms);
+  socket.set(zmq::sockopt::heartbeat_timeout, t.heartbeat_timeout_ms);
+  socket.set(zmq::sockopt::linger, t.linger_ms);
+  socket.set(zmq::sockopt::sndhwm, t.sndhwm);
+  socket.set(zmq::sockopt::rcvhwm, t.rcvhwm);
+}
+
+void ConfigureClient(zmq::socket_t& socket, const SocketTuning& t) {
+  socket.set(zmq::sockopt::heartbeat_ivl, t.heartbeat_ivl_ms);
+  socket.set(zmq::sockopt::heartbeat_timeout, t.heartbeat_timeout_ms);
+  socket.set(zmq::sockopt::heartbeat_ttl, t.heartbeat_timeout_ms);
+  socket.set(zmq::sockopt::linger, t.linger_ms);
+  socket.set(zmq::sockopt::sndhwm, t.sndhwm);
+  socket.set(zmq::sockopt::rcvhwm, t.rcvhwm);
+}
+
+std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint) {
+  socket.bind(endpoint);
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+bool InboundMessage::TryReceive(zmq::socket_t& socket) {
+  count_ = 0;
+  too_many_ = false;
+  for (;;) {
+    if (frames_.size() <= count_) frames_.emplace_back();
+    zmq::message_t& frame = frames_[count_];
+    // Frames of one message arrive together: only the first receive can find nothing waiting.
+    auto got = socket.recv(frame, count_ == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
+    if (!got) return false;
+    bool more = frame.more();
+    if (count_ < kMaxFrames - 1 || !more) {
+      ++count_;
+    } else {
+      too_many_ = true;  // keep the first kMaxFrames - 1, overwrite the slot until the last frame
+    }
+    if (!more) return true;
+  }
+}
+
+bool SendEnvelopeReply(zmq::socket_t& socket, std::span<zmq::message_t> envelope,
+                       std::span<const std::uint8_t> body) {
+  try {
+    for (std::size_t i = 0; i < envelope.size(); ++i) {
+      auto sent = socket.send(envelope[i], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      if (!sent) {
+        if (i == 0) return false;  // nothing went out
+        // A later frame cannot fail with EAGAIN once the first was accepted; be safe anyway.
+        zmq::message_t end;
+        (void)socket.send(end, zmq::send_flags::dontwait);
+        return false;
+      }
+    }
+    zmq::message_t msg(body.data(), body.size());
+    return socket.send(msg, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return false;
+    throw;
+  }
+}
+
+}  // namespace cqrs::wire

@@ -1,0 +1,60 @@
+// ZeroMQ helpers shared by every server and client: socket tuning, binding with the resolved
+// endpoint read back, and whole-message receive/send for ROUTER sockets with routing envelopes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+namespace cqrs::wire {
+
+struct SocketTuning {
+  std::int64_t max_message_bytes = 1 << 20;  // ZMQ_MAXMSGSIZE (servers)
+  int heartbeat_ivl_ms = 200;                // RELIABILITY.md fact 10
+  int heartbeat_timeout_ms = 1000;
+  int linger_ms = 0;
+  int sndhwm = 100000;
+  int rcvhwm = 100000;
+};
+
+// ROUTER server socket: ZMQ_ROUTER_MANDATORY (a reply to a vanished peer is an error, not a
+// silent drop), ZMQ_MAXMSGSIZE, heartbeats, linger, high-water marks.
+void ConfigureRouter(zmq::socket_t& socket, const SocketTuning& tuning);
+
+// DEALER/REQ client socket: heartbeats, linger, high-water marks.
+void ConfigureClient(zmq::socket_t& socket, const SocketTuning& tuning);
+
+// Binds and returns the endpoint actually bound ("tcp://127.0.0.1:*" → the chosen port).
+// Throws zmq::error_t (start-up only).
+std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint);
+
+// One received message: routing envelope (every frame before the last) and body (the last).
+// Reuses its frames between messages; not thread-safe.
+class InboundMessage {
+ public:
+  // Receives one whole message if one is waiting; false if none. Throws zmq::error_t only for
+  // errors other than EAGAIN/EINTR (a closed context).
+  bool TryReceive(zmq::socket_t& socket);
+
+  // Frames before the last, at most kMaxFrames - 1 of them.
+  std::span<zmq::message_t> envelope() { return {frames_.data(), count_ - 1}; }
+  const zmq::message_t& body() const { return frames_[count_ - 1]; }
+  // The message had more than kMaxFrames frames; the extra middle frames were dropped.
+  bool too_many_frames() const { return too_many_; }
+  std::size_t body_size() const { return body().size(); }
+
+ private:
+  std::vector<zmq::message_t> frames_;
+  std::size_t count_ = 0;
+  bool too_many_ = false;
+};
+
+// Sends the envelope frames (consuming them) then a copy of `body`, without blocking. False if
+// the peer is gone (EHOSTUNREACH) or its pipe is full: the caller counts a dropped reply.
+bool SendEnvelopeReply(zmq::socket_t& socket, std::span<zmq::message_t> envelope,
+                       std::span<const std::uint8_t> body);
+
+}  // namespace cqrs::wire
