@@ -1,0 +1,107 @@
+// Group commit of a batch of requests.
+#include "writer/batch_committer.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "wire/command_codec.h"
+
+namespace cqrs::writer {
+
+BatchCommitter::BatchCommitter(store::WriteStore& store, const Limits& limits,
+                               Authorizer& authorizer)
+    : store_(store), authorizer_(authorizer), decoder_(limits), applier_(store, limits) {
+  auto txn = store::Txn::BeginRead(store_.env());
+  CQRS_CHECK_MSG(txn.ok(), "{}", txn.status().ToString());
+  auto last = store_.LastSeq(txn.value());
+  CQRS_CHECK_MSG(last.ok(), "{}", last.status().ToString());
+  committed_seq_ = last.value();
+}
+
+void BatchCommitter::Refuse(BatchItem& item, Code code, std::string_view message,
+                            int failed_index) {
+  wire::BuildCommandReply(fbb_, item.decoded.request_id, code, message, failed_index, 0, {});
+  item.reply.assign(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
+  item.applied = false;
+}
+
+std::uint64_t BatchCommitter::Commit(std::span<BatchItem*> items) {
+  ++stats_.batches;
+  stats_.requests += items.size();
+  std::size_t to_apply = 0;
+  for (BatchItem* item : items) {
+    item->applied = false;
+    item->decoded = wire::DecodedCommandRequest();
+    if (!item->refusal.ok()) {
+      Refuse(*item, item->refusal.code(), item->refusal.message(), -1);
+      continue;
+    }
+    item->decoded = decoder_.Decode(item->frame);
+    const wire::DecodedCommandRequest& d = item->decoded;
+    // Garbage, or a client_id we cannot sequence: answered here, remembered nowhere.
+    bool sequenced = d.root != nullptr && d.root->client_id() && d.root->client_id()->size() > 0;
+    if (d.root == nullptr || (!d.status.ok() && !sequenced)) {
+      Refuse(*item, d.status.code(), d.status.message(), d.failed_index);
+      continue;
+    }
+    item->tenant = {};
+    Status auth = authorizer_.Authorize(item->identity, *d.root, &item->tenant);
+    if (!auth.ok() && (item->tenant.empty() || !sequenced)) {
+      Refuse(*item, auth.code(), auth.message(), -1);
+      continue;
+    }
+    // A refusal of a sequenced request goes through the transaction: it is checked for order
+    // and remembered, so the client's next id follows it.
+    item->content_refusal = !d.status.ok() ? d.status : auth;
+    item->failed_index = !d.status.ok() ? d.failed_index : -1;
+    item->applied = true;
+    ++to_apply;
+  }
+  stats_.refused_before_apply += items.size() - to_apply;
+  if (to_apply == 0) return committed_seq_;
+
+  std::uint64_t timestamp_ns = WallNs();
+  for (;;) {
+    Status s = RunTransaction(items, timestamp_ns);
+    if (s.ok()) {
+      committed_seq_ = applier_.last_seq();
+      return committed_seq_;
+    }
+    if (store::IsMapFull(s)) {
+      Status grown = store_.Grow();
+      if (grown.ok()) {
+        ++stats_.map_grows;
+        spdlog::info("write store map grown to {} MiB after {}", store_.env().map_size() >> 20,
+                     s.message());
+        continue;
+      }
+      s = Status(Code::kResourceExhausted,
+                 fmt::format("write store is full: {}; retry later", grown.message()));
+    }
+    ++stats_.failed_commits;
+    spdlog::error("batch of {} requests not committed: {}", to_apply, s.ToString());
+    // Nothing was committed: every applied item gets a retryable reply, remembered nowhere.
+    Code code =
+        s.code() == Code::kResourceExhausted ? Code::kResourceExhausted : Code::kUnavailable;
+    for (BatchItem* item : items) {
+      if (item->applied) Refuse(*item, code, s.message(), -1);
+    }
+    return committed_seq_;
+  }
+}
+
+Status BatchCommitter::RunTransaction(std::span<BatchItem*> items, std::uint64_t timestamp_ns) {
+  auto begun = store::Txn::BeginWrite(store_.env());
+  if (!begun.ok()) return begun.status();
+  store::Txn txn = std::move(begun).value();
+  CQRS_RETURN_IF_ERROR(applier_.BeginBatch(txn));
+  for (BatchItem* item : items) {
+    if (!item->applied) continue;
+    CQRS_RETURN_IF_ERROR(applier_.Apply(txn, *item->decoded.root, item->tenant,
+                                        item->content_refusal, item->failed_index, timestamp_ns,
+                                        &item->reply));
+  }
+  CQRS_RETURN_IF_ERROR(applier_.EndBatch(txn));
+  return txn.Commit();
+}
+
+}  // namespace cqrs::writer

@@ -1,0 +1,98 @@
+// CommandApplier: applies one verified CommandRequest inside the writer's write transaction:
+// idempotency and order per client_id, preconditions of every command checked before anything
+// is written (so a failing request needs no rollback), then entities, one event per change and
+// the remembered reply, all in the same transaction.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "base/value.h"
+#include "schemas/cqrs_generated.h"
+#include "store/lmdb.h"
+#include "store/record_format.h"
+#include "store/write_store.h"
+
+namespace cqrs::writer {
+
+// Not thread-safe: owned by the writer thread. Reuses all its buffers: once warm it allocates
+// nothing per request (error messages excepted).
+class CommandApplier {
+ public:
+  CommandApplier(store::WriteStore& store, const Limits& limits);
+
+  // Starts a batch in `txn`: reads meta.last_seq.
+  Status BeginBatch(store::Txn& txn);
+
+  // Applies `request` for `tenant` and writes its reply (a CommandReply FlatBuffer) to `reply`.
+  // A non-OK `refusal` (invalid content, refused authorization) is the answer instead of
+  // applying, with `failed_index`. Definite outcomes (Ok and every refusal) are remembered for
+  // the client_id, so its next id follows; duplicates get the remembered reply, ids out of order
+  // get OutOfOrder. Returns non-OK only for a storage failure that dooms the transaction
+  // (MDB_MAP_FULL, I/O): the caller must abort the whole batch.
+  Status Apply(store::Txn& txn, const fb::CommandRequest& request, std::string_view tenant,
+               const Status& refusal, int failed_index, std::uint64_t timestamp_ns,
+               std::vector<std::uint8_t>* reply);
+
+  // Writes meta.last_seq. Call once after the batch's last Apply and before commit.
+  Status EndBatch(store::Txn& txn);
+
+  // The seq of the last event applied in the current batch (committed once the txn commits).
+  std::uint64_t last_seq() const { return last_seq_; }
+
+ private:
+  struct Planned {
+    std::string_view collection;
+    std::string_view key;
+    fb::Op op;  // effective: Create, Update or Delete
+    std::uint64_t version;
+    bool tombstone;
+    std::size_t record_offset;
+    std::size_t record_size;
+  };
+  struct Refusal {
+    Code code = Code::kOk;
+    std::string message;
+    int failed_index = -1;
+  };
+
+  // Checks idempotency and order. Sets `duplicate` when `reply` now holds the remembered reply,
+  // or `refusal` (OutOfOrder) when the request must not be applied.
+  Status CheckOrder(store::Txn& txn, std::string_view tenant, std::string_view client_id,
+                    std::uint64_t request_id, bool* duplicate, Refusal* refusal,
+                    std::vector<std::uint8_t>* reply);
+  // Plans every command without writing. A precondition failure goes into `refusal`.
+  Status Plan(store::Txn& txn, const fb::CommandRequest& request, std::string_view tenant,
+              Refusal* refusal);
+  Status PlanCommand(store::Txn& txn, const fb::Command& command, std::string_view tenant,
+                     int index, Refusal* refusal);
+  // Writes every planned change and its event.
+  Status Write(store::Txn& txn, const fb::CommandRequest& request, std::string_view tenant,
+               std::uint64_t timestamp_ns);
+  Status WriteEvent(store::Txn& txn, const Planned& change, std::uint64_t collection_seq,
+                    const fb::CommandRequest& request, std::string_view tenant,
+                    std::uint64_t timestamp_ns, std::string_view record);
+  Status Remember(store::Txn& txn, std::string_view tenant, std::string_view client_id,
+                  std::uint64_t request_id, std::span<const std::uint8_t> reply);
+  void BuildReply(std::uint64_t request_id, Code code, std::string_view message, int failed_index,
+                  std::uint64_t seq, std::vector<std::uint8_t>* reply);
+
+  store::WriteStore& store_;
+  const store::WriteDbs& dbs_;
+  Limits limits_;
+  std::uint64_t last_seq_ = 0;
+
+  std::vector<Planned> planned_;
+  std::vector<char> arena_;  // planned records, back to back
+  std::vector<std::uint64_t> versions_;
+  std::vector<FieldView> changes_;
+  store::RecordBuilder record_;
+  flatbuffers::FlatBufferBuilder reply_fbb_{256};
+  flatbuffers::FlatBufferBuilder event_fbb_{1024};
+  std::vector<flatbuffers::Offset<fb::Field>> event_fields_;
+};
+
+}  // namespace cqrs::writer

@@ -1,0 +1,146 @@
+// The writer's receive → group commit → reply loop.
+#include "writer/writer_server.h"
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "store/key_format.h"
+#include "wire/protocol.h"
+
+namespace cqrs::writer {
+
+WriterServer::WriterServer(const Config& config, zmq::context_t& context)
+    : config_(config),
+      router_(context, zmq::socket_type::router),
+      tick_(context, zmq::socket_type::pub) {}
+
+WriterServer::~WriterServer() = default;
+
+Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
+                                                         zmq::context_t& context) {
+  std::unique_ptr<WriterServer> server(new WriterServer(config, context));
+  store::WriteStoreOptions options;
+  options.dir = (std::filesystem::path(config.data_dir) / "write").string();
+  options.durability = config.writer.durability;
+  options.map_size = config.writer.map_size_mb << 20;
+  options.max_map_size = config.writer.max_map_size_mb << 20;
+  auto store = store::WriteStore::Open(options);
+  if (!store.ok()) return store.status();
+  server->store_ = std::move(store).value();
+  server->committer_ =
+      std::make_unique<BatchCommitter>(*server->store_, config.limits, server->authorizer_);
+
+  wire::SocketTuning tuning;
+  tuning.max_message_bytes = config.writer.max_message_bytes;
+  try {
+    wire::ConfigureRouter(server->router_, tuning);
+    server->endpoint_ = wire::BindResolved(server->router_, config.WriterEndpoint());
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "bind {}: {}", config.WriterEndpoint(), e.what());
+  }
+  try {
+    server->tick_.set(zmq::sockopt::sndhwm, 16);  // a tick carries the latest seq: drops are fine
+    server->tick_.set(zmq::sockopt::linger, 0);
+    server->tick_endpoint_ = wire::BindResolved(server->tick_, config.TickEndpoint());
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "bind {}: {}", config.TickEndpoint(), e.what());
+  }
+  server->last_tick_seq_ = server->committer_->committed_seq();
+  return server;
+}
+
+void WriterServer::Run(const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  const auto check_period = std::chrono::milliseconds(config_.writer.reader_check_ms);
+  auto next_check = Clock::now() + check_period;
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop.load(std::memory_order_relaxed)) {
+    // The poll timeout bounds how late a stop request or a reader check can be noticed.
+    auto wait =
+        std::min(std::chrono::duration_cast<std::chrono::milliseconds>(next_check - Clock::now()),
+                 std::chrono::milliseconds(100));
+    try {
+      zmq::poll(items, 1, std::max(wait, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;
+    }
+    // One batch per turn (the poll returns at once while more is waiting), so the reader
+    // check and a stop request are never starved by a steady load.
+    if (items[0].revents & ZMQ_POLLIN) ProcessBatch();
+    if (Clock::now() >= next_check) {
+      CheckReaders();
+      next_check = Clock::now() + check_period;
+    }
+  }
+  // Let the last replies leave before the socket closes.
+  router_.set(zmq::sockopt::linger, 1000);
+  if (config_.writer.durability == Durability::kNoSync) {
+    Status s = store_->env().Sync();
+    if (!s.ok()) spdlog::error("final sync: {}", s.ToString());
+  }
+}
+
+bool WriterServer::ProcessBatch() {
+  const std::size_t max_requests = config_.writer.batch_max_requests;
+  const std::uint64_t max_bytes = config_.writer.batch_max_bytes;
+  batch_.clear();
+  std::uint64_t bytes = 0;
+  while (batch_.size() < max_requests && bytes < max_bytes) {
+    if (slots_.size() == batch_.size()) slots_.push_back(std::make_unique<Slot>());
+    Slot& slot = *slots_[batch_.size()];
+    bool got = false;
+    try {
+      got = slot.message.TryReceive(router_);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    if (!got) break;
+    const zmq::message_t& body = slot.message.body();
+    // Copy into an aligned buffer: ZeroMQ frames are often misaligned (RELIABILITY.md fact 5).
+    slot.buffer.Assign(body.data(), body.size());
+    bytes += body.size();
+    slot.item.frame = slot.buffer.span();
+    slot.item.identity = Identity{};
+    slot.item.refusal =
+        slot.message.too_many_frames()
+            ? Error(Code::kInvalidArgument, "message has more than {} frames", wire::kMaxFrames)
+            : Status();
+    batch_.push_back(&slot.item);
+  }
+  if (batch_.empty()) return false;
+  counters_.max_batch = std::max<std::uint64_t>(counters_.max_batch, batch_.size());
+
+  std::uint64_t seq = committer_->Commit(batch_);
+
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    Slot& slot = *slots_[i];
+    if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply))
+      ++counters_.replies_dropped;
+  }
+  PublishTick(seq);
+  return true;
+}
+
+void WriterServer::PublishTick(std::uint64_t seq) {
+  if (seq == last_tick_seq_) return;
+  last_tick_seq_ = seq;
+  std::uint8_t buf[8];
+  store::PutU64LE(buf, seq);
+  zmq::message_t msg(buf, sizeof buf);
+  (void)tick_.send(msg, zmq::send_flags::dontwait);  // no subscriber or full: the timer covers it
+}
+
+void WriterServer::CheckReaders() {
+  auto cleared = store_->env().ReaderCheck();
+  if (!cleared.ok()) {
+    spdlog::warn("{}", cleared.status().ToString());
+  } else if (cleared.value() > 0) {
+    spdlog::info("mdb_reader_check cleared {} stale reader slots", cleared.value());
+  }
+}
+
+}  // namespace cqrs::writer

@@ -1,0 +1,74 @@
+// WriterServer: the cqrs-writer process's loop. One thread owns the ROUTER socket, the write
+// store and its only write transaction: drain what is waiting (up to the batch bound), commit it
+// as one transaction, reply to every request, then tick the projector with the committed seq.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "store/write_store.h"
+#include "wire/aligned_buffer.h"
+#include "wire/zmq_util.h"
+#include "writer/authorizer.h"
+#include "writer/batch_committer.h"
+
+namespace cqrs::writer {
+
+struct WriterCounters {
+  std::uint64_t replies_dropped = 0;  // peer gone or its pipe full; the reply stays remembered
+  std::uint64_t max_batch = 0;
+};
+
+// Not thread-safe: Run() on one thread; Stop() may be called from a signal handler through the
+// atomic flag passed to Run().
+class WriterServer {
+ public:
+  // Opens <data>/write and binds the command endpoint and the tick endpoint. Unavailable if the
+  // store cannot be opened or an endpoint cannot be bound.
+  static Result<std::unique_ptr<WriterServer>> Open(const Config& config, zmq::context_t& context);
+  ~WriterServer();
+
+  // Serves until `stop` becomes true, then finishes the batch in hand, replies, and returns.
+  void Run(const std::atomic<bool>& stop);
+
+  // Endpoints as bound (a wildcard port resolved).
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& tick_endpoint() const { return tick_endpoint_; }
+  std::uint64_t committed_seq() const { return committer_->committed_seq(); }
+  const BatchStats& batch_stats() const { return committer_->stats(); }
+  const WriterCounters& counters() const { return counters_; }
+
+ private:
+  struct Slot {
+    wire::InboundMessage message;
+    wire::AlignedBuffer buffer;
+    BatchItem item;
+  };
+
+  WriterServer(const Config& config, zmq::context_t& context);
+  // Receives up to the batch bound, commits, replies. False if nothing was waiting.
+  bool ProcessBatch();
+  void PublishTick(std::uint64_t seq);
+  void CheckReaders();
+
+  Config config_;
+  std::unique_ptr<store::WriteStore> store_;
+  OpenAuthorizer authorizer_;
+  std::unique_ptr<BatchCommitter> committer_;
+  zmq::socket_t router_;
+  zmq::socket_t tick_;
+  std::string endpoint_;
+  std::string tick_endpoint_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<BatchItem*> batch_;
+  std::uint64_t last_tick_seq_ = 0;
+  WriterCounters counters_;
+};
+
+}  // namespace cqrs::writer
