@@ -1,0 +1,298 @@
+// The pipelined command client.
+#include "client/client.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <random>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "wire/zmq_util.h"
+
+namespace cqrs {
+namespace {
+
+constexpr std::uint64_t kMinBackoffNs = 5'000'000;      // 5 ms
+constexpr std::uint64_t kMaxBackoffNs = 1'000'000'000;  // 1 s
+
+std::uint64_t ToNs(std::chrono::milliseconds ms) {
+  return static_cast<std::uint64_t>(ms.count()) * 1'000'000;
+}
+
+}  // namespace
+
+std::string GenerateClientId() {
+  std::random_device rd;
+  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ MonoNs();
+  return fmt::format("{:016x}", v);
+}
+
+std::string CommandResult::ToJson() const {
+  std::string out = "{\"status\":";
+  AppendJsonString(&out, CodeName(status));
+  out += fmt::format(",\"request_id\":{},\"seq\":{},\"versions\":[{}]", request_id, seq,
+                     fmt::join(versions, ","));
+  if (failed_index >= 0) out += fmt::format(",\"failed_index\":{}", failed_index);
+  if (!message.empty()) {
+    out += ",\"message\":";
+    AppendJsonString(&out, message);
+  }
+  if (indeterminate) out += ",\"indeterminate\":true";
+  out += "}";
+  return out;
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options, zmq::context_t* context) {
+  if (options.window == 0) return Status(Code::kInvalidArgument, "window must be at least 1");
+  if (options.attempt_timeout.count() <= 0)
+    return Status(Code::kInvalidArgument, "attempt_timeout must be positive");
+  std::unique_ptr<Client> client(new Client(std::move(options), context));
+  try {
+    client->OpenSocket();
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kInvalidArgument, "connect {}: {}", client->options_.writer_endpoint,
+                 e.what());
+  }
+  return client;
+}
+
+Client::Client(ClientOptions options, zmq::context_t* context)
+    : options_(std::move(options)),
+      owned_context_(context ? nullptr : std::make_unique<zmq::context_t>(1)),
+      context_(context ? context : owned_context_.get()),
+      client_id_(options_.client_id),
+      ring_(options_.window),
+      base_id_(options_.first_request_id),
+      next_id_(options_.first_request_id) {
+  if (client_id_.empty()) {
+    client_id_ = GenerateClientId();
+    generated_id_ = true;
+  }
+}
+
+Client::~Client() { socket_.reset(); }
+
+void Client::OpenSocket() {
+  socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+  wire::SocketTuning tuning;
+  wire::ConfigureClient(*socket_, tuning);
+  socket_->connect(options_.writer_endpoint);
+}
+
+void Client::Send(Pending& p) {
+  zmq::message_t msg(p.bytes.data(), p.bytes.size());
+  p.last_sent_ns = MonoNs();
+  ++p.result.attempts;
+  ++stats_.sent;
+  // A full pipe (never expected: the window is far below the high-water mark) is left to the
+  // attempt timeout, which reconnects and resends.
+  if (socket_->send(msg, zmq::send_flags::dontwait)) ++p.outstanding;
+}
+
+void Client::ResendAll() {
+  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
+    Pending& p = Slot(id);
+    if (p.done) continue;
+    ++stats_.resent;
+    Send(p);
+  }
+}
+
+std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback done) {
+  while (in_flight() >= ring_.size()) Poll(options_.attempt_timeout);
+  std::uint64_t id = next_id_++;
+  Pending& p = Slot(id);
+  CQRS_CHECK(p.done);
+  auto bytes = encoder_.Encode(client_id_, id, options_.token, commands);
+  p.id = id;
+  p.done = false;
+  p.bytes.assign(bytes.begin(), bytes.end());
+  p.callback = std::move(done);
+  p.first_sent_ns = MonoNs();
+  p.outstanding = 0;
+  p.result.status = Code::kOk;
+  p.result.message.clear();
+  p.result.failed_index = -1;
+  p.result.seq = 0;
+  p.result.versions.clear();
+  p.result.request_id = id;
+  p.result.attempts = 0;
+  p.result.indeterminate = false;
+  Send(p);
+  return id;
+}
+
+void Client::HandleReply(const zmq::message_t& frame) {
+  reply_buffer_.Assign(frame.data(), frame.size());
+  if (!wire::ParseCommandReply(reply_buffer_.span(), &reply_).ok()) return;  // not ours: ignore
+  std::uint64_t id = reply_.request_id;
+  if (id < base_id_ || id >= next_id_) return;  // a late answer to a retired request
+  Pending& p = Slot(id);
+  if (p.done || p.id != id) return;
+  if (p.outstanding > 0) --p.outstanding;
+  if (reply_.status == Code::kOutOfOrder) {
+    ++stats_.out_of_order;
+    if (p.outstanding > 0) return;  // answers an older send; a newer one is on its way
+    if (id != base_id_) {
+      // An earlier request was lost on the way (or its reply was): resend everything in order.
+      ResendAll();
+      return;
+    }
+    // The oldest request itself is refused: the writer expects an id we no longer hold.
+  } else if (IsRetryable(reply_.status)) {
+    ++stats_.retryable;
+    if (p.outstanding > 0) return;
+    backoff_ns_ = std::clamp(backoff_ns_ * 2, kMinBackoffNs, kMaxBackoffNs);
+    resend_at_ns_ = MonoNs() + backoff_ns_;
+    return;
+  }
+  backoff_ns_ = 0;
+  CommandResult& r = p.result;
+  r.status = reply_.status;
+  r.message.assign(reply_.message);
+  r.failed_index = reply_.failed_index;
+  r.seq = reply_.seq;
+  r.versions.assign(reply_.versions.begin(), reply_.versions.end());
+  if (r.ok()) last_seq_ = std::max(last_seq_, r.seq);
+  Complete(p);
+}
+
+void Client::Complete(Pending& p) {
+  p.done = true;
+  ++completed_;
+  Callback callback = std::move(p.callback);
+  p.callback = nullptr;
+  if (callback) callback(p.result);
+  AdvanceBase();
+}
+
+void Client::AdvanceBase() {
+  while (base_id_ < next_id_ && Slot(base_id_).done) ++base_id_;
+}
+
+void Client::AbandonSession() {
+  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
+    Pending& p = Slot(id);
+    if (p.done) continue;
+    ++stats_.indeterminate;
+    p.result.status = Code::kUnavailable;
+    p.result.indeterminate = true;
+    p.result.message = fmt::format(
+        "no definite reply from {} within {} ms ({} attempts): the request may or may not have "
+        "been applied",
+        options_.writer_endpoint, options_.deadline.count(), p.result.attempts);
+    p.done = true;
+    ++completed_;
+    Callback callback = std::move(p.callback);
+    p.callback = nullptr;
+    if (callback) callback(p.result);
+  }
+  base_id_ = next_id_;
+  resend_at_ns_ = 0;
+  if (generated_id_) {
+    client_id_ = GenerateClientId();
+    base_id_ = next_id_ = options_.first_request_id;
+  }
+  ++stats_.reconnects;
+  OpenSocket();
+}
+
+void Client::CheckTimers() {
+  if (base_id_ == next_id_) return;
+  std::uint64_t now = MonoNs();
+  Pending& front = Slot(base_id_);
+  if (options_.deadline.count() > 0 && now - front.first_sent_ns >= ToNs(options_.deadline)) {
+    AbandonSession();
+    return;
+  }
+  if (now - front.last_sent_ns >= ToNs(options_.attempt_timeout)) {
+    // Indeterminate: the request or its reply may be lost, or the writer restarted. A fresh
+    // socket drops whatever the old one held; resend everything with the same ids.
+    ++stats_.reconnects;
+    OpenSocket();
+    for (std::uint64_t id = base_id_; id < next_id_; ++id) Slot(id).outstanding = 0;
+    resend_at_ns_ = 0;
+    ResendAll();
+    return;
+  }
+  if (resend_at_ns_ != 0 && now >= resend_at_ns_) {
+    resend_at_ns_ = 0;
+    ResendAll();
+  }
+}
+
+std::uint64_t Client::NextTimerNs() const {
+  if (base_id_ == next_id_) return UINT64_MAX;
+  const Pending& front = ring_[base_id_ % ring_.size()];
+  std::uint64_t t = front.last_sent_ns + ToNs(options_.attempt_timeout);
+  if (options_.deadline.count() > 0) t = std::min(t, front.first_sent_ns + ToNs(options_.deadline));
+  if (resend_at_ns_ != 0) t = std::min(t, resend_at_ns_);
+  return t;
+}
+
+std::size_t Client::Poll(std::chrono::milliseconds wait) {
+  const std::size_t before = completed_;
+  const std::uint64_t end = MonoNs() + ToNs(wait);
+  zmq::message_t frame;
+  for (;;) {
+    CheckTimers();
+    if (completed_ > before) return completed_ - before;
+    std::uint64_t now = MonoNs();
+    if (now >= end) return 0;
+    std::uint64_t until = std::min(end, NextTimerNs());
+    auto timeout_ms = static_cast<long>(until > now ? (until - now + 999'999) / 1'000'000 : 0);
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;
+    }
+    if (item.revents & ZMQ_POLLIN) {
+      while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
+        bool more = frame.more();
+        HandleReply(frame);
+        while (more && socket_->recv(frame, zmq::recv_flags::dontwait)) more = frame.more();
+      }
+    }
+    if (completed_ > before) return completed_ - before;
+  }
+}
+
+void Client::Flush() {
+  while (in_flight() > 0) Poll(std::chrono::milliseconds(1000));
+}
+
+CommandResult Client::Execute(std::span<const CommandSpec> commands) {
+  CommandResult out;
+  bool done = false;
+  Submit(commands, [&out, &done](const CommandResult& r) {
+    out = r;
+    done = true;
+  });
+  while (!done) Poll(std::chrono::milliseconds(1000));
+  return out;
+}
+
+CommandResult Client::Create(std::string collection, std::string key,
+                             std::vector<FieldSpec> fields) {
+  return Execute(cqrs::Create(std::move(collection), std::move(key), std::move(fields)));
+}
+
+CommandResult Client::Update(std::string collection, std::string key, std::vector<FieldSpec> fields,
+                             std::uint64_t expected_version) {
+  return Execute(
+      cqrs::Update(std::move(collection), std::move(key), std::move(fields), expected_version));
+}
+
+CommandResult Client::Upsert(std::string collection, std::string key,
+                             std::vector<FieldSpec> fields) {
+  return Execute(cqrs::Upsert(std::move(collection), std::move(key), std::move(fields)));
+}
+
+CommandResult Client::Remove(std::string collection, std::string key,
+                             std::uint64_t expected_version) {
+  return Execute(cqrs::Delete(std::move(collection), std::move(key), expected_version));
+}
+
+}  // namespace cqrs

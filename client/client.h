@@ -1,0 +1,150 @@
+// cqrs::Client: the C++ client of the write path. Sync calls and a pipelined API with a window
+// of requests in flight; a client_id with contiguous request ids, so a retry never applies twice;
+// indeterminate requests (no reply in time) are resent with the same ids over a fresh socket,
+// retryable replies are resent after a backoff, and OutOfOrder is repaired by resending in order.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/status.h"
+#include "wire/aligned_buffer.h"
+#include "wire/command_codec.h"
+#include "wire/value.h"
+
+namespace cqrs {
+
+struct ClientOptions {
+  std::string writer_endpoint = "tcp://127.0.0.1:7101";
+  std::string client_id;  // empty: a random id per Client
+  std::string token;
+  std::uint64_t first_request_id = 1;
+  // No reply this long after a send: the request is indeterminate; reconnect and resend.
+  std::chrono::milliseconds attempt_timeout{1000};
+  // A request without a definite reply this long after its first send (writer down, store full)
+  // completes with `indeterminate` set, and the Client starts a new session (see Client).
+  // 0: retry until a definite reply, however long that takes.
+  std::chrono::milliseconds deadline{60000};
+  std::uint32_t window = 128;  // requests in flight at most
+};
+
+// The outcome of one request.
+struct CommandResult {
+  Code status = Code::kOk;
+  std::string message;
+  int failed_index = -1;
+  std::uint64_t seq = 0;                // the request's last event (Ok only)
+  std::vector<std::uint64_t> versions;  // each command's new version, 0 for a delete (Ok only)
+  std::uint64_t request_id = 0;
+  std::uint32_t attempts = 0;  // sends, resends included
+  // No definite reply before the deadline: the request may or may not have been applied.
+  bool indeterminate = false;
+
+  bool ok() const { return status == Code::kOk; }
+  // {"status":"Ok","seq":5,...}
+  std::string ToJson() const;
+};
+
+struct ClientStats {
+  std::uint64_t sent = 0;
+  std::uint64_t resent = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t retryable = 0;
+  std::uint64_t indeterminate = 0;
+};
+
+// One Client per thread (it owns a ZeroMQ socket). Callbacks run inside Submit/Poll/Flush on the
+// calling thread; the CommandResult they get is valid only during the call. Once warm, a request
+// allocates only inside libzmq (the encoder, reply buffers and result slots are reused).
+//
+// Session: with a generated client_id, a request that ends indeterminate (deadline) ends the
+// session: in-flight requests end indeterminate too and the Client continues with a new random
+// client_id. With a caller-chosen client_id the ids simply continue; if the writer never saw the
+// abandoned id, the next request gets OutOfOrder naming the id it expects.
+class Client {
+ public:
+  using Callback = std::function<void(const CommandResult&)>;
+
+  // Creates the socket and connects (ZeroMQ connects lazily: a writer that is down is not an
+  // error here). Owns its context unless one is given.
+  static Result<std::unique_ptr<Client>> Connect(ClientOptions options,
+                                                 zmq::context_t* context = nullptr);
+  ~Client();
+
+  // Sync: sends and waits for the definite reply (or the deadline).
+  CommandResult Execute(std::span<const CommandSpec> commands);
+  CommandResult Execute(const CommandSpec& command) { return Execute({&command, 1}); }
+  CommandResult Create(std::string collection, std::string key, std::vector<FieldSpec> fields);
+  CommandResult Update(std::string collection, std::string key, std::vector<FieldSpec> fields,
+                       std::uint64_t expected_version = 0);
+  CommandResult Upsert(std::string collection, std::string key, std::vector<FieldSpec> fields);
+  CommandResult Remove(std::string collection, std::string key, std::uint64_t expected_version = 0);
+
+  // Pipelined: sends now (first serving replies while the window is full) and calls `done`
+  // once with the outcome. Returns the request id.
+  std::uint64_t Submit(std::span<const CommandSpec> commands, Callback done);
+  // Serves replies and timers for up to `wait`; returns how many requests completed.
+  std::size_t Poll(std::chrono::milliseconds wait);
+  // Serves until nothing is in flight.
+  void Flush();
+
+  std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
+  // The highest seq of any acknowledged request: pass it as min_seq to read your writes.
+  std::uint64_t last_seq() const { return last_seq_; }
+  const std::string& client_id() const { return client_id_; }
+  const ClientStats& stats() const { return stats_; }
+
+ private:
+  struct Pending {
+    std::uint64_t id = 0;
+    bool done = true;
+    std::vector<std::uint8_t> bytes;  // the encoded request, resent as is
+    Callback callback;
+    std::uint64_t first_sent_ns = 0;
+    std::uint64_t last_sent_ns = 0;
+    std::uint32_t outstanding = 0;  // sends on the current socket not answered yet
+    CommandResult result;
+  };
+
+  Client(ClientOptions options, zmq::context_t* context);
+  Pending& Slot(std::uint64_t id) { return ring_[id % ring_.size()]; }
+  void OpenSocket();
+  void Send(Pending& p);
+  void ResendAll();
+  void HandleReply(const zmq::message_t& frame);
+  void Complete(Pending& p);
+  void CheckTimers();
+  void AbandonSession();
+  void AdvanceBase();
+  std::uint64_t NextTimerNs() const;
+
+  ClientOptions options_;
+  std::unique_ptr<zmq::context_t> owned_context_;
+  zmq::context_t* context_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::string client_id_;
+  bool generated_id_ = false;
+  std::vector<Pending> ring_;
+  std::uint64_t base_id_;  // oldest request not yet retired
+  std::uint64_t next_id_;  // id of the next request
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t resend_at_ns_ = 0;  // 0: none scheduled
+  std::uint64_t backoff_ns_ = 0;
+  std::size_t completed_ = 0;
+  wire::CommandRequestEncoder encoder_;
+  wire::AlignedBuffer reply_buffer_;
+  wire::CommandReplyData reply_;
+  ClientStats stats_;
+};
+
+// A random 16-hex-digit client id.
+std::string GenerateClientId();
+
+}  // namespace cqrs

@@ -1,0 +1,369 @@
+// cqrs-writer as a real process on real ZeroMQ sockets, driven by the C++ client, raw DEALER and
+// REQ sockets, and the cqrs CLI.
+#include "tests/support/writer_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <zmq.hpp>
+
+#include "client/client.h"
+#include "wire/aligned_buffer.h"
+#include "wire/command_codec.h"
+
+namespace cqrs {
+namespace {
+
+using testing::TempDir;
+using testing::WriterProcess;
+
+std::unique_ptr<Client> Connect(const std::string& endpoint, std::string client_id = "") {
+  ClientOptions o;
+  o.writer_endpoint = endpoint;
+  o.client_id = std::move(client_id);
+  o.deadline = std::chrono::milliseconds(20000);
+  auto c = Client::Connect(o);
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+// A raw socket that sends frames and reads one reply with a deadline.
+class RawPeer {
+ public:
+  RawPeer(const std::string& endpoint, zmq::socket_type type = zmq::socket_type::dealer)
+      : socket_(context_, type) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+  }
+  void Send(std::vector<std::vector<std::uint8_t>> frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      zmq::message_t m(frames[i].data(), frames[i].size());
+      socket_.send(m, i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  // The frames of the next reply, or none within the timeout.
+  std::vector<std::vector<std::uint8_t>> Receive(int timeout_ms = 5000) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+    std::vector<std::vector<std::uint8_t>> frames;
+    if (!(item.revents & ZMQ_POLLIN)) return frames;
+    zmq::message_t m;
+    do {
+      (void)socket_.recv(m);
+      frames.emplace_back(m.data<std::uint8_t>(), m.data<std::uint8_t>() + m.size());
+    } while (m.more());
+    return frames;
+  }
+  static wire::CommandReplyData Parse(const std::vector<std::uint8_t>& bytes) {
+    wire::AlignedBuffer b;
+    b.Assign(bytes.data(), bytes.size());
+    wire::CommandReplyData r;
+    REQUIRE(wire::ParseCommandReply(b.span(), &r).ok());
+    return r;
+  }
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+};
+
+std::vector<std::uint8_t> Encode(const std::vector<CommandSpec>& commands,
+                                 const std::string& client_id, std::uint64_t request_id) {
+  wire::CommandRequestEncoder encoder;
+  auto bytes = encoder.Encode(client_id, request_id, "", commands);
+  return {bytes.begin(), bytes.end()};
+}
+
+// Runs the cqrs CLI; returns its exit code and stdout.
+std::pair<int, std::string> RunCli(const std::string& args) {
+  std::string command = testing::CliBinary() + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("cqrs-writer applies each op for the C++ client with the statuses clients rely on",
+          "[process][writer]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  auto client = Connect(writer.endpoint);
+  auto created =
+      client->Create("orders", "o1", {{"status", std::string("open")}, {"amount", 10.5}});
+  REQUIRE(created.status == Code::kOk);
+  CHECK(created.versions == std::vector<std::uint64_t>{1});
+  CHECK(client->last_seq() == created.seq);
+  CHECK(client->Create("orders", "o1", {}).status == Code::kAlreadyExists);
+  CHECK(client->Update("orders", "o1", {{"status", std::string("paid")}}, 5).status ==
+        Code::kVersionConflict);
+  auto updated = client->Update("orders", "o1", {{"status", std::string("paid")}}, 1);
+  REQUIRE(updated.status == Code::kOk);
+  CHECK(updated.versions == std::vector<std::uint64_t>{2});
+  CHECK(client->Update("orders", "nope", {}).status == Code::kNotFound);
+  CHECK(client->Upsert("orders", "o2", {{"n", std::int64_t{1}}}).ok());
+  // Atomic rollback: the second command fails, so the first is not applied.
+  std::vector<CommandSpec> txn = {Create("orders", "o3", {}), Create("orders", "o1", {})};
+  auto failed = client->Execute(txn);
+  CHECK(failed.status == Code::kAlreadyExists);
+  CHECK(failed.failed_index == 1);
+  CHECK(client->Create("orders", "o3", {}).ok());  // o3 was not created by the failed request
+  auto removed = client->Remove("orders", "o1");
+  REQUIRE(removed.ok());
+  CHECK(removed.versions == std::vector<std::uint64_t>{0});
+  CHECK(client->Remove("orders", "o1").status == Code::kNotFound);
+  auto bad = client->Upsert("Orders", "x", {});
+  CHECK(bad.status == Code::kInvalidArgument);
+  CHECK_THAT(bad.message, Catch::Contains("commands[0].collection 'Orders'"));
+  CHECK(client->Upsert("orders", "after_bad", {}).ok());  // the session continues
+}
+
+TEST_CASE("A pipelined client gets every reply, seqs rising with request ids",
+          "[process][writer][pipeline]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  ClientOptions o;
+  o.writer_endpoint = writer.endpoint;
+  o.window = 128;
+  auto connected = Client::Connect(o);
+  REQUIRE(connected.ok());
+  Client& client = *connected.value();
+  const int n = 5000;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> acks;  // request id, seq
+  int failures = 0;
+  for (int i = 0; i < n; ++i) {
+    CommandSpec put = Upsert("load", "k" + std::to_string(i % 500), {{"i", std::int64_t{i}}});
+    client.Submit({&put, 1}, [&](const CommandResult& r) {
+      if (r.ok()) {
+        acks.emplace_back(r.request_id, r.seq);
+      } else {
+        ++failures;
+      }
+    });
+  }
+  client.Flush();
+  CHECK(failures == 0);
+  REQUIRE(acks.size() == static_cast<std::size_t>(n));
+  std::sort(acks.begin(), acks.end());
+  for (std::size_t i = 1; i < acks.size(); ++i) {
+    CHECK(acks[i].first == acks[i - 1].first + 1);
+    CHECK(acks[i].second == acks[i - 1].second + 1);  // one event each, gap-free
+  }
+  CHECK(client.last_seq() == acks.back().second);
+}
+
+TEST_CASE("Garbage frames get InvalidArgument with request_id 0 and the writer keeps serving",
+          "[process][writer][bad_input]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  RawPeer peer(writer.endpoint);
+  std::mt19937 rng(1);
+  std::vector<std::vector<std::uint8_t>> garbage = {
+      {},                                      // empty
+      {1, 2, 3},                               // too short
+      std::vector<std::uint8_t>(64, 0xff),     // unverifiable
+      {8, 0, 0, 0, 'C', 'Q', 'Q', '1', 0, 0},  // another root type's identifier
+  };
+  for (int i = 0; i < 20; ++i) {
+    std::vector<std::uint8_t> random(1 + rng() % 500);
+    for (auto& b : random) b = static_cast<std::uint8_t>(rng());
+    garbage.push_back(random);
+  }
+  auto valid = Encode({Upsert("orders", "k", {})}, "", 1);
+  auto truncated =
+      std::vector<std::uint8_t>(valid.begin(), valid.begin() + static_cast<long>(valid.size() / 2));
+  garbage.push_back(truncated);
+  for (const auto& frame : garbage) {
+    peer.Send({frame});
+    auto reply = peer.Receive();
+    REQUIRE(reply.size() == 1);
+    auto r = RawPeer::Parse(reply[0]);
+    CHECK(r.status == Code::kInvalidArgument);
+    CHECK(r.request_id == 0);
+    CHECK(r.failed_index == -1);
+  }
+  // Extra frames: everything before the last is envelope, echoed back unchanged.
+  peer.Send({{'x', 'y'}, valid});
+  auto echoed = peer.Receive();
+  REQUIRE(echoed.size() == 2);
+  CHECK(echoed[0] == std::vector<std::uint8_t>{'x', 'y'});
+  CHECK(RawPeer::Parse(echoed[1]).status == Code::kOk);
+  // Over kMaxFrames frames: refused, still answered.
+  std::vector<std::vector<std::uint8_t>> many(20, std::vector<std::uint8_t>{'f'});
+  many.push_back(valid);
+  peer.Send(many);
+  auto refused = peer.Receive();
+  REQUIRE_FALSE(refused.empty());
+  auto too_many = RawPeer::Parse(refused.back());
+  CHECK(too_many.status == Code::kInvalidArgument);
+  CHECK_THAT(too_many.message, Catch::Contains("more than 16 frames"));
+  auto client = Connect(writer.endpoint);
+  CHECK(client->Upsert("orders", "still_serving", {}).ok());
+}
+
+TEST_CASE("Requests too large: refused below ZMQ_MAXMSGSIZE, sender cut off above it",
+          "[process][writer][bad_input]") {
+  TempDir dir;
+  std::ofstream(dir / "small.toml") << "[limits]\nmax_request_bytes = 1000\n";
+  WriterProcess writer(dir, {"--config", dir / "small.toml"});
+  RawPeer peer(writer.endpoint);
+  peer.Send({Encode({Upsert("orders", "k", {{"s", std::string(800, 'x')}})}, "", 1)});
+  auto ok = peer.Receive();
+  REQUIRE(ok.size() == 1);
+  CHECK(RawPeer::Parse(ok[0]).status == Code::kOk);
+  peer.Send({Encode({Upsert("orders", "k", {{"s", std::string(2000, 'x')}})}, "", 2)});
+  auto refused = peer.Receive();
+  REQUIRE(refused.size() == 1);
+  auto r = RawPeer::Parse(refused[0]);
+  CHECK(r.status == Code::kInvalidArgument);
+  CHECK_THAT(r.message, Catch::Contains("over max_request_bytes 1000"));
+
+  RawPeer big(writer.endpoint);
+  big.Send({std::vector<std::uint8_t>((1 << 20) + 100, 0x41)});
+  CHECK(big.Receive(500).empty());  // disconnected by libzmq, no reply
+  auto client = Connect(writer.endpoint);
+  CHECK(client->Upsert("orders", "still_serving", {}).ok());
+}
+
+TEST_CASE("A REQ client (empty delimiter frame) gets its reply", "[process][writer]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  RawPeer req(writer.endpoint, zmq::socket_type::req);
+  req.Send({Encode({Create("orders", "r1", {{"n", std::int64_t{1}}})}, "req-client", 1)});
+  auto reply = req.Receive();
+  REQUIRE(reply.size() == 1);  // REQ strips the delimiter
+  auto r = RawPeer::Parse(reply[0]);
+  CHECK(r.status == Code::kOk);
+  CHECK(r.request_id == 1);
+}
+
+TEST_CASE("Over the socket, a duplicate gets the stored reply and a gap gets OutOfOrder",
+          "[process][writer][idempotency]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  RawPeer peer(writer.endpoint);
+  auto first = Encode({Create("orders", "d1", {})}, "dup-client", 41);
+  peer.Send({first});
+  auto a = peer.Receive();
+  peer.Send({first});
+  auto b = peer.Receive();
+  REQUIRE(a.size() == 1);
+  CHECK(a == b);
+  peer.Send({Encode({Create("orders", "d2", {})}, "dup-client", 43)});
+  auto gap = RawPeer::Parse(peer.Receive()[0]);
+  CHECK(gap.status == Code::kOutOfOrder);
+  CHECK_THAT(gap.message, Catch::Contains("expected 42"));
+}
+
+TEST_CASE(
+    "A Client reusing ids the writer has seen gets the remembered replies; a gap is a "
+    "definite OutOfOrder",
+    "[process][writer][idempotency]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  ClientOptions o;
+  o.writer_endpoint = writer.endpoint;
+  o.client_id = "fixed-id";
+  std::uint64_t first_seq = 0;
+  {
+    auto first = Client::Connect(o);
+    REQUIRE(first.ok());
+    auto r = first.value()->Create("orders", "once", {});
+    REQUIRE(r.ok());
+    first_seq = r.seq;
+  }
+  {
+    // A restarted process with the same client_id and ids: the original reply, no new effect.
+    auto again = Client::Connect(o);
+    REQUIRE(again.ok());
+    auto r = again.value()->Create("orders", "once", {});
+    CHECK(r.ok());
+    CHECK(r.seq == first_seq);
+  }
+  o.first_request_id = 5;  // the writer expects 2
+  auto ahead = Client::Connect(o);
+  REQUIRE(ahead.ok());
+  auto r = ahead.value()->Create("orders", "other", {});
+  CHECK(r.status == Code::kOutOfOrder);
+  CHECK_FALSE(r.indeterminate);
+  CHECK_THAT(r.message, Catch::Contains("expected 2"));
+}
+
+TEST_CASE("SIGTERM stops the writer cleanly and acknowledged writes survive the restart",
+          "[process][writer]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  {
+    auto client = Connect(writer.endpoint);
+    REQUIRE(client->Create("orders", "persisted", {{"n", std::int64_t{1}}}).ok());
+  }
+  writer.process->Signal(SIGTERM);
+  int status = writer.process->Wait(std::chrono::seconds(10));
+  REQUIRE(status != -1);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  writer.Start();
+  auto client = Connect(writer.endpoint);
+  CHECK(client->Create("orders", "persisted", {}).status == Code::kAlreadyExists);
+}
+
+TEST_CASE("cqrs-writer binds tcp://127.0.0.1:* and reports the port it got", "[process][writer]") {
+  TempDir dir;
+  WriterProcess writer(dir, {"--durability", "nosync"}, "tcp://127.0.0.1:*");
+  std::string endpoint = writer.endpoint;
+  REQUIRE(endpoint.rfind("tcp://127.0.0.1:", 0) == 0);
+  CHECK(endpoint != "tcp://127.0.0.1:*");
+  auto client = Connect(endpoint);
+  CHECK(client->Upsert("orders", "tcp", {}).ok());
+}
+
+TEST_CASE("cqrs-writer refuses a bad config with a message naming the key", "[process][writer]") {
+  TempDir dir;
+  std::ofstream(dir / "bad.toml") << "[writer]\nbatch_max_requests = 0\n";
+  testing::ChildProcess p(
+      {testing::WriterBinary(), "--data", dir / "data", "--config", dir / "bad.toml"}, dir / "log");
+  int status = p.Wait(std::chrono::seconds(10));
+  REQUIRE(status != -1);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(testing::ReadFile(dir / "log"), Catch::Contains("writer.batch_max_requests"));
+}
+
+TEST_CASE("The cqrs CLI prints one line of JSON and exits by outcome", "[process][cli]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  std::string w = " --writer " + writer.endpoint;
+  auto [code, out] = RunCli("put orders o1 status=open n=5 x=1.5 b=true" + w);
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::StartsWith("{\"status\":\"Ok\""));
+  CHECK_THAT(out, Catch::Contains("\"versions\":[1]"));
+  std::tie(code, out) = RunCli("create orders o1 a=1" + w);
+  CHECK(code == 1);
+  CHECK_THAT(out, Catch::Contains("\"status\":\"AlreadyExists\""));
+  std::tie(code, out) = RunCli("update orders o1 --unset status --expect-version 1" + w);
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("\"versions\":[2]"));
+  std::tie(code, out) = RunCli("del orders o1" + w);
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("\"versions\":[0]"));
+  std::tie(code, out) = RunCli("put orders o2 9bad=1" + w);
+  CHECK(code == 2);
+  CHECK_THAT(out, Catch::Contains("field name '9bad'"));
+  std::tie(code, out) =
+      RunCli("put orders o3 a=1 --timeout 300 --writer ipc://" + (dir / "nobody.sock"));
+  CHECK(code == 3);
+  CHECK_THAT(out, Catch::Contains("\"indeterminate\":true"));
+  std::tie(code, out) = RunCli("--help");
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("load"));
+}
+
+}  // namespace cqrs

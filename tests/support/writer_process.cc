@@ -1,0 +1,41 @@
+// Process-test helpers implementation.
+#include "tests/support/writer_process.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace cqrs::testing {
+
+std::string WriterBinary() { return CQRS_WRITER_BINARY; }
+std::string CliBinary() { return CQRS_CLI_BINARY; }
+
+WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra, std::string bind) {
+  data_dir = dir / "data";
+  endpoint = bind.empty() ? "ipc://" + (dir / "writer.sock") : bind;
+  log_path = dir / "writer.log";
+  endpoint_file = dir / "writer.endpoint";
+  argv = {
+      WriterBinary(),          "--data",      data_dir, "--endpoint", endpoint, "--endpoint-file",
+      dir / "writer.endpoint", "--log-level", "warn"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  Start();
+}
+
+void WriterProcess::Start() {
+  std::filesystem::remove(endpoint_file);
+  process = std::make_unique<ChildProcess>(argv, log_path);
+  bool up = WaitFor([&] { return std::filesystem::exists(endpoint_file) || !process->running(); },
+                    std::chrono::seconds(20));
+  if (!up || !process->running())
+    throw std::runtime_error("cqrs-writer did not start: " + ReadFile(log_path));
+  endpoint = ReadFile(endpoint_file);
+  endpoint.erase(endpoint.find_last_not_of('\n') + 1);
+}
+
+void WriterProcess::Restart(int sig) {
+  process->Signal(sig);
+  process->Wait(std::chrono::seconds(20));
+  Start();
+}
+
+}  // namespace cqrs::testing

@@ -1,0 +1,31 @@
+// Process-test helpers: the built binaries and a cqrs-writer child on a temp dir.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace cqrs::testing {
+
+// Paths of the built binaries (set by CMake).
+std::string WriterBinary();
+std::string CliBinary();
+
+// Starts cqrs-writer on <dir>/data with an ipc endpoint in `dir` (or `endpoint`), waits until
+// it serves and reads back the endpoint it bound. Extra flags are appended.
+struct WriterProcess {
+  WriterProcess(const TempDir& dir, std::vector<std::string> extra = {}, std::string endpoint = "");
+  std::string endpoint;
+  std::string data_dir;
+  std::unique_ptr<ChildProcess> process;
+  std::vector<std::string> argv;
+  std::string log_path;
+  std::string endpoint_file;  // the writer writes its bound endpoint here once serving
+  // kill -9 and start again with the same arguments; waits until it serves.
+  void Restart(int sig = 9);
+  void Start();
+};
+
+}  // namespace cqrs::testing
