@@ -27,7 +27,7 @@ build: configure
 
 # TODO(#3): `cqrs up` (writer, projector, readers) replaces the lone writer.
 run: build
-	$(BUILD)/writer/cqrs-writer --data $(DATA)
+	$(BUILD)/bin/cqrs-writer --data $(DATA)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

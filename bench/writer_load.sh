@@ -16,8 +16,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "writer_load.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-writer="$build/writer/cqrs-writer"
-cqrs="$build/cli/cqrs"
+writer="$build/bin/cqrs-writer"
+cqrs="$build/bin/cqrs"
 [[ -x $writer && -x $cqrs ]] || { echo "writer_load.sh: build first (make build)" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/cqrs-load-XXXXXX)

@@ -8,38 +8,6 @@
 #include "store/write_store_format.h"
 
 namespace cqrs::store {
-namespace {
-
-std::string U64Value(std::uint64_t v) {
-  std::string s(8, '\0');
-  PutU64LE(reinterpret_cast<std::uint8_t*>(s.data()), v);
-  return s;
-}
-
-std::string U32Value(std::uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
-  return s;
-}
-
-}  // namespace
-
-Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what) {
-  if (value.size() != 4)
-    return Error(Code::kInternal, "{} is {} bytes, expected 4", what, value.size());
-  const auto* p = reinterpret_cast<const std::uint8_t*>(value.data());
-  *out = static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-  return OkStatus();
-}
-
-Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what) {
-  if (value.size() != 8)
-    return Error(Code::kInternal, "{} is {} bytes, expected 8", what, value.size());
-  *out = GetU64LE(reinterpret_cast<const std::uint8_t*>(value.data()));
-  return OkStatus();
-}
-
 Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& options) {
   std::unique_ptr<WriteStore> store(new WriteStore(options));
   EnvOptions env;
@@ -86,10 +54,11 @@ Status WriteStore::Init() {
     std::random_device rd;
     std::string id(16, '\0');
     for (char& c : id) c = static_cast<char>(rd());
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaFormat, U32Value(kWriteStoreFormatVersion)));
+    CQRS_RETURN_IF_ERROR(
+        txn.Put(dbs_.meta, kMetaFormat, U32Value(kWriteStoreFormatVersion).view()));
     CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaStoreId, id));
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaLastSeq, U64Value(0)));
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaNextNs, U32Value(1)));
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaLastSeq, U64Value(0).view()));
+    CQRS_RETURN_IF_ERROR(namespaces().Init(txn));
   } else {
     CQRS_RETURN_IF_ERROR(s);
     std::uint32_t format = 0;
@@ -142,27 +111,6 @@ Result<std::uint64_t> WriteStore::LastSeq(const Txn& txn) const {
   std::uint64_t seq = 0;
   CQRS_RETURN_IF_ERROR(ReadU64(value, &seq, "meta.last_seq"));
   return seq;
-}
-
-Status WriteStore::LookupNamespace(const Txn& txn, std::string_view tenant,
-                                   std::string_view collection, std::uint32_t* ns) const {
-  std::string_view value;
-  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.names, NameKey(tenant, collection).view(), &value));
-  return ReadU32(value, ns, "names value");
-}
-
-Status WriteStore::InternNamespace(Txn& txn, std::string_view tenant, std::string_view collection,
-                                   std::uint32_t* ns) {
-  Status s = LookupNamespace(txn, tenant, collection, ns);
-  if (s.code() != Code::kNotFound) return s;
-  std::string_view value;
-  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaNextNs, &value));
-  std::uint32_t next = 0;
-  CQRS_RETURN_IF_ERROR(ReadU32(value, &next, "meta.next_ns"));
-  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.names, NameKey(tenant, collection).view(), U32Value(next)));
-  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaNextNs, U32Value(next + 1)));
-  *ns = next;
-  return OkStatus();
 }
 
 }  // namespace cqrs::store

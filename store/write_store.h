@@ -9,6 +9,7 @@
 #include "base/config.h"
 #include "base/status.h"
 #include "store/lmdb.h"
+#include "store/namespaces.h"
 
 namespace cqrs::store {
 
@@ -43,12 +44,8 @@ class WriteStore {
   // meta.last_seq as of `txn`.
   Result<std::uint64_t> LastSeq(const Txn& txn) const;
 
-  // The namespace id of (tenant, collection), NotFound if it was never written.
-  Status LookupNamespace(const Txn& txn, std::string_view tenant, std::string_view collection,
-                         std::uint32_t* ns) const;
-  // As LookupNamespace, allocating the next id when absent (write txn).
-  Status InternNamespace(Txn& txn, std::string_view tenant, std::string_view collection,
-                         std::uint32_t* ns);
+  // The write store's (tenant, collection) → namespace id table.
+  NamespaceTable namespaces() const { return {dbs_.names, dbs_.meta}; }
 
  private:
   explicit WriteStore(WriteStoreOptions options) : options_(std::move(options)) {}
@@ -59,9 +56,5 @@ class WriteStore {
   WriteDbs dbs_;
   std::string store_id_;
 };
-
-// Reads a little-endian u32/u64 value; Internal if the size is wrong.
-Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what);
-Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what);
 
 }  // namespace cqrs::store

@@ -4,9 +4,9 @@
 //   meta      "format"   → u32 LE kWriteStoreFormatVersion
 //             "store_id" → 16 random bytes, fixed at creation
 //             "last_seq" → u64 LE, seq of the last event (0: none); same txn as the events
-//             "next_ns"  → u32 LE, next namespace id to hand out
+//             "next_ns"  → u32 LE, next namespace id to hand out (store/namespaces.h)
 //   names     tenant ++ 0x00 ++ collection → u32 LE namespace id (collection "" is the tenant's
-//             own namespace, used for its clients' idempotency records)
+//             own namespace, used for its clients' idempotency records; store/namespaces.h)
 //   counters  ns (u32 BE) → u64 LE, last collection_seq of that namespace
 //   entities  ns (u32 BE) ++ key → entity record (store/record_format.h)
 //   events    seq (u64 BE) → Event FlatBuffer, identifier "CQE1"; appended with MDB_APPEND
@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "store/key_format.h"
+#include "store/namespaces.h"
 
 namespace cqrs::store {
 
@@ -27,13 +28,6 @@ inline constexpr std::uint32_t kWriteStoreFormatVersion = 1;
 inline constexpr const char kMetaFormat[] = "format";
 inline constexpr const char kMetaStoreId[] = "store_id";
 inline constexpr const char kMetaLastSeq[] = "last_seq";
-inline constexpr const char kMetaNextNs[] = "next_ns";
-
-inline KeyBuffer NameKey(std::string_view tenant, std::string_view collection) {
-  KeyBuffer k;
-  k.Bytes(tenant).U8(0).Bytes(collection);
-  return k;
-}
 
 inline KeyBuffer NamespaceCounterKey(std::uint32_t ns) {
   KeyBuffer k;

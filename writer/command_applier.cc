@@ -33,10 +33,7 @@ Status CommandApplier::BeginBatch(store::Txn& txn) {
 }
 
 Status CommandApplier::EndBatch(store::Txn& txn) {
-  std::uint8_t buf[8];
-  store::PutU64LE(buf, last_seq_);
-  return txn.Put(dbs_.meta, store::kMetaLastSeq,
-                 std::string_view(reinterpret_cast<const char*>(buf), sizeof buf));
+  return txn.Put(dbs_.meta, store::kMetaLastSeq, store::U64Value(last_seq_).view());
 }
 
 Status CommandApplier::Apply(store::Txn& txn, const fb::CommandRequest& request,
@@ -79,7 +76,7 @@ Status CommandApplier::CheckOrder(store::Txn& txn, std::string_view tenant,
                                   bool* duplicate, Refusal* refusal,
                                   std::vector<std::uint8_t>* reply) {
   std::uint32_t tenant_ns = 0;
-  Status s = store_.LookupNamespace(txn, tenant, "", &tenant_ns);
+  Status s = store_.namespaces().Lookup(txn, tenant, "", &tenant_ns);
   if (s.code() == Code::kNotFound) return OkStatus();  // first request of the tenant's clients
   CQRS_RETURN_IF_ERROR(s);
   std::string_view head;
@@ -146,7 +143,7 @@ Status CommandApplier::PlanCommand(store::Txn& txn, const fb::Command& command,
   }
   if (!found) {
     std::uint32_t ns = 0;
-    Status s = store_.LookupNamespace(txn, tenant, collection, &ns);
+    Status s = store_.namespaces().Lookup(txn, tenant, collection, &ns);
     if (s.ok()) {
       s = txn.Get(dbs_.entities, store::EntityKey(ns, key).view(), &current);
       if (s.ok()) {
@@ -215,7 +212,7 @@ Status CommandApplier::Write(store::Txn& txn, const fb::CommandRequest& request,
                              std::string_view tenant, std::uint64_t timestamp_ns) {
   for (const Planned& p : planned_) {
     std::uint32_t ns = 0;
-    CQRS_RETURN_IF_ERROR(store_.InternNamespace(txn, tenant, p.collection, &ns));
+    CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, p.collection, &ns));
     std::uint64_t seq = ++last_seq_;
 
     store::KeyBuffer counter_key = store::NamespaceCounterKey(ns);
@@ -228,10 +225,8 @@ Status CommandApplier::Write(store::Txn& txn, const fb::CommandRequest& request,
       return s;
     }
     ++collection_seq;
-    std::uint8_t buf[8];
-    store::PutU64LE(buf, collection_seq);
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.counters, counter_key.view(),
-                                 std::string_view(reinterpret_cast<const char*>(buf), 8)));
+    CQRS_RETURN_IF_ERROR(
+        txn.Put(dbs_.counters, counter_key.view(), store::U64Value(collection_seq).view()));
 
     char* record = arena_.data() + p.record_offset;
     store::PatchRecordSeq(record, seq);
@@ -278,14 +273,12 @@ Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
                                 std::string_view client_id, std::uint64_t request_id,
                                 std::span<const std::uint8_t> reply) {
   std::uint32_t tenant_ns = 0;
-  CQRS_RETURN_IF_ERROR(store_.InternNamespace(txn, tenant, "", &tenant_ns));
+  CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, "", &tenant_ns));
   CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests,
                                store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
                                AsView(reply)));
-  std::uint8_t buf[8];
-  store::PutU64LE(buf, request_id);
   CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests, store::RequestHeadKey(tenant_ns, client_id).view(),
-                               std::string_view(reinterpret_cast<const char*>(buf), 8)));
+                               store::U64Value(request_id).view()));
   // Ids are contiguous per client, so dropping id - window keeps exactly the last `window`.
   std::uint64_t window = limits_.remembered_replies;
   if (request_id >= window) {

@@ -87,15 +87,15 @@ TEST_CASE("InternNamespace hands out one id per (tenant, collection)", "[store][
   WriteStore& s = *store.value();
   auto txn = Txn::BeginWrite(s.env());
   std::uint32_t a = 0, b = 0, c = 0, again = 0;
-  REQUIRE(s.InternNamespace(txn.value(), "t1", "orders", &a).ok());
-  REQUIRE(s.InternNamespace(txn.value(), "t1", "users", &b).ok());
-  REQUIRE(s.InternNamespace(txn.value(), "t2", "orders", &c).ok());
-  REQUIRE(s.InternNamespace(txn.value(), "t1", "orders", &again).ok());
+  REQUIRE(s.namespaces().Intern(txn.value(), "t1", "orders", &a).ok());
+  REQUIRE(s.namespaces().Intern(txn.value(), "t1", "users", &b).ok());
+  REQUIRE(s.namespaces().Intern(txn.value(), "t2", "orders", &c).ok());
+  REQUIRE(s.namespaces().Intern(txn.value(), "t1", "orders", &again).ok());
   CHECK(a != b);
   CHECK(a != c);
   CHECK(a == again);
   std::uint32_t looked = 0;
-  CHECK(s.LookupNamespace(txn.value(), "t3", "orders", &looked).code() == Code::kNotFound);
+  CHECK(s.namespaces().Lookup(txn.value(), "t3", "orders", &looked).code() == Code::kNotFound);
 }
 
 TEST_CASE("WriteStore grows its map up to the maximum and then says ResourceExhausted",
