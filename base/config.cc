@@ -30,6 +30,13 @@ class TableReader {
           static_cast<std::uint64_t>(i) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
         return Fail(key, "an integer in range");
       *out = static_cast<T>(i);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (!v.is_array()) return Fail(key, "an array of strings");
+      out->clear();
+      for (const auto& item : v.as_array()) {
+        if (!item.is_string()) return Fail(key, "an array of strings");
+        out->push_back(item.as_string().str);
+      }
     } else if constexpr (std::is_same_v<T, Durability>) {
       if (!v.is_string()) return Fail(key, "\"sync\" or \"nosync\"");
       auto d = ParseDurability(v.as_string().str);
@@ -88,6 +95,35 @@ Status ReadWriter(const toml::value& table, WriterConfig* w) {
   return r.Finish();
 }
 
+Status ReadProjector(const toml::value& table, ProjectorConfig* p) {
+  TableReader r(table, "projector.");
+  r.Read("events_endpoint", &p->events_endpoint);
+  r.Read("replay_endpoint", &p->replay_endpoint);
+  r.Read("tick_endpoint", &p->tick_endpoint);
+  r.Read("events_sndhwm", &p->events_sndhwm);
+  r.Read("batch_max_events", &p->batch_max_events);
+  r.Read("map_size_mb", &p->map_size_mb);
+  r.Read("max_map_size_mb", &p->max_map_size_mb);
+  r.Read("heartbeat_ms", &p->heartbeat_ms);
+  r.Read("poll_ms", &p->poll_ms);
+  r.Read("reader_check_ms", &p->reader_check_ms);
+  return r.Finish();
+}
+
+Status ReadReader(const toml::value& table, ReaderConfig* q) {
+  TableReader r(table, "reader.");
+  r.Read("endpoints", &q->endpoints);
+  r.Read("count", &q->count);
+  r.Read("default_timeout_ms", &q->default_timeout_ms);
+  r.Read("max_timeout_ms", &q->max_timeout_ms);
+  r.Read("default_scan_limit", &q->default_scan_limit);
+  r.Read("max_scan_limit", &q->max_scan_limit);
+  r.Read("max_reply_bytes", &q->max_reply_bytes);
+  r.Read("batch_max_queries", &q->batch_max_queries);
+  r.Read("max_waiting", &q->max_waiting);
+  return r.Finish();
+}
+
 Status ReadLimits(const toml::value& table, Limits* l) {
   TableReader r(table, "limits.");
   r.Read("max_request_bytes", &l->max_request_bytes);
@@ -111,12 +147,44 @@ std::string Config::WriterEndpoint() const {
   return writer.endpoint.empty() ? LoopbackEndpoint(1) : writer.endpoint;
 }
 
-std::string Config::TickEndpoint() const {
-  if (!writer.tick_endpoint.empty()) return writer.tick_endpoint;
+std::string Config::DataIpcEndpoint(std::string_view name) const {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::absolute(data_dir, ec);
   if (ec) dir = data_dir;
-  return fmt::format("ipc://{}", (dir.lexically_normal() / "writer.tick").string());
+  return fmt::format("ipc://{}", (dir.lexically_normal() / name).string());
+}
+
+std::string Config::TickEndpoint() const {
+  return writer.tick_endpoint.empty() ? DataIpcEndpoint("writer.tick") : writer.tick_endpoint;
+}
+
+std::string Config::EventsEndpoint() const {
+  return projector.events_endpoint.empty() ? LoopbackEndpoint(2) : projector.events_endpoint;
+}
+
+std::string Config::ReplayEndpoint() const {
+  return projector.replay_endpoint.empty() ? LoopbackEndpoint(3) : projector.replay_endpoint;
+}
+
+std::string Config::ProjectorTickEndpoint() const {
+  return projector.tick_endpoint.empty() ? DataIpcEndpoint("projector.tick")
+                                         : projector.tick_endpoint;
+}
+
+std::uint32_t Config::ReaderCount() const {
+  return reader.endpoints.empty() ? reader.count
+                                  : static_cast<std::uint32_t>(reader.endpoints.size());
+}
+
+std::string Config::ReaderEndpoint(std::uint32_t index) const {
+  if (index < reader.endpoints.size()) return reader.endpoints[index];
+  return LoopbackEndpoint(10 + static_cast<int>(index));
+}
+
+std::vector<std::string> Config::ReaderEndpoints() const {
+  std::vector<std::string> out;
+  for (std::uint32_t i = 0; i < ReaderCount(); ++i) out.push_back(ReaderEndpoint(i));
+  return out;
 }
 
 void AddCommonFlags(CLI::App& app, CommonFlags* flags) {
@@ -144,6 +212,8 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   r.Read("base_port", &config->base_port);
   r.Read("log_level", &config->log_level);
   if (const toml::value* w = r.Table("writer")) r.Adopt(ReadWriter(*w, &config->writer));
+  if (const toml::value* p = r.Table("projector")) r.Adopt(ReadProjector(*p, &config->projector));
+  if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   Status s = r.Finish();
   if (!s.ok()) return Status(s.code(), fmt::format("{}: {}", path, s.message()));
@@ -192,6 +262,26 @@ Status ValidateConfig(const Config& c) {
   if (w.reader_check_ms < 10) return bad("writer.reader_check_ms", "must be at least 10");
   if (w.max_message_bytes < l.max_request_bytes)
     return bad("writer.max_message_bytes", "must be at least limits.max_request_bytes");
+  const ProjectorConfig& p = c.projector;
+  if (p.batch_max_events < 1) return bad("projector.batch_max_events", "must be at least 1");
+  if (p.map_size_mb < 1) return bad("projector.map_size_mb", "must be at least 1");
+  if (p.max_map_size_mb < p.map_size_mb)
+    return bad("projector.max_map_size_mb", "must be at least projector.map_size_mb");
+  if (p.heartbeat_ms < 10 || p.heartbeat_ms > 10000)
+    return bad("projector.heartbeat_ms", "must be in 10..10000");
+  if (p.poll_ms < 10) return bad("projector.poll_ms", "must be at least 10");
+  if (p.reader_check_ms < 10) return bad("projector.reader_check_ms", "must be at least 10");
+  const ReaderConfig& q = c.reader;
+  if (q.endpoints.empty() && (q.count < 1 || q.count > 56))
+    return bad("reader.count", "must be in 1..56");
+  if (q.endpoints.size() > 56) return bad("reader.endpoints", "holds at most 56 endpoints");
+  if (q.default_timeout_ms < 1 || q.default_timeout_ms > q.max_timeout_ms)
+    return bad("reader.default_timeout_ms", "must be in 1..reader.max_timeout_ms");
+  if (q.default_scan_limit < 1 || q.default_scan_limit > q.max_scan_limit)
+    return bad("reader.default_scan_limit", "must be in 1..reader.max_scan_limit");
+  if (q.max_reply_bytes < (64u << 10))
+    return bad("reader.max_reply_bytes", "must be at least 65536 (one entity)");
+  if (q.batch_max_queries < 1) return bad("reader.batch_max_queries", "must be at least 1");
   return OkStatus();
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -47,17 +49,52 @@ struct WriterConfig {
   std::uint32_t max_message_bytes = 1u << 20;
 };
 
+struct ProjectorConfig {
+  std::string events_endpoint;             // empty: tcp://127.0.0.1:<base_port + 2> (PUB)
+  std::string replay_endpoint;             // empty: tcp://127.0.0.1:<base_port + 3> (ROUTER)
+  std::string tick_endpoint;               // empty: ipc://<data>/projector.tick (PUB, for readers)
+  std::uint32_t events_sndhwm = 100000;    // per subscriber; beyond it PUB drops (gap → replay)
+  std::uint32_t batch_max_events = 10000;  // events per read-store transaction
+  std::uint64_t map_size_mb = 1024;
+  std::uint64_t max_map_size_mb = 1u << 20;
+  std::uint32_t heartbeat_ms = 100;
+  std::uint32_t poll_ms = 200;          // catch-up timer, the safety net under the writer's tick
+  std::uint32_t reader_check_ms = 100;  // mdb_reader_check of both stores (see writer's)
+};
+
+struct ReaderConfig {
+  std::vector<std::string> endpoints;       // empty: tcp://127.0.0.1:<base_port + 10 + i>
+  std::uint32_t count = 2;                  // readers `cqrs up` starts (when endpoints is empty)
+  std::uint32_t default_timeout_ms = 1000;  // a min_seq wait when the query says 0
+  std::uint32_t max_timeout_ms = 60000;
+  std::uint32_t default_scan_limit = 100;
+  std::uint32_t max_scan_limit = 1000;
+  std::uint32_t max_reply_bytes = 4u << 20;  // a page stops early past it (`next` continues)
+  std::uint32_t batch_max_queries = 256;     // queries per snapshot
+  std::uint32_t max_waiting = 10000;         // queries parked on min_seq; more: ResourceExhausted
+};
+
 struct Config {
   std::string data_dir = "./data";
   int base_port = 7100;
   std::string log_level = "info";
   WriterConfig writer;
+  ProjectorConfig projector;
+  ReaderConfig reader;
   Limits limits;
 
   // tcp://127.0.0.1:<base_port + offset>; DESIGN.md's endpoint plan.
   std::string LoopbackEndpoint(int offset) const;
+  // ipc://<absolute data dir>/<name>
+  std::string DataIpcEndpoint(std::string_view name) const;
   std::string WriterEndpoint() const;
   std::string TickEndpoint() const;
+  std::string EventsEndpoint() const;
+  std::string ReplayEndpoint() const;
+  std::string ProjectorTickEndpoint() const;
+  std::uint32_t ReaderCount() const;
+  std::string ReaderEndpoint(std::uint32_t index) const;
+  std::vector<std::string> ReaderEndpoints() const;
 };
 
 // Flags every process takes: --config FILE, --data DIR, --base-port P, --log-level L.

@@ -30,6 +30,16 @@ Status LmdbError(std::string_view operation, int rc) {
   return Error(code, "{}: {}", operation, mdb_strerror(rc));
 }
 
+// LmdbError keeps LMDB's message, which starts with the error's name.
+bool IsMapFull(const Status& status) {
+  return status.code() == Code::kResourceExhausted &&
+         status.message().find("MDB_MAP_FULL") != std::string::npos;
+}
+
+bool IsMapResized(const Status& status) {
+  return status.message().find("MDB_MAP_RESIZED") != std::string::npos;
+}
+
 Result<LmdbEnv> LmdbEnv::Open(const EnvOptions& options) {
   if (!(options.flags & MDB_RDONLY)) {
     std::error_code ec;
@@ -225,11 +235,4 @@ Status Cursor::Get(MDB_cursor_op op, std::string_view* key, std::string_view* va
   return OkStatus();
 }
 
-}  // namespace cqrs::store
-
-namespace cqrs::store {
-bool IsMapFull(const Status& status) {
-  return status.code() == Code::kResourceExhausted &&
-         status.message().find("MDB_MAP_FULL") != std::string::npos;
-}
 }  // namespace cqrs::store

@@ -17,6 +17,13 @@ namespace cqrs::store {
 // MDB_NOTFOUND → NotFound, MDB_MAP_RESIZED → Unavailable, EIO → Unavailable, else Internal.
 Status LmdbError(std::string_view operation, int rc);
 
+// True when `status` came from MDB_MAP_FULL (the map, not the disk, is full: growing helps).
+// LmdbError keeps LMDB's message, which starts with the error's name.
+bool IsMapFull(const Status& status);
+// True when `status` came from MDB_MAP_RESIZED: another process grew the map; call
+// LmdbEnv::SetMapSize(0) with no transaction open and try again.
+bool IsMapResized(const Status& status);
+
 inline std::string_view ToView(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
@@ -144,10 +151,4 @@ class Cursor {
   Dbi dbi_;
 };
 
-}  // namespace cqrs::store
-
-namespace cqrs::store {
-// True when `status` came from MDB_MAP_FULL (the map, not the disk, is full: growing helps).
-// LmdbError keeps LMDB's message, which starts with the error's name.
-bool IsMapFull(const Status& status);
 }  // namespace cqrs::store

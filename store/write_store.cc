@@ -2,6 +2,7 @@
 #include "store/write_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 
 #include "store/key_format.h"
@@ -10,6 +11,9 @@
 namespace cqrs::store {
 Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& options) {
   std::unique_ptr<WriteStore> store(new WriteStore(options));
+  if (options.read_only && !std::filesystem::exists(options.dir + "/data.mdb"))
+    return Error(Code::kUnavailable, "{} holds no write store yet (is the writer running?)",
+                 options.dir);
   EnvOptions env;
   env.dir = options.dir;
   env.map_size = options.map_size;

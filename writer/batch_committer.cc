@@ -21,6 +21,7 @@ void BatchCommitter::Refuse(BatchItem& item, Code code, std::string_view message
                             int failed_index) {
   wire::BuildCommandReply(fbb_, item.decoded.request_id, code, message, failed_index, 0, {});
   item.reply.assign(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
+  item.status = code;
   item.applied = false;
 }
 
@@ -98,7 +99,7 @@ Status BatchCommitter::RunTransaction(std::span<BatchItem*> items, std::uint64_t
     if (!item->applied) continue;
     CQRS_RETURN_IF_ERROR(applier_.Apply(txn, *item->decoded.root, item->tenant,
                                         item->content_refusal, item->failed_index, timestamp_ns,
-                                        &item->reply));
+                                        &item->reply, &item->status));
   }
   CQRS_RETURN_IF_ERROR(applier_.EndBatch(txn));
   return txn.Commit();

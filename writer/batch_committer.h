@@ -25,6 +25,7 @@ struct BatchItem {
   Identity identity;
   Status refusal;                   // non-OK: reply with it and do not decode
   std::vector<std::uint8_t> reply;  // the CommandReply to send
+  Code status = Code::kOk;          // its status
   // Filled by Commit.
   wire::DecodedCommandRequest decoded;
   std::string_view tenant;

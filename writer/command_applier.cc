@@ -38,7 +38,17 @@ Status CommandApplier::EndBatch(store::Txn& txn) {
 
 Status CommandApplier::Apply(store::Txn& txn, const fb::CommandRequest& request,
                              std::string_view tenant, const Status& prior_refusal, int failed_index,
-                             std::uint64_t timestamp_ns, std::vector<std::uint8_t>* reply) {
+                             std::uint64_t timestamp_ns, std::vector<std::uint8_t>* reply,
+                             Code* reply_status) {
+  Status s = ApplyRequest(txn, request, tenant, prior_refusal, failed_index, timestamp_ns, reply);
+  *reply_status = last_code_;
+  return s;
+}
+
+Status CommandApplier::ApplyRequest(store::Txn& txn, const fb::CommandRequest& request,
+                                    std::string_view tenant, const Status& prior_refusal,
+                                    int failed_index, std::uint64_t timestamp_ns,
+                                    std::vector<std::uint8_t>* reply) {
   std::string_view client_id = AsView(request.client_id());
   std::uint64_t request_id = request.request_id();
   Refusal refusal;
@@ -46,7 +56,11 @@ Status CommandApplier::Apply(store::Txn& txn, const fb::CommandRequest& request,
     bool duplicate = false;
     CQRS_RETURN_IF_ERROR(
         CheckOrder(txn, tenant, client_id, request_id, &duplicate, &refusal, reply));
-    if (duplicate) return OkStatus();
+    if (duplicate) {
+      last_code_ = wire::FromWire(
+          flatbuffers::GetRoot<fb::CommandReply>(reply->data())->status());  // our own bytes
+      return OkStatus();
+    }
     if (refusal.code != Code::kOk) {  // out of order: neither applied nor remembered
       BuildReply(request_id, refusal.code, refusal.message, -1, 0, reply);
       return OkStatus();
@@ -292,6 +306,7 @@ Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
 void CommandApplier::BuildReply(std::uint64_t request_id, Code code, std::string_view message,
                                 int failed_index, std::uint64_t seq,
                                 std::vector<std::uint8_t>* reply) {
+  last_code_ = code;
   wire::BuildCommandReply(reply_fbb_, request_id, code, message, failed_index, seq,
                           code == Code::kOk ? std::span<const std::uint64_t>(versions_)
                                             : std::span<const std::uint64_t>());

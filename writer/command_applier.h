@@ -35,7 +35,7 @@ class CommandApplier {
   // (MDB_MAP_FULL, I/O): the caller must abort the whole batch.
   Status Apply(store::Txn& txn, const fb::CommandRequest& request, std::string_view tenant,
                const Status& refusal, int failed_index, std::uint64_t timestamp_ns,
-               std::vector<std::uint8_t>* reply);
+               std::vector<std::uint8_t>* reply, Code* reply_status);
 
   // Writes meta.last_seq. Call once after the batch's last Apply and before commit.
   Status EndBatch(store::Txn& txn);
@@ -59,6 +59,9 @@ class CommandApplier {
     int failed_index = -1;
   };
 
+  Status ApplyRequest(store::Txn& txn, const fb::CommandRequest& request, std::string_view tenant,
+                      const Status& prior_refusal, int failed_index, std::uint64_t timestamp_ns,
+                      std::vector<std::uint8_t>* reply);
   // Checks idempotency and order. Sets `duplicate` when `reply` now holds the remembered reply,
   // or `refusal` (OutOfOrder) when the request must not be applied.
   Status CheckOrder(store::Txn& txn, std::string_view tenant, std::string_view client_id,
@@ -79,6 +82,7 @@ class CommandApplier {
                   std::uint64_t request_id, std::span<const std::uint8_t> reply);
   void BuildReply(std::uint64_t request_id, Code code, std::string_view message, int failed_index,
                   std::uint64_t seq, std::vector<std::uint8_t>* reply);
+  Code last_code_ = Code::kOk;  // the status of the reply Apply made last
 
   store::WriteStore& store_;
   const store::WriteDbs& dbs_;

@@ -49,6 +49,15 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
     return Error(Code::kUnavailable, "bind {}: {}", config.TickEndpoint(), e.what());
   }
   server->last_tick_seq_ = server->committer_->committed_seq();
+  auto control = shm::ControlBlock::Attach(config.data_dir);
+  if (control.ok()) {
+    server->control_.emplace(std::move(control).value());
+    server->control_->Claim(shm::kWriterSlot);
+    server->control_->seqs().writer_committed_seq.store(server->last_tick_seq_,
+                                                        std::memory_order_release);
+  } else {
+    spdlog::warn("no shared-memory control block: {}", control.status().ToString());
+  }
   return server;
 }
 
@@ -75,6 +84,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       CheckReaders();
       next_check = Clock::now() + check_period;
     }
+    if (control_) control_->Beat(shm::kWriterSlot);
   }
   // Let the last replies leave before the socket closes.
   router_.set(zmq::sockopt::linger, 1000);
@@ -116,10 +126,20 @@ bool WriterServer::ProcessBatch() {
 
   std::uint64_t seq = committer_->Commit(batch_);
 
+  std::uint64_t errors = 0, dropped = 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     Slot& slot = *slots_[i];
-    if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply))
-      ++counters_.replies_dropped;
+    if (slot.item.status != Code::kOk) ++errors;
+    if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply)) ++dropped;
+  }
+  counters_.replies_dropped += dropped;
+  if (control_) {
+    control_->seqs().writer_committed_seq.store(seq, std::memory_order_release);
+    auto& c = control_->slot(shm::kWriterSlot).counters;
+    c[shm::kRequests].fetch_add(batch_.size(), std::memory_order_relaxed);
+    c[shm::kRequestErrors].fetch_add(errors, std::memory_order_relaxed);
+    c[shm::kBatches].fetch_add(1, std::memory_order_relaxed);
+    c[shm::kRepliesDropped].fetch_add(dropped, std::memory_order_relaxed);
   }
   PublishTick(seq);
   return true;

@@ -6,12 +6,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
 #include "base/config.h"
 #include "base/status.h"
+#include "shm/control_block.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
 #include "wire/zmq_util.h"
@@ -69,6 +71,7 @@ class WriterServer {
   std::vector<BatchItem*> batch_;
   std::uint64_t last_tick_seq_ = 0;
   WriterCounters counters_;
+  std::optional<shm::ControlBlock> control_;
 };
 
 }  // namespace cqrs::writer

@@ -1,0 +1,78 @@
+// cqrs-projector: applies the writer's event log to the read store, publishes every event,
+// heartbeats, and answers replay requests. Flags override --config.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <thread>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "projector/projector.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cqrs-projector: builds the read store from the event log and publishes events"};
+  cqrs::CommonFlags common;
+  cqrs::AddCommonFlags(app, &common);
+  cqrs::projector::ProjectorOptions options;
+  bool once = false;
+  app.add_option("--read-dir", options.read_dir, "read store directory (default <data>/read)");
+  app.add_flag("--once", once,
+               "apply everything committed so far, then exit without serving (a rebuild into "
+               "--read-dir)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto resolved = cqrs::ResolveConfig(common);
+  if (!resolved.ok()) {
+    std::fprintf(stderr, "cqrs-projector: %s\n", resolved.status().message().c_str());
+    return 2;
+  }
+  const cqrs::Config config = std::move(resolved).value();
+  cqrs::InitLogging("cqrs-projector", config.log_level);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  options.serve = !once;
+
+  try {
+    zmq::context_t context(1);
+    std::unique_ptr<cqrs::projector::Projector> projector;
+    // The writer creates the write store: wait for it rather than fail when started together.
+    for (bool logged = false; !g_stop.load();) {
+      auto opened = cqrs::projector::Projector::Open(config, context, options);
+      if (opened.ok()) {
+        projector = std::move(opened).value();
+        break;
+      }
+      if (opened.status().code() != cqrs::Code::kUnavailable ||
+          opened.status().message().find("holds no write store") == std::string::npos) {
+        spdlog::error("cannot start: {}", opened.status().ToString());
+        return 1;
+      }
+      if (!logged) spdlog::info("waiting for the write store: {}", opened.status().message());
+      logged = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!projector) return 0;
+    if (once) {
+      auto applied = projector->CatchUp();
+      if (!applied.ok()) {
+        spdlog::error("{}", applied.status().ToString());
+        return 1;
+      }
+      spdlog::info("applied {} events; read store at seq {}", applied.value(),
+                   projector->applied_seq());
+      return 0;
+    }
+    spdlog::info("projecting from seq {}; events on {}, replay on {}", projector->applied_seq(),
+                 projector->events_endpoint(), projector->replay_endpoint());
+    projector->Run(g_stop);
+    spdlog::info("stopped at seq {}", projector->applied_seq());
+  } catch (const std::exception& e) {
+    spdlog::error("fatal: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,90 @@
+// Projector: the cqrs-projector process's loop. Woken by the writer's commit tick (and a timer),
+// it reads new events from the write store's log through short read snapshots, applies them to
+// the read store with its checkpoint in the same transaction (exactly once across crashes), then
+// publishes each event on PUB, ticks the readers and heartbeats. It also answers replay requests
+// from the log, never past what the read store has applied.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "projector/event_applier.h"
+#include "shm/control_block.h"
+#include "store/read_store.h"
+#include "store/write_store.h"
+#include "wire/aligned_buffer.h"
+#include "wire/event_codec.h"
+#include "wire/zmq_util.h"
+
+namespace cqrs::projector {
+
+struct ProjectorOptions {
+  bool serve = true;     // bind the events, replay and tick endpoints
+  std::string read_dir;  // empty: <data>/read
+};
+
+// Not thread-safe: Run() on one thread.
+class Projector {
+ public:
+  // Opens <data>/write read-only (Unavailable while it does not exist yet) and the read store,
+  // checks that the read store follows this write store, and binds the endpoints.
+  static Result<std::unique_ptr<Projector>> Open(const Config& config, zmq::context_t& context,
+                                                 const ProjectorOptions& options);
+  ~Projector();
+
+  // Serves until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+  // Applies (and, when serving, publishes) every committed event not yet applied. Returns how
+  // many; an error only for a failure that stops the projector (corrupt log, store error).
+  Result<std::uint64_t> CatchUp();
+
+  std::uint64_t applied_seq() const { return applied_seq_; }
+  const std::string& events_endpoint() const { return events_endpoint_; }
+  const std::string& replay_endpoint() const { return replay_endpoint_; }
+
+ private:
+  Projector(const Config& config, zmq::context_t& context);
+  Status Init(const ProjectorOptions& options);
+  Status BeginSnapshot(store::LmdbEnv& env, store::Txn* txn);
+  Result<std::size_t> ReadBatch();
+  Status ApplyBatch(std::size_t count);
+  void PublishBatch(std::size_t count);
+  void PublishHeartbeat();
+  void PublishTick();
+  void ServeReplay();
+  Status CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head);
+  void CheckReaders();
+
+  Config config_;
+  zmq::context_t& context_;
+  bool serve_ = true;
+  std::unique_ptr<store::WriteStore> write_;
+  std::unique_ptr<store::ReadStore> read_;
+  std::unique_ptr<EventApplier> applier_;
+  std::optional<shm::ControlBlock> control_;
+  std::uint64_t applied_seq_ = 0;
+
+  std::vector<wire::AlignedBuffer> batch_;  // event copies of the current batch
+  std::string topic_;
+  wire::EventBatchBuilder batch_builder_;
+  wire::InboundMessage replay_message_;
+  wire::AlignedBuffer replay_buffer_;
+  wire::AlignedBuffer event_buffer_;
+
+  zmq::socket_t tick_sub_;
+  zmq::socket_t events_pub_;
+  zmq::socket_t replay_router_;
+  zmq::socket_t tick_pub_;
+  std::string events_endpoint_;
+  std::string replay_endpoint_;
+};
+
+}  // namespace cqrs::projector

@@ -1,0 +1,65 @@
+// cqrs-reader: answers Get and Scan queries from lock-free read-store snapshots, waiting for
+// min_seq when asked. Flags override --config.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <thread>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "reader/reader_server.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cqrs-reader: answers queries from the read store"};
+  cqrs::CommonFlags common;
+  cqrs::AddCommonFlags(app, &common);
+  std::uint32_t index = 0;
+  std::optional<std::string> endpoint;
+  app.add_option("--index", index, "which reader: endpoint base-port + 10 + index (default 0)");
+  app.add_option("--endpoint", endpoint, "bind here instead");
+  CLI11_PARSE(app, argc, argv);
+
+  auto resolved = cqrs::ResolveConfig(common);
+  if (!resolved.ok()) {
+    std::fprintf(stderr, "cqrs-reader: %s\n", resolved.status().message().c_str());
+    return 2;
+  }
+  const cqrs::Config config = std::move(resolved).value();
+  const std::string bind = endpoint.value_or(config.ReaderEndpoint(index));
+  cqrs::InitLogging("cqrs-reader", config.log_level);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    zmq::context_t context(1);
+    std::unique_ptr<cqrs::reader::ReaderServer> server;
+    // The projector creates the read store: wait for it rather than fail when started together.
+    for (bool logged = false; !g_stop.load();) {
+      auto opened = cqrs::reader::ReaderServer::Open(config, index, bind, context);
+      if (opened.ok()) {
+        server = std::move(opened).value();
+        break;
+      }
+      if (opened.status().message().find("holds no read store yet") == std::string::npos) {
+        spdlog::error("cannot start: {}", opened.status().ToString());
+        return 1;
+      }
+      if (!logged) spdlog::info("waiting for the read store: {}", opened.status().message());
+      logged = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!server) return 0;
+    spdlog::info("reader {} serving queries on {}", index, server->endpoint());
+    server->Run(g_stop);
+    spdlog::info("reader {} stopped", index);
+  } catch (const std::exception& e) {
+    spdlog::error("fatal: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,47 @@
+// Building QueryReply messages from records.
+#include "reader/query_reply_builder.h"
+
+#include "store/record_format.h"
+#include "wire/protocol.h"
+#include "wire/value.h"
+
+namespace cqrs::reader {
+
+void QueryReplyBuilder::Begin() {
+  fbb_.Clear();
+  entities_.clear();
+}
+
+bool QueryReplyBuilder::AddEntity(std::string_view collection, std::string_view key,
+                                  std::string_view record) {
+  store::RecordHeader header;
+  if (!store::ParseRecordHeader(record, &header)) return false;
+  fields_.clear();
+  store::RecordFieldReader reader(record);
+  FieldView f;
+  while (reader.Next(&f)) {
+    auto name = fbb_.CreateString(f.name.data(), f.name.size());
+    auto [type, value] = wire::CreateValue(fbb_, f.value);
+    fields_.push_back(fb::CreateField(fbb_, name, type, value));
+  }
+  if (!reader.ok()) return false;
+  auto fields = fbb_.CreateVector(fields_);
+  auto c = fbb_.CreateString(collection.data(), collection.size());
+  auto k = fbb_.CreateString(key.data(), key.size());
+  entities_.push_back(fb::CreateEntity(fbb_, c, k, header.version, header.seq, fields));
+  return true;
+}
+
+std::span<const std::uint8_t> QueryReplyBuilder::Finish(std::uint64_t request_id, Code status,
+                                                        std::string_view message, std::uint64_t seq,
+                                                        std::string_view next) {
+  auto msg = message.empty() ? 0 : fbb_.CreateString(message.data(), message.size());
+  auto entities = entities_.empty() ? 0 : fbb_.CreateVector(entities_);
+  auto nxt = next.empty() ? 0 : fbb_.CreateString(next.data(), next.size());
+  fbb_.Finish(
+      fb::CreateQueryReply(fbb_, request_id, wire::ToWire(status), msg, seq, entities, nxt, 0),
+      wire::kQueryReplyId);
+  return {fbb_.GetBufferPointer(), fbb_.GetSize()};
+}
+
+}  // namespace cqrs::reader

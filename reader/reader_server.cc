@@ -1,0 +1,229 @@
+// The reader's receive → snapshot → answer or park loop.
+#include "reader/reader_server.h"
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+namespace cqrs::reader {
+
+ReaderServer::ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context)
+    : config_(config),
+      index_(index),
+      router_(context, zmq::socket_type::router),
+      tick_sub_(context, zmq::socket_type::sub) {}
+
+ReaderServer::~ReaderServer() = default;
+
+Result<std::unique_ptr<ReaderServer>> ReaderServer::Open(const Config& config, std::uint32_t index,
+                                                         const std::string& endpoint,
+                                                         zmq::context_t& context) {
+  if (index >= static_cast<std::uint32_t>(shm::kMaxReaders))
+    return Error(Code::kInvalidArgument, "reader index {} is over the maximum {}", index,
+                 shm::kMaxReaders - 1);
+  std::unique_ptr<ReaderServer> server(new ReaderServer(config, index, context));
+  CQRS_RETURN_IF_ERROR(server->Init(endpoint));
+  return server;
+}
+
+Status ReaderServer::Init(const std::string& endpoint) {
+  limits_.max_request_bytes = config_.limits.max_request_bytes;
+  limits_.max_key_bytes = config_.limits.max_key_bytes;
+  limits_.max_token_bytes = config_.limits.max_token_bytes;
+  limits_.max_scan_limit = config_.reader.max_scan_limit;
+  limits_.max_timeout_ms = config_.reader.max_timeout_ms;
+
+  store::ReadStoreOptions o;
+  o.dir = (std::filesystem::path(config_.data_dir) / "read").string();
+  o.read_only = true;
+  auto store = store::ReadStore::Open(o);
+  if (!store.ok()) return store.status();
+  store_ = std::move(store).value();
+  executor_ = std::make_unique<QueryExecutor>(*store_, config_.reader);
+  auto snapshot = store::Txn::BeginRead(store_->env());
+  if (!snapshot.ok()) return snapshot.status();
+  snapshot_ = std::move(snapshot).value();
+  snapshot_.Reset();
+
+  auto control = shm::ControlBlock::Attach(config_.data_dir);
+  if (control.ok()) {
+    control_.emplace(std::move(control).value());
+    slot_index_ = shm::kFirstReaderSlot + static_cast<int>(index_);
+    control_->Claim(slot_index_);
+  } else {
+    spdlog::warn("no shared-memory control block: {}", control.status().ToString());
+  }
+  try {
+    wire::SocketTuning tuning;
+    tuning.max_message_bytes = config_.limits.max_request_bytes;
+    wire::ConfigureRouter(router_, tuning);
+    endpoint_ = wire::BindResolved(router_, endpoint);
+    tick_sub_.set(zmq::sockopt::linger, 0);
+    tick_sub_.set(zmq::sockopt::subscribe, "");
+    tick_sub_.connect(config_.ProjectorTickEndpoint());
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "bind {}: {}", endpoint, e.what());
+  }
+  return OkStatus();
+}
+
+Status ReaderServer::RenewSnapshot(std::uint64_t* seq) {
+  Status s = snapshot_.Renew();
+  if (!s.ok() && store::IsMapResized(s)) {
+    // The projector grew the map: adopt its size (our only txn is reset) and try again.
+    CQRS_RETURN_IF_ERROR(store_->env().SetMapSize(0));
+    s = snapshot_.Renew();
+  }
+  CQRS_RETURN_IF_ERROR(s);
+  auto checkpoint = store_->ReadCheckpoint(snapshot_);
+  if (!checkpoint.ok()) return checkpoint.status();
+  *seq = checkpoint->applied_seq;
+  return OkStatus();
+}
+
+ReaderServer::Slot* ReaderServer::Acquire() {
+  if (free_.empty()) {
+    slots_.push_back(std::make_unique<Slot>());
+    return slots_.back().get();
+  }
+  Slot* s = free_.back();
+  free_.pop_back();
+  return s;
+}
+
+void ReaderServer::Receive(std::vector<Slot*>* fresh) {
+  fresh->clear();
+  while (fresh->size() < config_.reader.batch_max_queries) {
+    Slot* slot = Acquire();
+    bool got = false;
+    try {
+      got = slot->message.TryReceive(router_);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    if (!got) {
+      free_.push_back(slot);
+      return;
+    }
+    fresh->push_back(slot);
+  }
+}
+
+void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status) {
+  bool sent = wire::SendEnvelopeReply(router_, slot->message.envelope(), reply);
+  free_.push_back(slot);
+  if (!control_) return;
+  auto& counters = control_->slot(slot_index_).counters;
+  counters[shm::kRequests].fetch_add(1, std::memory_order_relaxed);
+  if (status != Code::kOk) counters[shm::kRequestErrors].fetch_add(1, std::memory_order_relaxed);
+  if (status == Code::kDeadlineExceeded)
+    counters[shm::kDeadlineExceeded].fetch_add(1, std::memory_order_relaxed);
+  if (!sent) counters[shm::kRepliesDropped].fetch_add(1, std::memory_order_relaxed);
+}
+
+void ReaderServer::Process(std::vector<Slot*>& fresh) {
+  if (fresh.empty() && waiting_.empty()) return;
+  std::uint64_t seq = 0;
+  Status s = RenewSnapshot(&seq);
+  const std::uint64_t now = MonoNs();
+  if (!s.ok()) {
+    spdlog::error("snapshot: {}", s.ToString());
+    Status unavailable(Code::kUnavailable, s.message());
+    for (Slot* slot : fresh) Reply(slot, executor_->Refuse(0, unavailable, 0), Code::kUnavailable);
+    fresh.clear();
+    return;  // parked queries retry on the next turn
+  }
+  for (Slot* slot : fresh) {
+    const zmq::message_t& body = slot->message.body();
+    slot->buffer.Assign(body.data(), body.size());  // aligned, as the Verifier needs
+    slot->decoded = wire::DecodeQueryRequest(slot->buffer.span(), limits_);
+    if (!slot->decoded.status.ok()) {
+      Reply(slot, executor_->Refuse(slot->decoded.request_id, slot->decoded.status, seq),
+            slot->decoded.status.code());
+      continue;
+    }
+    const fb::QueryRequest& request = *slot->decoded.request;
+    slot->min_seq = request.min_seq();
+    if (slot->min_seq <= seq) {
+      Code code;
+      auto reply = executor_->Execute(snapshot_, seq, request, &code);
+      Reply(slot, reply, code);
+      continue;
+    }
+    if (waiting_.size() >= config_.reader.max_waiting) {
+      Status full =
+          Error(Code::kResourceExhausted, "{} queries already wait for min_seq", waiting_.size());
+      Reply(slot, executor_->Refuse(request.request_id(), full, seq), full.code());
+      continue;
+    }
+    std::uint32_t timeout_ms =
+        request.timeout_ms() == 0 ? config_.reader.default_timeout_ms : request.timeout_ms();
+    slot->deadline_ns = now + std::uint64_t{timeout_ms} * 1'000'000;
+    waiting_.push_back(slot);
+    if (control_)
+      control_->slot(slot_index_).counters[shm::kWaited].fetch_add(1, std::memory_order_relaxed);
+  }
+  fresh.clear();
+  // Parked queries: answer those whose seq is applied now, expire the overdue, keep the rest.
+  std::size_t kept = 0;
+  for (Slot* slot : waiting_) {
+    const fb::QueryRequest& request = *slot->decoded.request;
+    if (slot->min_seq <= seq) {
+      Code code;
+      auto reply = executor_->Execute(snapshot_, seq, request, &code);
+      Reply(slot, reply, code);
+    } else if (now >= slot->deadline_ns) {
+      Status late =
+          Error(Code::kDeadlineExceeded, "read store at seq {} has not applied min_seq {} in time",
+                seq, slot->min_seq);
+      Reply(slot, executor_->Refuse(request.request_id(), late, seq), late.code());
+    } else {
+      waiting_[kept++] = slot;
+    }
+  }
+  waiting_.resize(kept);
+  snapshot_.Reset();  // never hold a snapshot between batches
+  if (control_)
+    control_->slot(slot_index_).counters[shm::kBatches].fetch_add(1, std::memory_order_relaxed);
+}
+
+void ReaderServer::Run(const std::atomic<bool>& stop) {
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {tick_sub_.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::message_t tick;
+  std::uint64_t next_beat = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    // While queries wait, look again at least every 5 ms even if a tick was dropped; the
+    // projector's tick normally wakes us first.
+    long timeout_ms = 100;
+    if (!waiting_.empty()) {
+      std::uint64_t now = MonoNs(), nearest = UINT64_MAX;
+      for (Slot* s : waiting_) nearest = std::min(nearest, s->deadline_ns);
+      timeout_ms = nearest <= now
+                       ? 0
+                       : std::min<long>(5, static_cast<long>((nearest - now) / 1'000'000 + 1));
+    }
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN)
+      while (tick_sub_.recv(tick, zmq::recv_flags::dontwait)) {
+      }
+    if (items[0].revents & ZMQ_POLLIN) Receive(&fresh_);
+    Process(fresh_);
+    std::uint64_t now = MonoNs();
+    if (control_ && now >= next_beat) {
+      control_->Beat(slot_index_);
+      next_beat = now + 100'000'000;
+    }
+  }
+  router_.set(zmq::sockopt::linger, 1000);
+}
+
+}  // namespace cqrs::reader

@@ -1,0 +1,75 @@
+// ReaderServer: the cqrs-reader process's loop. One ROUTER socket; each drained batch of
+// queries is answered from one lock-free LMDB read snapshot (reset and renewed, never held
+// between batches). A query whose min_seq the read store has not applied yet is parked until
+// the projector's tick shows it applied, or its deadline passes (DeadlineExceeded).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "reader/query_executor.h"
+#include "shm/control_block.h"
+#include "store/read_store.h"
+#include "wire/aligned_buffer.h"
+#include "wire/query_codec.h"
+#include "wire/zmq_util.h"
+
+namespace cqrs::reader {
+
+// Not thread-safe: Run() on one thread.
+class ReaderServer {
+ public:
+  // Opens <data>/read read-only (Unavailable until the projector has created it) and binds
+  // `endpoint` (by DESIGN.md, base port + 10 + index). `index` also picks the shm slot.
+  static Result<std::unique_ptr<ReaderServer>> Open(const Config& config, std::uint32_t index,
+                                                    const std::string& endpoint,
+                                                    zmq::context_t& context);
+  ~ReaderServer();
+
+  void Run(const std::atomic<bool>& stop);
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Slot {
+    wire::InboundMessage message;
+    wire::AlignedBuffer buffer;
+    wire::DecodedQuery decoded;
+    std::uint64_t min_seq = 0;
+    std::uint64_t deadline_ns = 0;
+  };
+
+  ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context);
+  Status Init(const std::string& endpoint);
+  Status RenewSnapshot(std::uint64_t* seq);
+  // Receives up to the batch bound into fresh slots.
+  void Receive(std::vector<Slot*>* fresh);
+  // Answers, parks or refuses each fresh query and retries the parked ones.
+  void Process(std::vector<Slot*>& fresh);
+  void Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status);
+  Slot* Acquire();
+
+  Config config_;
+  std::uint32_t index_;
+  wire::QueryLimits limits_;
+  std::unique_ptr<store::ReadStore> store_;
+  std::unique_ptr<QueryExecutor> executor_;
+  std::optional<shm::ControlBlock> control_;
+  int slot_index_ = 0;
+  store::Txn snapshot_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+  std::vector<Slot*> waiting_;
+  std::vector<Slot*> fresh_;
+  zmq::socket_t router_;
+  zmq::socket_t tick_sub_;
+  std::string endpoint_;
+};
+
+}  // namespace cqrs::reader

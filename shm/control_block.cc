@@ -1,0 +1,110 @@
+// Creating and attaching the control block with Boost.Interprocess.
+#include "shm/control_block.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "base/clock.h"
+
+namespace cqrs::shm {
+namespace bip = boost::interprocess;
+
+struct ControlBlock::Mapping {
+  bip::shared_memory_object object;
+  bip::mapped_region region;
+};
+
+namespace {
+
+std::uint64_t Fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool Ready(const ControlBlockLayout& l) {
+  return l.header.magic.load(std::memory_order_acquire) == kControlBlockMagic &&
+         l.header.version == kControlBlockVersion && l.header.size == sizeof(ControlBlockLayout);
+}
+
+}  // namespace
+
+std::string ControlBlock::SegmentName(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::weakly_canonical(data_dir, ec);
+  if (ec) dir = std::filesystem::absolute(data_dir);
+  return fmt::format("cqrs-{:016x}", Fnv1a(dir.lexically_normal().string()));
+}
+
+void ControlBlock::Remove(const std::string& data_dir) {
+  bip::shared_memory_object::remove(SegmentName(data_dir).c_str());
+}
+
+ControlBlock::ControlBlock(std::unique_ptr<Mapping> mapping)
+    : mapping_(std::move(mapping)),
+      layout_(static_cast<ControlBlockLayout*>(mapping_->region.get_address())) {}
+ControlBlock::ControlBlock(ControlBlock&&) noexcept = default;
+ControlBlock& ControlBlock::operator=(ControlBlock&&) noexcept = default;
+ControlBlock::~ControlBlock() = default;
+
+Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir) {
+  const std::string name = SegmentName(data_dir);
+  constexpr std::size_t kSize = sizeof(ControlBlockLayout);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    try {
+      auto m = std::make_unique<Mapping>();
+      try {
+        m->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write);
+        m->object.truncate(static_cast<bip::offset_t>(kSize));  // zero-filled
+        m->region = bip::mapped_region(m->object, bip::read_write);
+        auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
+        l->header.version = kControlBlockVersion;
+        l->header.size = static_cast<std::uint32_t>(kSize);
+        l->header.creator_pid = static_cast<std::uint64_t>(getpid());
+        l->header.creator_start_ns = WallNs();
+        l->header.magic.store(kControlBlockMagic, std::memory_order_release);  // laid out
+        return ControlBlock(std::move(m));
+      } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() != bip::already_exists_error) throw;
+      }
+      m->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+      bip::offset_t size = 0;
+      if (m->object.get_size(size) && static_cast<std::size_t>(size) >= kSize) {
+        m->region = bip::mapped_region(m->object, bip::read_write, 0, kSize);
+        auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
+        // A creator lays the block out in microseconds; wait a little for one that is at it.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        while (!Ready(*l) && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (Ready(*l)) return ControlBlock(std::move(m));
+      }
+      // Another version, or a creator that died half-way: start over, deterministically.
+      bip::shared_memory_object::remove(name.c_str());
+    } catch (const bip::interprocess_exception& e) {
+      return Error(Code::kUnavailable, "shared memory {}: {}", name, e.what());
+    }
+  }
+  return Error(Code::kUnavailable, "shared memory {}: could not create or attach", name);
+}
+
+void ControlBlock::Claim(int index) const {
+  ProcessSlot& s = slot(index);
+  s.pid.store(static_cast<std::uint64_t>(getpid()), std::memory_order_relaxed);
+  s.started_ns.store(WallNs(), std::memory_order_relaxed);
+  s.heartbeat_ns.store(WallNs(), std::memory_order_release);
+}
+
+void ControlBlock::Beat(int index) const {
+  slot(index).heartbeat_ns.store(WallNs(), std::memory_order_release);
+}
+
+}  // namespace cqrs::shm

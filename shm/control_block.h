@@ -1,0 +1,49 @@
+// ControlBlock: attaching to a data directory's shared-memory control block
+// (control_block_format.h): seqs, per-process heartbeats and counters that `cqrs up` and
+// `cqrs stats` read, without locks.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "shm/control_block_format.h"
+
+namespace cqrs::shm {
+
+// Move-only; unmaps on destruction (the segment stays for the next process). Words are atomics
+// with one writer each: any thread may read; a process writes only its own slot's words.
+class ControlBlock {
+ public:
+  // Opens the segment of `data_dir`, creating it if absent. A segment of another version, or one
+  // whose creator died before finishing its layout, is removed and created anew. Unavailable if
+  // shared memory cannot be used.
+  static Result<ControlBlock> Attach(const std::string& data_dir);
+
+  // The segment name for a data directory: "cqrs-" + 16 hex digits of its absolute path's hash.
+  static std::string SegmentName(const std::string& data_dir);
+  // Removes the segment (tests, and operators resetting counters).
+  static void Remove(const std::string& data_dir);
+
+  ControlBlock(ControlBlock&&) noexcept;
+  ControlBlock& operator=(ControlBlock&&) noexcept;
+  ~ControlBlock();
+
+  ControlBlockLayout& layout() const { return *layout_; }
+  Seqs& seqs() const { return layout_->seqs; }
+  ProcessSlot& slot(int index) const { return layout_->slots[index]; }
+
+  // Claims `index` for this process: sets pid, start and heartbeat (a restarted process keeps
+  // the counters of its slot).
+  void Claim(int index) const;
+  // Refreshes this process's heartbeat in `index`.
+  void Beat(int index) const;
+
+ private:
+  struct Mapping;
+  explicit ControlBlock(std::unique_ptr<Mapping> mapping);
+  std::unique_ptr<Mapping> mapping_;
+  ControlBlockLayout* layout_ = nullptr;
+};
+
+}  // namespace cqrs::shm

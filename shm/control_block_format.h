@@ -1,0 +1,80 @@
+// Layout of the shared-memory control block: one Boost.Interprocess segment per data directory,
+// laid out once at creation. Every word is a std::atomic with exactly one writing process, so
+// nothing here locks and nothing is allocated after start-up (Boost 1.74 has no robust mutexes:
+// RELIABILITY.md fact 9). A change of layout bumps kControlBlockVersion.
+//
+//   offset  size        what
+//   0       64          Header: magic (written last, release), version, size, creator pid,
+//                       creator start (ns since epoch)
+//   64      64          Seqs: writer committed seq, projector applied seq (one writer each)
+//   128     64 × 256    ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns, counters[29];
+//                       slot i is written only by the process that owns role slot i
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace cqrs::shm {
+
+inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
+inline constexpr std::uint32_t kControlBlockVersion = 1;
+inline constexpr int kMaxSlots = 64;
+inline constexpr int kCounters = 29;
+
+// Fixed slots: no allocation, no race for a slot.
+inline constexpr int kWriterSlot = 0;
+inline constexpr int kProjectorSlot = 1;
+inline constexpr int kSupervisorSlot = 2;
+inline constexpr int kFirstReaderSlot = 8;
+inline constexpr int kMaxReaders = kMaxSlots - kFirstReaderSlot;
+
+// Counter indices within a slot (meaning by role).
+enum Counter : int {
+  kRequests = 0,       // writer: requests answered; reader: queries answered
+  kRequestErrors = 1,  // writer/reader: replies with a status other than Ok
+  kBatches = 2,  // writer: transactions; projector: read-store transactions; reader: snapshots
+  kEventsApplied = 3,     // projector
+  kEventsPublished = 4,   // projector
+  kReplayRequests = 5,    // projector
+  kWaited = 6,            // reader: queries that waited for min_seq
+  kDeadlineExceeded = 7,  // reader
+  kRepliesDropped = 8,    // writer/reader: the peer was gone
+  kRestarts = 9,          // supervisor: children restarted
+};
+
+using AtomicU64 = std::atomic<std::uint64_t>;
+static_assert(AtomicU64::is_always_lock_free, "shared-memory words must be lock-free");
+
+struct alignas(64) Header {
+  AtomicU64 magic;
+  std::uint32_t version;
+  std::uint32_t size;
+  std::uint64_t creator_pid;
+  std::uint64_t creator_start_ns;
+};
+
+struct alignas(64) Seqs {
+  AtomicU64 writer_committed_seq;
+  AtomicU64 projector_applied_seq;
+};
+
+struct alignas(64) ProcessSlot {
+  AtomicU64 pid;           // 0: never used
+  AtomicU64 started_ns;    // wall clock
+  AtomicU64 heartbeat_ns;  // wall clock, refreshed at least every 100 ms while alive
+  AtomicU64 counters[kCounters];
+};
+
+struct ControlBlockLayout {
+  Header header;
+  Seqs seqs;
+  ProcessSlot slots[kMaxSlots];
+};
+
+static_assert(sizeof(Header) == 64);
+static_assert(sizeof(Seqs) == 64);
+static_assert(sizeof(ProcessSlot) == 256);
+static_assert(offsetof(ControlBlockLayout, slots) == 128);
+
+}  // namespace cqrs::shm

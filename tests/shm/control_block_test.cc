@@ -1,0 +1,63 @@
+#include "shm/control_block.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <catch2/catch.hpp>
+
+#include "tests/support/test_support.h"
+
+namespace cqrs::shm {
+
+TEST_CASE("ControlBlock is created once per data dir and shared by every attacher",
+          "[shm][control]") {
+  testing::TempDir dir;
+  ControlBlock::Remove(dir.path());
+  auto a = ControlBlock::Attach(dir.path());
+  REQUIRE(a.ok());
+  CHECK(a->layout().header.creator_pid == static_cast<std::uint64_t>(getpid()));
+  a->seqs().writer_committed_seq.store(41);
+  a->Claim(kWriterSlot);
+  auto b = ControlBlock::Attach(dir.path());
+  REQUIRE(b.ok());
+  CHECK(b->seqs().writer_committed_seq.load() == 41);
+  CHECK(b->slot(kWriterSlot).pid.load() == static_cast<std::uint64_t>(getpid()));
+  // Another process sees and writes the same words.
+  pid_t child = fork();
+  if (child == 0) {
+    auto c = ControlBlock::Attach(dir.path());
+    if (!c.ok() || c->seqs().writer_committed_seq.load() != 41) _exit(1);
+    c->seqs().projector_applied_seq.store(40);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(a->seqs().projector_applied_seq.load() == 40);
+  CHECK(ControlBlock::SegmentName(dir.path()) == ControlBlock::SegmentName(dir.path() + "/."));
+  ControlBlock::Remove(dir.path());
+}
+
+TEST_CASE("A segment of another version or left half-made is replaced, not trusted",
+          "[shm][control]") {
+  namespace bip = boost::interprocess;
+  testing::TempDir dir;
+  const std::string name = ControlBlock::SegmentName(dir.path());
+  ControlBlock::Remove(dir.path());
+  {
+    // A creator that died before writing the magic: zeroes of the right size.
+    bip::shared_memory_object stale(bip::create_only, name.c_str(), bip::read_write);
+    stale.truncate(sizeof(ControlBlockLayout));
+    bip::mapped_region region(stale, bip::read_write);
+    static_cast<ControlBlockLayout*>(region.get_address())->seqs.writer_committed_seq.store(99);
+  }
+  auto attached = ControlBlock::Attach(dir.path());
+  REQUIRE(attached.ok());
+  CHECK(attached->layout().header.magic.load() == kControlBlockMagic);
+  CHECK(attached->seqs().writer_committed_seq.load() == 0);  // laid out anew
+  ControlBlock::Remove(dir.path());
+}
+
+}  // namespace cqrs::shm
