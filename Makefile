@@ -25,9 +25,9 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# TODO(#3): `cqrs up` (writer, projector, readers) replaces the lone writer.
+# The whole pipeline (writer, projector, 2 readers) on the default endpoints; Ctrl-C stops it.
 run: build
-	$(BUILD)/bin/cqrs-writer --data $(DATA)
+	$(BUILD)/bin/cqrs up --data $(DATA)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -68,9 +68,19 @@ Client::Client(ClientOptions options, zmq::context_t* context)
     client_id_ = GenerateClientId();
     generated_id_ = true;
   }
+  QueryChannelOptions q;
+  q.endpoints = options_.reader_endpoints;
+  q.token = options_.token;
+  q.attempt_timeout = options_.attempt_timeout;
+  q.deadline = options_.deadline;
+  q.window = options_.window;
+  queries_ = std::make_unique<QueryChannel>(std::move(q), *context_);
 }
 
-Client::~Client() { socket_.reset(); }
+Client::~Client() {
+  queries_.reset();
+  socket_.reset();
+}
 
 void Client::OpenSocket() {
   socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
@@ -231,36 +241,67 @@ std::uint64_t Client::NextTimerNs() const {
 }
 
 std::size_t Client::Poll(std::chrono::milliseconds wait) {
-  const std::size_t before = completed_;
+  auto done = [this] { return completed_ + queries_->completed(); };
+  const std::size_t before = done();
   const std::uint64_t end = MonoNs() + ToNs(wait);
   zmq::message_t frame;
   for (;;) {
     CheckTimers();
-    if (completed_ > before) return completed_ - before;
+    queries_->CheckTimers();
+    if (done() > before) return done() - before;
     std::uint64_t now = MonoNs();
     if (now >= end) return 0;
-    std::uint64_t until = std::min(end, NextTimerNs());
+    std::uint64_t until = std::min({end, NextTimerNs(), queries_->NextTimerNs()});
     auto timeout_ms = static_cast<long>(until > now ? (until - now + 999'999) / 1'000'000 : 0);
-    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[2] = {{socket_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, 0, 0}};
+    int count = 1;
+    if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items, static_cast<std::size_t>(count), std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;
     }
-    if (item.revents & ZMQ_POLLIN) {
+    if (items[0].revents & ZMQ_POLLIN) {
       while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
         bool more = frame.more();
         HandleReply(frame);
         while (more && socket_->recv(frame, zmq::recv_flags::dontwait)) more = frame.more();
       }
     }
-    if (completed_ > before) return completed_ - before;
+    if (count > 1 && (items[1].revents & ZMQ_POLLIN)) queries_->HandleReadable();
+    if (done() > before) return done() - before;
   }
 }
 
 void Client::Flush() {
-  while (in_flight() > 0) Poll(std::chrono::milliseconds(1000));
+  while (in_flight() > 0 || queries_->in_flight() > 0) Poll(std::chrono::milliseconds(1000));
+}
+
+std::uint64_t Client::SubmitQuery(const wire::QuerySpec& query, const ReadOptions& options,
+                                  QueryChannel::Callback done) {
+  while (queries_->full()) Poll(options_.attempt_timeout);
+  return queries_->Submit(query, options.min_seq.value_or(last_seq_), options.wait_ms,
+                          std::move(done));
+}
+
+QueryResult Client::Query(const wire::QuerySpec& query, const ReadOptions& options) {
+  QueryResult out;
+  bool finished = false;
+  SubmitQuery(query, options, [&out, &finished](const QueryResult& r) {
+    out = r;
+    finished = true;
+  });
+  while (!finished) Poll(std::chrono::milliseconds(1000));
+  return out;
+}
+
+QueryResult Client::Get(std::string collection, std::string key, const ReadOptions& options) {
+  return Query(wire::GetQuery{std::move(collection), std::move(key)}, options);
+}
+
+QueryResult Client::Scan(wire::ScanQuery scan, const ReadOptions& options) {
+  return Query(std::move(scan), options);
 }
 
 CommandResult Client::Execute(std::span<const CommandSpec> commands) {

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
 #include "base/status.h"
+#include "client/query_channel.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/value.h"
@@ -22,6 +24,8 @@ namespace cqrs {
 
 struct ClientOptions {
   std::string writer_endpoint = "tcp://127.0.0.1:7101";
+  // One DEALER connects to all of them; ZeroMQ spreads the queries round-robin.
+  std::vector<std::string> reader_endpoints = {"tcp://127.0.0.1:7110", "tcp://127.0.0.1:7111"};
   std::string client_id;  // empty: a random id per Client
   std::string token;
   std::uint64_t first_request_id = 1;
@@ -31,7 +35,16 @@ struct ClientOptions {
   // completes with `indeterminate` set, and the Client starts a new session (see Client).
   // 0: retry until a definite reply, however long that takes.
   std::chrono::milliseconds deadline{60000};
-  std::uint32_t window = 128;  // requests in flight at most
+  std::uint32_t window = 128;  // requests in flight at most (and, separately, queries)
+};
+
+// How a query is answered.
+struct ReadOptions {
+  // The oldest snapshot the answer may come from. Default: the highest seq this Client has had
+  // acknowledged (session consistency: a client always reads its own writes). 0: any snapshot.
+  std::optional<std::uint64_t> min_seq;
+  // How long a reader may wait for min_seq before DeadlineExceeded (0: its default, 1 s).
+  std::uint32_t wait_ms = 0;
 };
 
 // The outcome of one request.
@@ -90,12 +103,22 @@ class Client {
   // Pipelined: sends now (first serving replies while the window is full) and calls `done`
   // once with the outcome. Returns the request id.
   std::uint64_t Submit(std::span<const CommandSpec> commands, Callback done);
-  // Serves replies and timers for up to `wait`; returns how many requests completed.
+
+  // Queries, sync: Get a key, Scan a page of a collection, any QuerySpec.
+  QueryResult Get(std::string collection, std::string key, const ReadOptions& options = {});
+  QueryResult Scan(wire::ScanQuery scan, const ReadOptions& options = {});
+  QueryResult Query(const wire::QuerySpec& query, const ReadOptions& options = {});
+  // Queries, pipelined: as Submit. Returns the query's request id.
+  std::uint64_t SubmitQuery(const wire::QuerySpec& query, const ReadOptions& options,
+                            QueryChannel::Callback done);
+
+  // Serves replies and timers for up to `wait`; returns how many requests and queries completed.
   std::size_t Poll(std::chrono::milliseconds wait);
-  // Serves until nothing is in flight.
+  // Serves until no request and no query is in flight.
   void Flush();
 
   std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
+  std::size_t queries_in_flight() const { return queries_->in_flight(); }
   // The highest seq of any acknowledged request: pass it as min_seq to read your writes.
   std::uint64_t last_seq() const { return last_seq_; }
   const std::string& client_id() const { return client_id_; }
@@ -142,6 +165,7 @@ class Client {
   wire::AlignedBuffer reply_buffer_;
   wire::CommandReplyData reply_;
   ClientStats stats_;
+  std::unique_ptr<QueryChannel> queries_;
 };
 
 // A random 16-hex-digit client id.

@@ -340,7 +340,7 @@ TEST_CASE("cqrs-writer refuses a bad config with a message naming the key", "[pr
 TEST_CASE("The cqrs CLI prints one line of JSON and exits by outcome", "[process][cli]") {
   TempDir dir;
   WriterProcess writer(dir);
-  std::string w = " --writer " + writer.endpoint;
+  std::string w = " --no-wait --writer " + writer.endpoint;
   auto [code, out] = RunCli("put orders o1 status=open n=5 x=1.5 b=true" + w);
   CHECK(code == 0);
   CHECK_THAT(out, Catch::StartsWith("{\"status\":\"Ok\""));
@@ -358,7 +358,7 @@ TEST_CASE("The cqrs CLI prints one line of JSON and exits by outcome", "[process
   CHECK(code == 2);
   CHECK_THAT(out, Catch::Contains("field name '9bad'"));
   std::tie(code, out) =
-      RunCli("put orders o3 a=1 --timeout 300 --writer ipc://" + (dir / "nobody.sock"));
+      RunCli("put orders o3 a=1 --no-wait --timeout 300 --writer ipc://" + (dir / "nobody.sock"));
   CHECK(code == 3);
   CHECK_THAT(out, Catch::Contains("\"indeterminate\":true"));
   std::tie(code, out) = RunCli("--help");

@@ -6,15 +6,15 @@ Starts its own cqrs-writer on an ipc endpoint in a temp dir. Exits non-zero on t
 usage: writer_client_test.py --writer PATH/cqrs-writer --gen DIR_WITH_GENERATED_cqrs_PACKAGE
 """
 import argparse
-import importlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-import flatbuffers
 import zmq
+
+import cqrs_wire as wire
+from cqrs_wire import check
 
 
 def main():
@@ -22,10 +22,7 @@ def main():
     parser.add_argument("--writer", required=True, help="path of the cqrs-writer binary")
     parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
     args = parser.parse_args()
-    sys.path.insert(0, args.gen)  # the cqrs.fb package flatc generated at build time
-    for name in ("CommandRequest", "Command", "Field", "IntValue", "DoubleValue", "StringValue",
-                 "BytesValue", "BoolValue", "Value", "Op", "Status", "CommandReply"):
-        fb[name] = importlib.import_module("cqrs.fb." + name)
+    wire.load(args.gen)  # the cqrs.fb package flatc generated at build time
 
     with tempfile.TemporaryDirectory(prefix="cqrs-py-") as tmp:
         endpoint = "ipc://" + os.path.join(tmp, "writer.sock")
@@ -47,110 +44,8 @@ def main():
     print("python writer client: all checks passed")
 
 
-fb = {}  # generated modules by name, filled in main()
-
-
-def status_name(code):
-    for name, value in vars(fb["Status"].Status).items():
-        if value == code:
-            return name
-    return "Unknown(%d)" % code
-
-
-def value(builder, v):
-    """Builds a Value union member; returns (type, offset)."""
-    V = fb["Value"].Value
-    if v is None:
-        return V.NONE, 0
-    if isinstance(v, bool):
-        fb["BoolValue"].Start(builder)
-        fb["BoolValue"].AddValue(builder, v)
-        return V.BoolValue, fb["BoolValue"].End(builder)
-    if isinstance(v, int):
-        fb["IntValue"].Start(builder)
-        fb["IntValue"].AddValue(builder, v)
-        return V.IntValue, fb["IntValue"].End(builder)
-    if isinstance(v, float):
-        fb["DoubleValue"].Start(builder)
-        fb["DoubleValue"].AddValue(builder, v)
-        return V.DoubleValue, fb["DoubleValue"].End(builder)
-    if isinstance(v, bytes):
-        data = builder.CreateByteVector(v)
-        fb["BytesValue"].Start(builder)
-        fb["BytesValue"].AddValue(builder, data)
-        return V.BytesValue, fb["BytesValue"].End(builder)
-    s = builder.CreateString(v)
-    fb["StringValue"].Start(builder)
-    fb["StringValue"].AddValue(builder, s)
-    return V.StringValue, fb["StringValue"].End(builder)
-
-
-def encode(commands, client_id="", request_id=0):
-    """commands: list of (op, collection, key, expected_version, {name: value})."""
-    b = flatbuffers.Builder(1024)
-    command_offsets = []
-    for op, collection, key, expected, fields in commands:
-        field_offsets = []
-        for name, v in fields.items():
-            n = b.CreateString(name)
-            vtype, voff = value(b, v)
-            fb["Field"].Start(b)
-            fb["Field"].AddName(b, n)
-            if vtype:
-                fb["Field"].AddValueType(b, vtype)
-                fb["Field"].AddValue(b, voff)
-            field_offsets.append(fb["Field"].End(b))
-        fields_vec = None
-        if field_offsets:
-            fb["Command"].StartFieldsVector(b, len(field_offsets))
-            for off in reversed(field_offsets):
-                b.PrependUOffsetTRelative(off)
-            fields_vec = b.EndVector()
-        c = b.CreateString(collection)
-        k = b.CreateString(key)
-        fb["Command"].Start(b)
-        fb["Command"].AddCollection(b, c)
-        fb["Command"].AddKey(b, k)
-        fb["Command"].AddOp(b, op)
-        fb["Command"].AddExpectedVersion(b, expected)
-        if fields_vec is not None:
-            fb["Command"].AddFields(b, fields_vec)
-        command_offsets.append(fb["Command"].End(b))
-    fb["CommandRequest"].StartCommandsVector(b, len(command_offsets))
-    for off in reversed(command_offsets):
-        b.PrependUOffsetTRelative(off)
-    commands_vec = b.EndVector()
-    cid = b.CreateString(client_id) if client_id else None
-    fb["CommandRequest"].Start(b)
-    if cid is not None:
-        fb["CommandRequest"].AddClientId(b, cid)
-    fb["CommandRequest"].AddRequestId(b, request_id)
-    fb["CommandRequest"].AddCommands(b, commands_vec)
-    b.Finish(fb["CommandRequest"].End(b), file_identifier=b"CQC1")
-    return bytes(b.Output())
-
-
-def decode(frame):
-    if frame[4:8] != b"CQR1":
-        raise AssertionError("reply identifier %r is not CQR1" % frame[4:8])
-    r = fb["CommandReply"].CommandReply.GetRootAs(frame, 0)
-    return {
-        "request_id": r.RequestId(),
-        "status": status_name(r.Status()),
-        "message": (r.Message() or b"").decode(),
-        "failed_index": r.FailedIndex(),
-        "seq": r.Seq(),
-        "versions": [r.Versions(i) for i in range(r.VersionsLength())],
-    }
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
 def run_checks(endpoint):
-    Op = fb["Op"].Op
+    Op = wire.fb["Op"].Op
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
@@ -159,14 +54,14 @@ def run_checks(endpoint):
 
     def call(frame):
         sock.send(frame)
-        return decode(sock.recv())
+        return wire.decode_command_reply(sock.recv())
 
     cid = "python-client"
     rid = [0]
 
     def request(commands):
         rid[0] += 1
-        return call(encode(commands, cid, rid[0])), rid[0]
+        return call(wire.encode_commands(commands, cid, rid[0])), rid[0]
 
     # Each op.
     r, _ = request([(Op.Create, "orders", "p1", 0, {"status": "open", "amount": 12.5, "n": 3,
@@ -194,14 +89,14 @@ def run_checks(endpoint):
     check(r["status"] == "Ok", "p3 must not exist after the rollback: %r" % r)
 
     # A duplicate retry gets the original reply and changes nothing.
-    frame = encode([(Op.Create, "orders", "p4", 0, {"n": 4})], cid, rid[0] + 1)
+    frame = wire.encode_commands([(Op.Create, "orders", "p4", 0, {"n": 4})], cid, rid[0] + 1)
     first = call(frame)
     again = call(frame)
     rid[0] += 1
     check(first["status"] == "Ok" and again == first, "retry: %r then %r" % (first, again))
 
     # Out of order names the expected id.
-    r = call(encode([(Op.Create, "orders", "p5", 0, {})], cid, rid[0] + 5))
+    r = call(wire.encode_commands([(Op.Create, "orders", "p5", 0, {})], cid, rid[0] + 5))
     check(r["status"] == "OutOfOrder" and ("expected %d" % (rid[0] + 1)) in r["message"],
           "out of order: %r" % r)
 

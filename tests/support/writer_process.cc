@@ -1,12 +1,38 @@
 // Process-test helpers implementation.
 #include "tests/support/writer_process.h"
 
+#include <signal.h>
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <stdexcept>
 
 namespace cqrs::testing {
 
 std::string WriterBinary() { return CQRS_WRITER_BINARY; }
+
+void CheckProcessLog(const std::string& path, bool restarts_expected) {
+  std::string log = ReadFile(path);
+  for (const char* bad : {"Sanitizer", "runtime error:", "CHECK failed"}) {
+    auto at = log.find(bad);
+    if (at != std::string::npos)
+      FAIL_CHECK("process log " << path
+                                << " reports: " << log.substr(at > 200 ? at - 200 : 0, 2000));
+  }
+  if (!restarts_expected) {
+    auto at = log.find("restarting in");
+    if (at != std::string::npos)
+      FAIL_CHECK("a process had to be restarted: " << log.substr(at > 300 ? at - 300 : 0, 600));
+  }
+}
+
+WriterProcess::~WriterProcess() {
+  if (process && process->running()) {
+    process->Signal(SIGTERM);
+    process->Wait(std::chrono::seconds(10));
+  }
+  CheckProcessLog(log_path);
+}
 std::string CliBinary() { return CQRS_CLI_BINARY; }
 
 WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra, std::string bind) {

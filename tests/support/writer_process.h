@@ -13,10 +13,16 @@ namespace cqrs::testing {
 std::string WriterBinary();
 std::string CliBinary();
 
+// Fails the running test if the log of processes at `path` holds a sanitizer report (the
+// processes of a sanitizer build report there and may be restarted, hiding the crash) or, unless
+// `restarts_expected`, a child that `cqrs up` had to restart.
+void CheckProcessLog(const std::string& path, bool restarts_expected = false);
+
 // Starts cqrs-writer on <dir>/data with an ipc endpoint in `dir` (or `endpoint`), waits until
 // it serves and reads back the endpoint it bound. Extra flags are appended.
 struct WriterProcess {
   WriterProcess(const TempDir& dir, std::vector<std::string> extra = {}, std::string endpoint = "");
+  ~WriterProcess();
   std::string endpoint;
   std::string data_dir;
   std::unique_ptr<ChildProcess> process;

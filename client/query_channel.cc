@@ -1,0 +1,124 @@
+// The query half of the client.
+#include "client/query_channel.h"
+
+#include "base/clock.h"
+#include "wire/zmq_util.h"
+
+namespace cqrs {
+namespace {
+std::uint64_t ToNs(std::chrono::milliseconds ms) {
+  return static_cast<std::uint64_t>(ms.count()) * 1'000'000;
+}
+}  // namespace
+
+QueryChannel::QueryChannel(QueryChannelOptions options, zmq::context_t& context)
+    : options_(std::move(options)), context_(context), ring_(options_.window) {}
+
+QueryChannel::~QueryChannel() = default;
+
+void QueryChannel::OpenSocket() {
+  socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  wire::ConfigureClient(*socket_, wire::SocketTuning());
+  for (const std::string& endpoint : options_.endpoints) socket_->connect(endpoint);
+}
+
+std::uint64_t QueryChannel::Submit(const wire::QuerySpec& query, std::uint64_t min_seq,
+                                   std::uint32_t wait_ms, Callback done) {
+  CQRS_CHECK(!full());
+  if (!socket_) OpenSocket();
+  std::uint64_t id = next_id_++;
+  Pending& p = Slot(id);
+  CQRS_CHECK(p.done);
+  auto bytes = encoder_.Encode(id, options_.token, min_seq, wait_ms, query);
+  p.id = id;
+  p.done = false;
+  p.bytes.assign(bytes.begin(), bytes.end());
+  p.callback = std::move(done);
+  p.first_sent_ns = MonoNs();
+  // A query may rightly wait at the reader for its min_seq: that is not a lost reply.
+  p.attempt_ns =
+      ToNs(options_.attempt_timeout) + std::uint64_t{wait_ms == 0 ? 1000u : wait_ms} * 1'000'000;
+  p.result.attempts = 0;
+  p.result.request_id = id;
+  Send(p);
+  return id;
+}
+
+void QueryChannel::Send(Pending& p) {
+  zmq::message_t msg(p.bytes.data(), p.bytes.size());
+  p.last_sent_ns = MonoNs();
+  ++p.result.attempts;
+  (void)socket_->send(msg, zmq::send_flags::dontwait);  // a full pipe is left to the timeout
+}
+
+void QueryChannel::HandleReadable() {
+  if (!socket_) return;
+  zmq::message_t frame;
+  while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
+    bool more = frame.more();
+    HandleReply(frame);
+    while (more && socket_->recv(frame, zmq::recv_flags::dontwait)) more = frame.more();
+  }
+}
+
+void QueryChannel::HandleReply(const zmq::message_t& frame) {
+  reply_buffer_.Assign(frame.data(), frame.size());
+  if (!wire::ParseQueryReply(reply_buffer_.span(), &reply_).ok()) return;
+  std::uint64_t id = reply_.request_id;
+  if (id < base_id_ || id >= next_id_) return;  // a late duplicate of a finished query
+  Pending& p = Slot(id);
+  if (p.done || p.id != id) return;
+  QueryResult& r = p.result;
+  r.status = reply_.status;
+  r.message.swap(reply_.message);
+  r.seq = reply_.seq;
+  r.entities.swap(reply_.entities);
+  r.next.swap(reply_.next);
+  Complete(p);
+}
+
+void QueryChannel::Complete(Pending& p) {
+  p.done = true;
+  ++completed_;
+  Callback callback = std::move(p.callback);
+  p.callback = nullptr;
+  if (callback) callback(p.result);
+  while (base_id_ < next_id_ && Slot(base_id_).done) ++base_id_;
+}
+
+void QueryChannel::CheckTimers() {
+  const std::uint64_t now = MonoNs();
+  bool overdue = false;
+  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
+    Pending& p = Slot(id);
+    if (p.done) continue;
+    if (options_.deadline.count() > 0 && now - p.first_sent_ns >= ToNs(options_.deadline)) {
+      p.result.status = Code::kUnavailable;
+      p.result.message = fmt::format("no reply from the readers within {} ms ({} attempts)",
+                                     options_.deadline.count(), p.result.attempts);
+      p.result.entities.clear();
+      p.result.next.clear();
+      Complete(p);
+      continue;
+    }
+    if (now - p.last_sent_ns >= p.attempt_ns) overdue = true;
+  }
+  if (!overdue) return;
+  // A reader died or a reply was lost: a fresh socket drops the dead pipes; resend what is open.
+  OpenSocket();
+  for (std::uint64_t id = base_id_; id < next_id_; ++id)
+    if (!Slot(id).done) Send(Slot(id));
+}
+
+std::uint64_t QueryChannel::NextTimerNs() const {
+  std::uint64_t t = UINT64_MAX;
+  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
+    const Pending& p = ring_[id % ring_.size()];
+    if (p.done) continue;
+    t = std::min(t, p.last_sent_ns + p.attempt_ns);
+    if (options_.deadline.count() > 0) t = std::min(t, p.first_sent_ns + ToNs(options_.deadline));
+  }
+  return t;
+}
+
+}  // namespace cqrs

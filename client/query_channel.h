@@ -1,0 +1,96 @@
+// QueryChannel: the Client's query half. One DEALER connected to every reader endpoint (ZeroMQ
+// round-robins the queries across them), a window of queries in flight matched to replies by
+// request id, and a resend over a fresh socket when a reply is overdue (queries are idempotent).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/status.h"
+#include "wire/aligned_buffer.h"
+#include "wire/query_codec.h"
+
+namespace cqrs {
+
+// The outcome of one query.
+struct QueryResult {
+  Code status = Code::kOk;
+  std::string message;
+  std::uint64_t seq = 0;  // the applied seq of the snapshot that answered (>= the min_seq asked)
+  std::vector<wire::EntityData> entities;
+  std::string next;  // Scan: pass as ScanQuery::after for the next page; empty: no more
+  std::uint64_t request_id = 0;
+  std::uint32_t attempts = 0;
+
+  bool ok() const { return status == Code::kOk; }
+};
+
+struct QueryChannelOptions {
+  std::vector<std::string> endpoints;
+  std::string token;
+  std::chrono::milliseconds attempt_timeout{1000};  // plus the query's own wait
+  std::chrono::milliseconds deadline{60000};        // then Unavailable; 0: never give up
+  std::uint32_t window = 128;
+};
+
+// Not thread-safe; owned by a Client. Callbacks run inside HandleReadable/CheckTimers.
+class QueryChannel {
+ public:
+  using Callback = std::function<void(const QueryResult&)>;
+
+  QueryChannel(QueryChannelOptions options, zmq::context_t& context);
+  ~QueryChannel();
+
+  bool full() const { return in_flight() >= ring_.size(); }
+  std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
+  std::size_t completed() const { return completed_; }
+
+  // Sends a query (the channel must not be full). `wait_ms`: how long the reader may wait for
+  // `min_seq` (0: the reader's default). Returns the request id.
+  std::uint64_t Submit(const wire::QuerySpec& query, std::uint64_t min_seq, std::uint32_t wait_ms,
+                       Callback done);
+  // The socket to poll (null before the first query).
+  zmq::socket_t* socket() { return socket_.get(); }
+  // Reads every reply waiting on the socket.
+  void HandleReadable();
+  // Resends overdue queries, gives up on those past the deadline.
+  void CheckTimers();
+  // When CheckTimers next has work (UINT64_MAX: none).
+  std::uint64_t NextTimerNs() const;
+
+ private:
+  struct Pending {
+    std::uint64_t id = 0;
+    bool done = true;
+    std::vector<std::uint8_t> bytes;
+    Callback callback;
+    std::uint64_t first_sent_ns = 0;
+    std::uint64_t last_sent_ns = 0;
+    std::uint64_t attempt_ns = 0;  // attempt timeout for this query
+    QueryResult result;
+  };
+
+  Pending& Slot(std::uint64_t id) { return ring_[id % ring_.size()]; }
+  void OpenSocket();
+  void Send(Pending& p);
+  void Complete(Pending& p);
+  void HandleReply(const zmq::message_t& frame);
+
+  QueryChannelOptions options_;
+  zmq::context_t& context_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::vector<Pending> ring_;
+  std::uint64_t base_id_ = 1;
+  std::uint64_t next_id_ = 1;
+  std::size_t completed_ = 0;
+  wire::QueryRequestEncoder encoder_;
+  wire::AlignedBuffer reply_buffer_;
+  wire::QueryReplyData reply_;
+};
+
+}  // namespace cqrs

@@ -1,0 +1,484 @@
+// The read path over real processes: `cqrs up`, read-your-writes through the readers, Scan
+// paging, the change feed with gap recovery, and kill -9 of the projector and of readers.
+#include <fmt/format.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "client/client.h"
+#include "client/subscriber.h"
+#include "shm/control_block.h"
+#include "tests/support/pipeline.h"
+
+namespace cqrs {
+namespace {
+
+using testing::Pipeline;
+using testing::PipelineConfig;
+using testing::TempDir;
+
+std::string Key(int i) { return fmt::format("k{:05d}", i); }
+
+PipelineConfig Processes(int readers, const char* durability) {
+  PipelineConfig c;
+  c.readers = readers;
+  c.durability = durability;
+  return c;
+}
+
+std::unique_ptr<Client> Connect(const Pipeline& p) {
+  auto c = Client::Connect(p.client_options());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+std::int64_t IntField(const wire::EntityData& e, const std::string& name) {
+  for (const auto& f : e.fields)
+    if (f.name == name && std::holds_alternative<std::int64_t>(f.value))
+      return std::get<std::int64_t>(f.value);
+  return -1;
+}
+
+// Runs a command; returns its stdout.
+std::string Run(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[65536];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  REQUIRE(pclose(pipe) == 0);
+  return out;
+}
+
+// Reader-table slots of <dir>, read with mdb_reader_list without clearing anything: those of
+// process `owner`, or (owner 0) of processes that no longer exist, which mdb_reader_check
+// would clear. With `pinning`, only slots holding a snapshot (a txnid, not the "-" of a reset
+// transaction).
+int ReaderSlots(const std::string& dir, pid_t owner, bool pinning) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 8);
+  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY | MDB_NOTLS, 0644) == 0);
+  std::string table;
+  mdb_reader_list(
+      env,
+      [](const char* line, void* out) {
+        static_cast<std::string*>(out)->append(line);
+        return 0;
+      },
+      &table);
+  mdb_env_close(env);
+  std::istringstream lines(table);
+  std::string line;
+  std::getline(lines, line);  // "    pid     thread     txnid"
+  int stale = 0;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    long pid = 0;
+    std::string thread, txnid;
+    if (!(fields >> pid >> thread >> txnid) || pid <= 0) continue;
+    bool counted = owner != 0 ? pid == owner : kill(static_cast<pid_t>(pid), 0) != 0;
+    if (counted && (!pinning || txnid != "-")) ++stale;
+  }
+  return stale;
+}
+
+std::uint64_t AppliedSeq(const std::string& data_dir) {
+  auto control = shm::ControlBlock::Attach(data_dir);
+  REQUIRE(control.ok());
+  return control->seqs().projector_applied_seq.load();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cqrs up: every write is read back through the readers at its ack's seq, and Scan "
+    "pages in key order without gaps or repeats",
+    "[process][read_path]") {
+  TempDir dir;
+  Pipeline p(dir);
+  p.StartUp();
+  auto client = Connect(p);
+  const int n = 10000, chunk = 250;
+  int read_ok = 0, read_bad = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> acks;
+  for (int start = 0; start < n; start += chunk) {
+    // Write a chunk, then read each entity back at once with its own ack's seq as min_seq:
+    // the projector may not have applied it yet, so the reader must wait for it.
+    acks.clear();
+    for (int i = start; i < start + chunk; ++i) {
+      CommandSpec c = Create("items", Key(i), {{"i", std::int64_t{i}}});
+      client->Submit({&c, 1}, [&, i](const CommandResult& r) {
+        REQUIRE(r.ok());
+        acks.emplace_back(Key(i), r.seq);
+      });
+    }
+    client->Flush();
+    for (const auto& [key, seq] : acks) {
+      ReadOptions at;
+      at.min_seq = seq;
+      std::uint64_t min_seq = seq;
+      std::string expected = key;
+      client->SubmitQuery(
+          wire::GetQuery{"items", key}, at, [&, min_seq, expected](const QueryResult& q) {
+            bool good = q.ok() && q.seq >= min_seq && q.entities.size() == 1 &&
+                        q.entities[0].key == expected && q.entities[0].version == 1 &&
+                        IntField(q.entities[0], "i") == std::stoi(expected.substr(1));
+            if (good) {
+              ++read_ok;
+            } else {
+              ++read_bad;
+              UNSCOPED_INFO("read of " << expected << " at min_seq " << min_seq << ": "
+                                       << CodeName(q.status) << " " << q.message << " seq "
+                                       << q.seq);
+            }
+          });
+    }
+    client->Flush();
+  }
+  CHECK(read_bad == 0);
+  CHECK(read_ok == n);
+
+  // Session consistency by default: the next read carries this client's last acknowledged seq.
+  auto updated = client->Update("items", Key(7), {{"i", std::int64_t{-7}}});
+  REQUIRE(updated.ok());
+  auto fresh = client->Get("items", Key(7));
+  REQUIRE(fresh.ok());
+  CHECK(fresh.seq >= updated.seq);
+  CHECK(IntField(fresh.entities[0], "i") == -7);
+  CHECK(client->Get("items", "absent").status == Code::kNotFound);
+
+  // Every page from its own snapshot, at or past the previous one's.
+  std::vector<std::string> keys;
+  wire::ScanQuery scan{"items", "", "", "", "", 137};
+  std::uint64_t last_snapshot = 0;
+  for (int pages = 0; pages < 1000; ++pages) {
+    QueryResult page = client->Scan(scan);
+    REQUIRE(page.ok());
+    CHECK(page.seq >= last_snapshot);
+    last_snapshot = page.seq;
+    for (const auto& e : page.entities) keys.push_back(e.key);
+    if (page.next.empty()) break;
+    CHECK(page.entities.size() == 137);
+    CHECK(page.next == page.entities.back().key);
+    scan.after = page.next;
+  }
+  REQUIRE(keys.size() == static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) CHECK(keys[static_cast<std::size_t>(i)] == Key(i));
+
+  auto prefixed = client->Scan({"items", "k001", "", "", "", 1000});
+  REQUIRE(prefixed.ok());
+  CHECK(prefixed.entities.size() == 100);
+  CHECK(prefixed.entities.front().key == "k00100");
+  CHECK(prefixed.next.empty());
+  auto ranged = client->Scan({"items", "", "k00010", "k00020", "", 0});
+  REQUIRE(ranged.ok());
+  REQUIRE(ranged.entities.size() == 10);  // [start, end)
+  CHECK(ranged.entities.back().key == "k00019");
+  CHECK(client->Scan({"nothing_here", "", "", "", "", 0}).entities.empty());
+
+  // Bad queries get specific statuses; the readers keep serving.
+  auto bad = client->Scan({"items", "", "", "", "", 5000});
+  CHECK(bad.status == Code::kInvalidArgument);
+  CHECK_THAT(bad.message, Catch::Contains("scan.limit 5000 is over max_scan_limit 1000"));
+  ReadOptions future;
+  future.min_seq = 1'000'000'000;
+  future.wait_ms = 50;
+  auto late = client->Get("items", Key(1), future);
+  CHECK(late.status == Code::kDeadlineExceeded);
+  CHECK_THAT(late.message, Catch::Contains("has not applied min_seq 1000000000"));
+  CHECK(client->Get("Bad-Collection", "k").status == Code::kInvalidArgument);
+  CHECK(client->Get("items", Key(1)).ok());
+}
+
+TEST_CASE("A subscriber gets every event once, in order: live, late-joining and filtered",
+          "[process][feed]") {
+  TempDir dir;
+  Pipeline p(dir, Processes(1, "nosync"));
+  p.StartUp();
+  auto live = Subscriber::Connect(p.subscriber_options());
+  REQUIRE(live.ok());
+  SubscriberOptions only_a = p.subscriber_options();
+  only_a.collection = "a";
+  only_a.from_seq = 1;
+  auto filtered = Subscriber::Connect(only_a);
+  REQUIRE(filtered.ok());
+  std::vector<std::uint64_t> seen, seen_a;
+  std::vector<std::uint64_t> cseq_a;
+  auto collect = [&](const fb::Event& e) { seen.push_back(e.seq()); };
+  auto collect_a = [&](const fb::Event& e) {
+    CHECK(e.collection()->str() == "a");
+    seen_a.push_back(e.seq());
+    cseq_a.push_back(e.collection_seq());
+  };
+  // Subscribed once a heartbeat came through.
+  while (live.value()->stats().heartbeats == 0)
+    REQUIRE(live.value()->Poll(std::chrono::milliseconds(50), collect).ok());
+
+  auto client = Connect(p);
+  const int n = 5000;
+  for (int i = 0; i < n; ++i) {
+    CommandSpec c = Upsert(i % 3 == 0 ? "a" : "b", Key(i % 700), {{"i", std::int64_t{i}}});
+    client->Submit({&c, 1}, [](const CommandResult& r) { REQUIRE(r.ok()); });
+  }
+  client->Flush();
+  const std::uint64_t last = client->last_seq();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (live.value()->last_seq() < last && std::chrono::steady_clock::now() < deadline)
+    REQUIRE(live.value()->Poll(std::chrono::milliseconds(20), collect).ok());
+  REQUIRE(seen.size() == static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
+
+  // A late joiner from seq 1 replays everything, then continues live.
+  SubscriberOptions from_start = p.subscriber_options();
+  from_start.from_seq = 1;
+  auto late = Subscriber::Connect(from_start);
+  REQUIRE(late.ok());
+  std::vector<std::uint64_t> late_seen;
+  while (late.value()->last_seq() < last && std::chrono::steady_clock::now() < deadline)
+    REQUIRE(late.value()
+                ->Poll(std::chrono::milliseconds(20),
+                       [&](const fb::Event& e) { late_seen.push_back(e.seq()); })
+                .ok());
+  REQUIRE(late_seen.size() == static_cast<std::size_t>(n));
+  CHECK(late_seen.front() == 1);
+  CHECK(late_seen.back() == last);
+
+  // Filtered to collection "a": its events only, collection_seq contiguous from 1.
+  while (seen_a.size() < static_cast<std::size_t>((n + 2) / 3) &&
+         std::chrono::steady_clock::now() < deadline)
+    REQUIRE(filtered.value()->Poll(std::chrono::milliseconds(20), collect_a).ok());
+  REQUIRE(cseq_a.size() == static_cast<std::size_t>((n + 2) / 3));
+  for (std::size_t i = 0; i < cseq_a.size(); ++i) CHECK(cseq_a[i] == i + 1);
+  CHECK(std::is_sorted(seen_a.begin(), seen_a.end()));
+}
+
+TEST_CASE("A subscriber paused past the high-water mark detects the gap and recovers by replay",
+          "[process][feed]") {
+  TempDir dir;
+  PipelineConfig config = Processes(1, "nosync");
+  config.projector_toml = "events_sndhwm = 100\n";  // drop early while the subscriber sleeps
+  Pipeline p(dir, config);
+  p.StartUp();
+
+  std::vector<std::string> argv = {
+      testing::CliBinary(), "watch",       "--from-seq", "1",       "--rcvhwm", "100",
+      "--config",           p.config_path, "--data",     p.data_dir};
+  std::string out = dir / "watch.out";
+  testing::ChildProcess watch({"/bin/sh", "-c",
+                               fmt::format(
+                                   "exec {} > {}",
+                                   [&] {
+                                     std::string s;
+                                     for (auto& a : argv) s += a + " ";
+                                     return s;
+                                   }(),
+                                   out)},
+                              dir / "watch.err");
+  auto lines = [&] {
+    std::ifstream in(out);
+    return static_cast<int>(
+        std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+  };
+  auto client = Connect(p);
+  auto write = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      CommandSpec c =
+          Upsert("feed", Key(i % 1000), {{"i", std::int64_t{i}}, {"pad", std::string(200, 'p')}});
+      client->Submit({&c, 1}, [](const CommandResult& r) { REQUIRE(r.ok()); });
+    }
+    client->Flush();
+  };
+  write(0, 1000);
+  REQUIRE(testing::WaitFor([&] { return lines() >= 1000; }, std::chrono::seconds(30)));
+  watch.Signal(SIGSTOP);
+  write(1000, 31000);  // far past 100 messages of high-water mark and the socket buffers
+  watch.Signal(SIGCONT);
+  bool all = testing::WaitFor([&] { return lines() >= 31000; }, std::chrono::seconds(60));
+  watch.Signal(SIGTERM);
+  REQUIRE(watch.Wait(std::chrono::seconds(10)) != -1);
+  REQUIRE(all);
+  std::ifstream in(out);
+  std::string line;
+  std::uint64_t expected = 1;
+  while (std::getline(in, line)) {
+    auto pos = line.find("\"seq\":");
+    REQUIRE(pos != std::string::npos);
+    CHECK(std::stoull(line.substr(pos + 6)) == expected);
+    ++expected;
+  }
+  CHECK(expected == 31001);
+  std::string summary = testing::ReadFile(dir / "watch.err");
+  INFO(summary);
+  auto gaps_at = summary.find(" gaps recovered");
+  REQUIRE(gaps_at != std::string::npos);
+  auto start = summary.rfind(' ', gaps_at - 1);
+  CHECK(std::stoull(summary.substr(start + 1, gaps_at - start - 1)) >= 1);
+}
+
+TEST_CASE(
+    "kill -9 of the projector mid-stream: the read store ends equal to a rebuild from the "
+    "log, no event applied twice",
+    "[process][projector][crash]") {
+  TempDir dir;
+  Pipeline p(dir, Processes(0, "nosync"));
+  auto writer = p.StartProcess("cqrs-writer");
+  Pipeline::WaitAnswering(p.writer);
+  auto projector = p.StartProcess("cqrs-projector");
+  Pipeline::WaitAnswering(p.replay);
+
+  ClientOptions o = p.client_options();
+  auto connected = Client::Connect(o);
+  REQUIRE(connected.ok());
+  Client& client = *connected.value();
+  const int n = 20000;
+  std::atomic<int> acked{0};
+  auto control = shm::ControlBlock::Attach(p.data_dir);
+  REQUIRE(control.ok());
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> at_kill;  // (committed, applied)
+  std::thread killer([&] {
+    for (int k = 1; k <= 5; ++k) {
+      testing::WaitFor([&] { return acked.load() >= k * n / 6; }, std::chrono::seconds(60));
+      at_kill.emplace_back(control->seqs().writer_committed_seq.load(),
+                           control->seqs().projector_applied_seq.load());
+      projector->Signal(SIGKILL);
+      projector->Wait(std::chrono::seconds(10));
+      projector = p.StartProcess("cqrs-projector");
+    }
+  });
+  for (int i = 0; i < n; ++i) {
+    CommandSpec c = i % 9 == 8 ? Delete("things", Key(i % 500))
+                               : Upsert("things", Key(i % 500), {{"i", std::int64_t{i}}});
+    client.Submit({&c, 1}, [&](const CommandResult& r) {
+      // A delete of an absent key is NotFound: a definite refusal, no event.
+      REQUIRE((r.ok() || r.status == Code::kNotFound));
+      acked.fetch_add(1);
+    });
+  }
+  client.Flush();
+  killer.join();
+  int behind = 0;
+  for (auto [committed, applied] : at_kill) {
+    INFO("killed with the log at " << committed << ", the read store at " << applied);
+    behind += applied < committed ? 1 : 0;
+  }
+  CHECK(behind >= 1);  // at least one kill hit the projector while it was catching up
+  const std::uint64_t last = client.last_seq();
+  REQUIRE(
+      testing::WaitFor([&] { return AppliedSeq(p.data_dir) == last; }, std::chrono::seconds(60)));
+  projector->Signal(SIGTERM);
+  REQUIRE(projector->Wait(std::chrono::seconds(10)) != -1);
+
+  std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
+  std::string rebuilt = dir / "rebuilt";
+  Run(fmt::format("{} {} --once --read-dir {} 2>/dev/null", testing::ProjectorBinary(), flags,
+                  rebuilt));
+  std::string live_dump = Run(fmt::format("{} dump {}", testing::CliBinary(), flags));
+  std::string rebuilt_dump =
+      Run(fmt::format("{} dump {} --read-dir {}", testing::CliBinary(), flags, rebuilt));
+  CHECK(live_dump == rebuilt_dump);
+  CHECK_THAT(live_dump, Catch::EndsWith(fmt::format(
+                            "{{\"applied_seq\":{},\"applied_events\":{}}}\n", last, last)));
+  CHECK(std::count(live_dump.begin(), live_dump.end(), '\n') > 100);
+}
+
+TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read store stays bounded",
+          "[process][reader][crash]") {
+  TempDir dir;
+  Pipeline p(dir, Processes(2, "nosync"));
+  p.expect_restarts = true;  // the readers we kill
+  p.StartUp();
+  auto seed = Connect(p);
+  for (int i = 0; i < 300; ++i) {
+    CommandSpec c = Upsert("hot", Key(i), {{"v", std::string(2000, 'v')}});
+    seed->Submit({&c, 1}, [](const CommandResult& r) { REQUIRE(r.ok()); });
+  }
+  seed->Flush();
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> scans{0}, scan_failures{0}, updates{0};
+  std::vector<std::thread> scanners;  // enough of them to keep both readers busy
+  for (int t = 0; t < 4; ++t) {
+    scanners.emplace_back([&] {
+      auto c = Connect(p);
+      while (!stop) {
+        auto page = c->Scan({"hot", "", "", "", "", 300});
+        (page.ok() ? scans : scan_failures).fetch_add(1);
+      }
+    });
+  }
+  std::thread updater([&] {
+    // A fixed rate (5,000 updates of 2 KB a second), so the churn a stale slot can pin is the
+    // same on any machine: about 1 MB per 100 ms.
+    auto c = Connect(p);
+    auto due = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; !stop; ++i) {
+      due += std::chrono::microseconds(200);
+      while (std::chrono::steady_clock::now() < due) c->Poll(std::chrono::milliseconds(1));
+      CommandSpec u =
+          Upsert("hot", Key(static_cast<int>(i % 300)), {{"v", std::string(2000, 'w')}, {"i", i}});
+      c->Submit({&u, 1}, [&](const CommandResult& r) {
+        if (r.ok()) updates.fetch_add(1);
+      });
+    }
+    c->Flush();
+  });
+  auto size = [&] { return std::filesystem::file_size(p.data_dir + "/read/data.mdb"); };
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto warm_size = size();
+
+  auto control = shm::ControlBlock::Attach(p.data_dir);
+  REQUIRE(control.ok());
+  const int kills = 8;
+  int pinned_kills = 0;  // kills that caught a reader inside a snapshot
+  for (int k = 0; k < kills; ++k) {
+    int slot = shm::kFirstReaderSlot + k % 2;
+    auto pid = static_cast<pid_t>(control->slot(slot).pid.load());
+    REQUIRE(pid > 0);
+    // Aim: wait until this reader is inside a snapshot, then kill it there.
+    testing::WaitFor([&] { return ReaderSlots(p.data_dir + "/read", pid, true) > 0; },
+                     std::chrono::seconds(2));
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    pinned_kills += ReaderSlots(p.data_dir + "/read", pid, /*pinning=*/true) > 0 ? 1 : 0;
+    REQUIRE(
+        testing::WaitFor([&] { return static_cast<pid_t>(control->slot(slot).pid.load()) != pid; },
+                         std::chrono::seconds(30)));
+    Pipeline::WaitAnswering(p.readers[static_cast<std::size_t>(k % 2)]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // The projector clears a dead reader's slot within its 100 ms check period.
+  CHECK(testing::WaitFor([&] { return ReaderSlots(p.data_dir + "/read", 0, false) == 0; },
+                         std::chrono::seconds(1)));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  stop = true;
+  for (auto& t : scanners) t.join();
+  updater.join();
+  const auto final_size = size();
+  INFO("read store " << warm_size << " bytes after warm-up, " << final_size << " after " << kills
+                     << " reader kills (" << pinned_kills << " inside a snapshot); " << scans
+                     << " scans, " << updates << " updates");
+  CHECK(pinned_kills >= kills / 2);
+  CHECK(scans > 0);
+  CHECK(updates > 0);
+  CHECK(scan_failures == 0);
+  // A stale slot pins pages until it is cleared, so each kill inside a snapshot costs about what
+  // is written in the 100 ms before the projector's check (~1 MB at 10 MB/s), plus catch-up
+  // bursts. Never cleared, each would cost ~10 MB a second for the rest of the run.
+  CHECK(final_size <= warm_size + (16u << 20));
+  std::string log = testing::ReadFile(p.log_path);
+  std::size_t restarts = 0;
+  for (auto at = log.find("restarting in"); at != std::string::npos;
+       at = log.find("restarting in", at + 1))
+    ++restarts;
+  CHECK(restarts == static_cast<std::size_t>(kills));
+}
+
+}  // namespace cqrs

@@ -1,0 +1,205 @@
+"""cqrs wire protocol for the Python tests: FlatBuffers built and read with the code flatc
+--python generated from schemas/cqrs.fbs at build time (Debian's python3-flatbuffers), over plain
+ZeroMQ sockets (Debian's python3-zmq). Call load(gen_dir) first."""
+import importlib
+import sys
+import time
+
+import flatbuffers
+import zmq
+
+fb = {}  # generated modules by name
+
+_MODULES = ("CommandRequest", "Command", "Field", "IntValue", "DoubleValue", "StringValue",
+            "BytesValue", "BoolValue", "Value", "Op", "Status", "CommandReply", "QueryRequest",
+            "QueryReply", "Query", "Get", "Scan", "Entity", "Event")
+
+
+def load(gen_dir):
+    """Imports the generated cqrs.fb package from gen_dir."""
+    sys.path.insert(0, gen_dir)
+    for name in _MODULES:
+        fb[name] = importlib.import_module("cqrs.fb." + name)
+
+
+def status_name(code):
+    for name, value in vars(fb["Status"].Status).items():
+        if value == code:
+            return name
+    return "Unknown(%d)" % code
+
+
+def _value(builder, v):
+    """Builds a Value union member; returns (type, offset)."""
+    V = fb["Value"].Value
+    if v is None:
+        return V.NONE, 0
+    if isinstance(v, bool):
+        m, t = fb["BoolValue"], V.BoolValue
+        m.Start(builder)
+        m.AddValue(builder, v)
+    elif isinstance(v, int):
+        m, t = fb["IntValue"], V.IntValue
+        m.Start(builder)
+        m.AddValue(builder, v)
+    elif isinstance(v, float):
+        m, t = fb["DoubleValue"], V.DoubleValue
+        m.Start(builder)
+        m.AddValue(builder, v)
+    elif isinstance(v, bytes):
+        data = builder.CreateByteVector(v)
+        m, t = fb["BytesValue"], V.BytesValue
+        m.Start(builder)
+        m.AddValue(builder, data)
+    else:
+        s = builder.CreateString(v)
+        m, t = fb["StringValue"], V.StringValue
+        m.Start(builder)
+        m.AddValue(builder, s)
+    return t, m.End(builder)
+
+
+def _vector(builder, start, offsets):
+    start(builder, len(offsets))
+    for off in reversed(offsets):
+        builder.PrependUOffsetTRelative(off)
+    return builder.EndVector()
+
+
+def encode_commands(commands, client_id="", request_id=0):
+    """commands: list of (op, collection, key, expected_version, {name: value or None})."""
+    b = flatbuffers.Builder(1024)
+    command_offsets = []
+    for op, collection, key, expected, fields in commands:
+        field_offsets = []
+        for name, v in fields.items():
+            n = b.CreateString(name)
+            vtype, voff = _value(b, v)
+            fb["Field"].Start(b)
+            fb["Field"].AddName(b, n)
+            if vtype:
+                fb["Field"].AddValueType(b, vtype)
+                fb["Field"].AddValue(b, voff)
+            field_offsets.append(fb["Field"].End(b))
+        fields_vec = _vector(b, fb["Command"].StartFieldsVector, field_offsets) if field_offsets else None
+        c = b.CreateString(collection)
+        k = b.CreateString(key)
+        fb["Command"].Start(b)
+        fb["Command"].AddCollection(b, c)
+        fb["Command"].AddKey(b, k)
+        fb["Command"].AddOp(b, op)
+        fb["Command"].AddExpectedVersion(b, expected)
+        if fields_vec is not None:
+            fb["Command"].AddFields(b, fields_vec)
+        command_offsets.append(fb["Command"].End(b))
+    commands_vec = _vector(b, fb["CommandRequest"].StartCommandsVector, command_offsets)
+    cid = b.CreateString(client_id) if client_id else None
+    fb["CommandRequest"].Start(b)
+    if cid is not None:
+        fb["CommandRequest"].AddClientId(b, cid)
+    fb["CommandRequest"].AddRequestId(b, request_id)
+    fb["CommandRequest"].AddCommands(b, commands_vec)
+    b.Finish(fb["CommandRequest"].End(b), file_identifier=b"CQC1")
+    return bytes(b.Output())
+
+
+def decode_command_reply(frame):
+    if frame[4:8] != b"CQR1":
+        raise AssertionError("reply identifier %r is not CQR1" % frame[4:8])
+    r = fb["CommandReply"].CommandReply.GetRootAs(frame, 0)
+    return {
+        "request_id": r.RequestId(),
+        "status": status_name(r.Status()),
+        "message": (r.Message() or b"").decode(),
+        "failed_index": r.FailedIndex(),
+        "seq": r.Seq(),
+        "versions": [r.Versions(i) for i in range(r.VersionsLength())],
+    }
+
+
+def encode_query(request_id, query, min_seq=0, timeout_ms=0):
+    """query: ("get", collection, key) or ("scan", collection, after, limit)."""
+    b = flatbuffers.Builder(256)
+    Q = fb["Query"].Query
+    if query[0] == "get":
+        c, k = b.CreateString(query[1]), b.CreateString(query[2])
+        fb["Get"].Start(b)
+        fb["Get"].AddCollection(b, c)
+        fb["Get"].AddKey(b, k)
+        qtype, qoff = Q.Get, fb["Get"].End(b)
+    else:
+        c = b.CreateString(query[1])
+        after = b.CreateString(query[2]) if query[2] else None
+        fb["Scan"].Start(b)
+        fb["Scan"].AddCollection(b, c)
+        if after is not None:
+            fb["Scan"].AddAfter(b, after)
+        fb["Scan"].AddLimit(b, query[3])
+        qtype, qoff = Q.Scan, fb["Scan"].End(b)
+    fb["QueryRequest"].Start(b)
+    fb["QueryRequest"].AddRequestId(b, request_id)
+    fb["QueryRequest"].AddMinSeq(b, min_seq)
+    fb["QueryRequest"].AddTimeoutMs(b, timeout_ms)
+    fb["QueryRequest"].AddQueryType(b, qtype)
+    fb["QueryRequest"].AddQuery(b, qoff)
+    b.Finish(fb["QueryRequest"].End(b), file_identifier=b"CQQ1")
+    return bytes(b.Output())
+
+
+def _field_value(field):
+    V = fb["Value"].Value
+    t = field.ValueType()
+    table = field.Value()
+    if t == V.NONE or table is None:
+        return None
+    cls = {V.IntValue: "IntValue", V.DoubleValue: "DoubleValue", V.StringValue: "StringValue",
+           V.BytesValue: "BytesValue", V.BoolValue: "BoolValue"}[t]
+    obj = getattr(fb[cls], cls)()
+    obj.Init(table.Bytes, table.Pos)
+    if t == V.BytesValue:
+        return bytes(obj.ValueAsNumpy()) if obj.ValueLength() else b""
+    v = obj.Value()
+    return v.decode() if t == V.StringValue else v
+
+
+def decode_query_reply(frame):
+    if frame[4:8] != b"CQA1":
+        raise AssertionError("reply identifier %r is not CQA1" % frame[4:8])
+    r = fb["QueryReply"].QueryReply.GetRootAs(frame, 0)
+    entities = []
+    for i in range(r.EntitiesLength()):
+        e = r.Entities(i)
+        fields = {}
+        for j in range(e.FieldsLength()):
+            f = e.Fields(j)
+            fields[f.Name().decode()] = _field_value(f)
+        entities.append({"key": e.Key().decode(), "version": e.Version(), "seq": e.Seq(),
+                         "fields": fields})
+    return {
+        "request_id": r.RequestId(),
+        "status": status_name(r.Status()),
+        "message": (r.Message() or b"").decode(),
+        "seq": r.Seq(),
+        "entities": entities,
+        "next": (r.Next() or b"").decode(),
+    }
+
+
+def wait_answering(context, endpoint, seconds=30):
+    """Waits until the server at endpoint answers a garbage frame (every server does)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        s = context.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(endpoint)
+        s.send(b"ping")
+        if s.poll(200):
+            s.close()
+            return
+        s.close()
+    raise SystemExit("no answer from " + endpoint)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)

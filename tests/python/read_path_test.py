@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""The read path from Python: `cqrs up` in a temp dir (ipc endpoints from a generated config),
+10,000 entities written through a REQ socket to the writer and each read back through REQ
+sockets to the readers with the write's seq as min_seq; a Scan paged in key order; the change
+feed on a SUB socket. Exits non-zero on the first failure.
+
+usage: read_path_test.py --cqrs PATH/cqrs --gen DIR_WITH_GENERATED_cqrs_PACKAGE [--count N]
+"""
+import argparse
+import os
+import signal
+import subprocess
+import tempfile
+
+import zmq
+
+import cqrs_wire as wire
+from cqrs_wire import check
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cqrs", required=True, help="path of the cqrs binary")
+    parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
+    parser.add_argument("--count", type=int, default=10000, help="entities to write and read")
+    args = parser.parse_args()
+    wire.load(args.gen)
+    with tempfile.TemporaryDirectory(prefix="cqrs-py-") as tmp:
+        ep = {name: "ipc://" + os.path.join(tmp, name + ".sock")
+              for name in ("writer", "events", "replay", "reader0", "reader1")}
+        config = os.path.join(tmp, "pipeline.toml")
+        with open(config, "w") as f:
+            f.write('log_level = "warn"\n[writer]\nendpoint = "%s"\ndurability = "nosync"\n'
+                    '[projector]\nevents_endpoint = "%s"\nreplay_endpoint = "%s"\n'
+                    '[reader]\nendpoints = ["%s", "%s"]\n'
+                    % (ep["writer"], ep["events"], ep["replay"], ep["reader0"], ep["reader1"]))
+        log = open(os.path.join(tmp, "up.log"), "w")
+        up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config,
+                               "--data", os.path.join(tmp, "data")], stdout=log, stderr=log)
+        try:
+            context = zmq.Context()
+            for name in ("writer", "replay", "reader0", "reader1"):
+                wire.wait_answering(context, ep[name])
+            run_checks(context, ep, args.count)
+            context.destroy(linger=0)
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=20)
+    print("python read path: all checks passed")
+
+
+def req(context, endpoint):
+    s = context.socket(zmq.REQ)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, 10000)
+    s.connect(endpoint)
+    return s
+
+
+def run_checks(context, ep, count):
+    Op = wire.fb["Op"].Op
+    writer = req(context, ep["writer"])
+    readers = [req(context, ep["reader0"]), req(context, ep["reader1"])]
+    feed = context.socket(zmq.SUB)
+    feed.setsockopt(zmq.SUBSCRIBE, b"people/")
+    feed.connect(ep["events"])
+
+    def query(i, q, min_seq=0, timeout_ms=0):
+        sock = readers[i % 2]
+        sock.send(wire.encode_query(i, q, min_seq, timeout_ms))
+        r = wire.decode_query_reply(sock.recv())
+        check(r["request_id"] == i, "reply %d answers request %d" % (r["request_id"], i))
+        return r
+
+    # Every write read back at once, from a snapshot at least as new as the write.
+    for i in range(count):
+        key = "p%05d" % i
+        writer.send(wire.encode_commands([(Op.Create, "people", key, 0, {"n": i, "name": key})],
+                                         "py-reader-test", i + 1))
+        w = wire.decode_command_reply(writer.recv())
+        check(w["status"] == "Ok", "write %s: %r" % (key, w))
+        r = query(i, ("get", "people", key), min_seq=w["seq"])
+        check(r["status"] == "Ok" and r["seq"] >= w["seq"], "read %s at %d: %r" % (key, w["seq"], r))
+        e = r["entities"][0]
+        check(e["key"] == key and e["version"] == 1 and e["fields"] == {"n": i, "name": key},
+              "read %s: %r" % (key, e))
+
+    # Scan pages through the collection in key order, no gaps, no repeats.
+    keys, after, page = [], "", 0
+    while True:
+        page += 1
+        r = query(count + page, ("scan", "people", after, 333))
+        check(r["status"] == "Ok", "scan: %r" % r)
+        keys += [e["key"] for e in r["entities"]]
+        if not r["next"]:
+            break
+        after = r["next"]
+    check(keys == ["p%05d" % i for i in range(count)], "scan returned %d keys, out of order or "
+          "with gaps" % len(keys))
+
+    # Bad queries get statuses, and the readers keep answering.
+    readers[0].send(b"\x00\x01garbage")
+    r = wire.decode_query_reply(readers[0].recv())
+    check(r["status"] == "InvalidArgument" and r["request_id"] == 0, "garbage: %r" % r)
+    r = query(2, ("get", "people", "nobody"))
+    check(r["status"] == "NotFound", "absent key: %r" % r)
+    r = query(3, ("get", "people", "p00001"), min_seq=10 ** 12, timeout_ms=30)
+    check(r["status"] == "DeadlineExceeded", "future min_seq: %r" % r)
+
+    # The change feed: topic "<collection>/<key>", then an Event.
+    writer.send(wire.encode_commands([(Op.Update, "people", "p00000", 0, {"n": -1})],
+                                     "py-reader-test", count + 1))
+    w = wire.decode_command_reply(writer.recv())
+    check(w["status"] == "Ok", "update: %r" % w)
+    # The SUB socket holds earlier events too (some perhaps dropped at its high-water mark):
+    # read on to this update's, seqs rising all the way.
+    last = 0
+    while last < w["seq"]:
+        check(feed.poll(10000), "no event on the feed after seq %d" % last)
+        topic, body = feed.recv_multipart()
+        check(body[4:8] == b"CQE1", "event identifier %r" % body[4:8])
+        event = wire.fb["Event"].Event.GetRootAs(body, 0)
+        check(event.Seq() > last, "feed went from seq %d to %d" % (last, event.Seq()))
+        check(topic == ("people/" + event.Key().decode()).encode(), "topic %r" % topic)
+        last = event.Seq()
+    check(last == w["seq"] and event.Version() == 2 and topic == b"people/p00000",
+          "update's event: seq %d version %d topic %r" % (last, event.Version(), topic))
+    for s in readers + [writer, feed]:
+        s.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+// Pipeline test support.
+#include "tests/support/pipeline.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <zmq.hpp>
+
+namespace cqrs::testing {
+
+std::string ProjectorBinary() { return CQRS_PROJECTOR_BINARY; }
+std::string ReaderBinary() { return CQRS_READER_BINARY; }
+
+Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
+  data_dir = dir / "data";
+  config_path = dir / "pipeline.toml";
+  log_path = dir / "pipeline.log";
+  writer = "ipc://" + (dir / "writer.sock");
+  events = "ipc://" + (dir / "events.sock");
+  replay = "ipc://" + (dir / "replay.sock");
+  std::string reader_list;
+  for (int i = 0; i < config.readers; ++i) {
+    readers.push_back("ipc://" + (dir / fmt::format("reader{}.sock", i)));
+    reader_list += fmt::format("{}\"{}\"", i ? ", " : "", readers.back());
+  }
+  std::ofstream(config_path) << fmt::format(
+      "log_level = \"warn\"\n"
+      "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n"
+      "[projector]\nevents_endpoint = \"{}\"\nreplay_endpoint = \"{}\"\n{}"
+      "[reader]\nendpoints = [{}]\n{}\n",
+      writer, config.durability, events, replay, config.projector_toml, reader_list,
+      config.extra_toml);
+}
+
+Pipeline::~Pipeline() {
+  if (up && up->running()) {
+    up->Signal(SIGTERM);
+    up->Wait(std::chrono::seconds(15));
+  }
+  CheckProcessLog(log_path, expect_restarts);
+}
+
+std::vector<std::string> Pipeline::common_flags() const {
+  return {"--config", config_path, "--data", data_dir};
+}
+
+void Pipeline::StartUp() {
+  std::vector<std::string> argv = {CliBinary(), "up", "--quiet"};
+  for (const auto& f : common_flags()) argv.push_back(f);
+  up = std::make_unique<ChildProcess>(argv, log_path);
+  WaitAllAnswering();
+}
+
+std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
+                                                     std::vector<std::string> extra) {
+  std::string binary = name == "cqrs-writer"      ? WriterBinary()
+                       : name == "cqrs-projector" ? ProjectorBinary()
+                                                  : ReaderBinary();
+  std::vector<std::string> argv = {binary};
+  for (const auto& f : common_flags()) argv.push_back(f);
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<ChildProcess>(argv, log_path);
+}
+
+void Pipeline::WaitAnswering(const std::string& endpoint) {
+  zmq::context_t context;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    zmq::socket_t s(context, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(endpoint);
+    const char junk[] = "ping";
+    s.send(zmq::buffer(junk, 4));
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    if (item.revents & ZMQ_POLLIN) return;
+  }
+  throw std::runtime_error("no answer from " + endpoint);
+}
+
+void Pipeline::WaitAllAnswering() {
+  WaitAnswering(writer);
+  WaitAnswering(replay);
+  for (const auto& r : readers) WaitAnswering(r);
+}
+
+ClientOptions Pipeline::client_options() const {
+  ClientOptions o;
+  o.writer_endpoint = writer;
+  o.reader_endpoints = readers;
+  return o;
+}
+
+SubscriberOptions Pipeline::subscriber_options() const {
+  SubscriberOptions o;
+  o.events_endpoint = events;
+  o.replay_endpoint = replay;
+  return o;
+}
+
+}  // namespace cqrs::testing
