@@ -2,7 +2,6 @@
 // dump.
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/json.h"
+#include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/field_parse.h"
 #include "cli/json_render.h"
@@ -22,9 +22,6 @@
 
 namespace cqrs::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 // Endpoint flags shared by the commands that talk to the pipeline.
 struct Endpoints {
@@ -237,11 +234,10 @@ int RunWatch(const WatchCommand& c) {
   o.rcvhwm = c.rcvhwm;
   auto sub = Subscriber::Connect(o);
   if (!sub.ok()) return Fail(sub.status());
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  const std::atomic<bool>& stop = InstallStopSignals();
   std::uint64_t printed = 0;
   int code = 0;
-  while (!g_stop.load() && (c.count == 0 || printed < c.count)) {
+  while (!stop.load() && (c.count == 0 || printed < c.count)) {
     Status s = sub.value()->Poll(std::chrono::milliseconds(100), [&](const fb::Event& e) {
       if (c.count != 0 && printed >= c.count) return;
       std::fputs(EventJson(e).c_str(), stdout);

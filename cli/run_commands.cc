@@ -1,21 +1,18 @@
 // cqrs up (the whole pipeline) and cqrs load (a load generator).
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "base/config.h"
+#include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
 #include "cli/supervisor.h"
 
 namespace cqrs::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 struct UpCommand {
   CommonFlags common;
@@ -43,10 +40,9 @@ int RunUp(const UpCommand& c) {
   o.pass.insert(o.pass.end(),
                 {"--data", config->data_dir, "--base-port", std::to_string(config->base_port),
                  "--log-level", config->log_level});
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  const std::atomic<bool>& stop = InstallStopSignals();
   Supervisor supervisor(std::move(config).value(), std::move(o));
-  return supervisor.Run(g_stop);
+  return supervisor.Run(stop);
 }
 
 struct LoadCommand {

@@ -191,11 +191,7 @@ void Client::AbandonSession() {
         "no definite reply from {} within {} ms ({} attempts): the request may or may not have "
         "been applied",
         options_.writer_endpoint, options_.deadline.count(), p.result.attempts);
-    p.done = true;
-    ++completed_;
-    Callback callback = std::move(p.callback);
-    p.callback = nullptr;
-    if (callback) callback(p.result);
+    Complete(p);
   }
   base_id_ = next_id_;
   resend_at_ns_ = 0;
@@ -262,13 +258,8 @@ std::size_t Client::Poll(std::chrono::milliseconds wait) {
       if (e.num() != EINTR) throw;
       continue;
     }
-    if (items[0].revents & ZMQ_POLLIN) {
-      while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
-        bool more = frame.more();
-        HandleReply(frame);
-        while (more && socket_->recv(frame, zmq::recv_flags::dontwait)) more = frame.more();
-      }
-    }
+    if (items[0].revents & ZMQ_POLLIN)
+      wire::DrainMessages(*socket_, frame, [this](const zmq::message_t& f) { HandleReply(f); });
     if (count > 1 && (items[1].revents & ZMQ_POLLIN)) queries_->HandleReadable();
     if (done() > before) return done() - before;
   }

@@ -54,11 +54,7 @@ void QueryChannel::Send(Pending& p) {
 void QueryChannel::HandleReadable() {
   if (!socket_) return;
   zmq::message_t frame;
-  while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
-    bool more = frame.more();
-    HandleReply(frame);
-    while (more && socket_->recv(frame, zmq::recv_flags::dontwait)) more = frame.more();
-  }
+  wire::DrainMessages(*socket_, frame, [this](const zmq::message_t& f) { HandleReply(f); });
 }
 
 void QueryChannel::HandleReply(const zmq::message_t& frame) {

@@ -1,17 +1,12 @@
 // cqrs-projector: applies the writer's event log to the read store, publishes every event,
 // heartbeats, and answers replay requests. Flags override --config.
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <thread>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "projector/projector.h"
-
-namespace {
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-projector: builds the read store from the event log and publishes events"};
@@ -32,15 +27,14 @@ int main(int argc, char** argv) {
   }
   const cqrs::Config config = std::move(resolved).value();
   cqrs::InitLogging("cqrs-projector", config.log_level);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  const std::atomic<bool>& stop = cqrs::InstallStopSignals();
   options.serve = !once;
 
   try {
     zmq::context_t context(1);
     std::unique_ptr<cqrs::projector::Projector> projector;
     // The writer creates the write store: wait for it rather than fail when started together.
-    for (bool logged = false; !g_stop.load();) {
+    for (bool logged = false; !stop.load();) {
       auto opened = cqrs::projector::Projector::Open(config, context, options);
       if (opened.ok()) {
         projector = std::move(opened).value();
@@ -68,7 +62,7 @@ int main(int argc, char** argv) {
     }
     spdlog::info("projecting from seq {}; events on {}, replay on {}", projector->applied_seq(),
                  projector->events_endpoint(), projector->replay_endpoint());
-    projector->Run(g_stop);
+    projector->Run(stop);
     spdlog::info("stopped at seq {}", projector->applied_seq());
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());

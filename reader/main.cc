@@ -1,17 +1,12 @@
 // cqrs-reader: answers Get and Scan queries from lock-free read-store snapshots, waiting for
 // min_seq when asked. Flags override --config.
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <thread>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "reader/reader_server.h"
-
-namespace {
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-reader: answers queries from the read store"};
@@ -31,15 +26,13 @@ int main(int argc, char** argv) {
   const cqrs::Config config = std::move(resolved).value();
   const std::string bind = endpoint.value_or(config.ReaderEndpoint(index));
   cqrs::InitLogging("cqrs-reader", config.log_level);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGPIPE, SIG_IGN);
+  const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 
   try {
     zmq::context_t context(1);
     std::unique_ptr<cqrs::reader::ReaderServer> server;
     // The projector creates the read store: wait for it rather than fail when started together.
-    for (bool logged = false; !g_stop.load();) {
+    for (bool logged = false; !stop.load();) {
       auto opened = cqrs::reader::ReaderServer::Open(config, index, bind, context);
       if (opened.ok()) {
         server = std::move(opened).value();
@@ -55,7 +48,7 @@ int main(int argc, char** argv) {
     }
     if (!server) return 0;
     spdlog::info("reader {} serving queries on {}", index, server->endpoint());
-    server->Run(g_stop);
+    server->Run(stop);
     spdlog::info("reader {} stopped", index);
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());

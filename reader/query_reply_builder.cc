@@ -18,12 +18,8 @@ bool QueryReplyBuilder::AddEntity(std::string_view collection, std::string_view 
   if (!store::ParseRecordHeader(record, &header)) return false;
   fields_.clear();
   store::RecordFieldReader reader(record);
-  FieldView f;
-  while (reader.Next(&f)) {
-    auto name = fbb_.CreateString(f.name.data(), f.name.size());
-    auto [type, value] = wire::CreateValue(fbb_, f.value);
-    fields_.push_back(fb::CreateField(fbb_, name, type, value));
-  }
+  wire::CreateFields(
+      fbb_, [&reader](FieldView* f) { return reader.Next(f); }, &fields_);
   if (!reader.ok()) return false;
   auto fields = fbb_.CreateVector(fields_);
   auto c = fbb_.CreateString(collection.data(), collection.size());

@@ -66,5 +66,18 @@ std::pair<fb::Value, flatbuffers::Offset<void>> CreateValue(flatbuffers::FlatBuf
 // The value of a verified Field (kNone when it has none).
 ValueView ValueOf(const fb::Field& field);
 
+// Appends to `out` a Field for each FieldView that `next(&field)` yields until it returns
+// false: how stored records (store::RecordFieldReader) become events and query replies.
+template <typename Next>
+void CreateFields(flatbuffers::FlatBufferBuilder& fbb, Next&& next,
+                  std::vector<flatbuffers::Offset<fb::Field>>* out) {
+  FieldView f;
+  while (next(&f)) {
+    auto name = fbb.CreateString(f.name.data(), f.name.size());
+    auto [type, value] = CreateValue(fbb, f.value);
+    out->push_back(fb::CreateField(fbb, name, type, value));
+  }
+}
+
 }  // namespace wire
 }  // namespace cqrs

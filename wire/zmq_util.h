@@ -52,6 +52,17 @@ class InboundMessage {
   bool too_many_ = false;
 };
 
+// Receives every message waiting on a DEALER without blocking and calls `handle` with each
+// one's last frame (a reply's body; any frames before it are skipped). `frame` is scratch.
+template <typename Handle>
+void DrainMessages(zmq::socket_t& socket, zmq::message_t& frame, Handle&& handle) {
+  while (socket.recv(frame, zmq::recv_flags::dontwait)) {
+    while (frame.more() && socket.recv(frame, zmq::recv_flags::dontwait)) {
+    }
+    handle(frame);
+  }
+}
+
 // Sends the envelope frames (consuming them) then a copy of `body`, without blocking. False if
 // the peer is gone (EHOSTUNREACH) or its pipe is full: the caller counts a dropped reply.
 bool SendEnvelopeReply(zmq::socket_t& socket, std::span<zmq::message_t> envelope,

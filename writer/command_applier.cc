@@ -261,12 +261,8 @@ Status CommandApplier::WriteEvent(store::Txn& txn, const Planned& change,
   fbb.Clear();
   event_fields_.clear();
   store::RecordFieldReader reader(record);
-  FieldView f;
-  while (reader.Next(&f)) {
-    auto name = fbb.CreateString(f.name.data(), f.name.size());
-    auto [type, value] = wire::CreateValue(fbb, f.value);
-    event_fields_.push_back(fb::CreateField(fbb, name, type, value));
-  }
+  wire::CreateFields(
+      fbb, [&reader](FieldView* f) { return reader.Next(f); }, &event_fields_);
   CQRS_CHECK(reader.ok());
   auto fields = event_fields_.empty() ? 0 : fbb.CreateVector(event_fields_);
   auto tenant_off = fbb.CreateString(tenant.data(), tenant.size());

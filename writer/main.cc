@@ -1,17 +1,12 @@
 // cqrs-writer: validates, authorizes and commits commands to the write store (group commit),
 // replies after commit, and ticks the projector. Flags override --config.
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <fstream>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "writer/writer_server.h"
-
-namespace {
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-writer: the single writer of a cqrs pipeline"};
@@ -54,9 +49,7 @@ int main(int argc, char** argv) {
   }
   cqrs::InitLogging("cqrs-writer", config.log_level);
 
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGPIPE, SIG_IGN);
+  const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 
   try {
     zmq::context_t context(1);
@@ -74,7 +67,7 @@ int main(int argc, char** argv) {
       std::ofstream(tmp) << w.endpoint() << "\n";
       std::rename(tmp.c_str(), endpoint_file.c_str());
     }
-    w.Run(g_stop);
+    w.Run(stop);
     const auto& b = w.batch_stats();
     spdlog::info(
         "stopped at seq {}: {} requests in {} batches (largest {}), {} refused before "

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "client/client.h"
+#include "tests/support/replies.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 
@@ -58,13 +59,6 @@ class RawPeer {
       frames.emplace_back(m.data<std::uint8_t>(), m.data<std::uint8_t>() + m.size());
     } while (m.more());
     return frames;
-  }
-  static wire::CommandReplyData Parse(const std::vector<std::uint8_t>& bytes) {
-    wire::AlignedBuffer b;
-    b.Assign(bytes.data(), bytes.size());
-    wire::CommandReplyData r;
-    REQUIRE(wire::ParseCommandReply(b.span(), &r).ok());
-    return r;
   }
 
  private:
@@ -186,7 +180,7 @@ TEST_CASE("Garbage frames get InvalidArgument with request_id 0 and the writer k
     peer.Send({frame});
     auto reply = peer.Receive();
     REQUIRE(reply.size() == 1);
-    auto r = RawPeer::Parse(reply[0]);
+    auto r = testing::ParseCommandReply(reply[0]);
     CHECK(r.status == Code::kInvalidArgument);
     CHECK(r.request_id == 0);
     CHECK(r.failed_index == -1);
@@ -196,14 +190,14 @@ TEST_CASE("Garbage frames get InvalidArgument with request_id 0 and the writer k
   auto echoed = peer.Receive();
   REQUIRE(echoed.size() == 2);
   CHECK(echoed[0] == std::vector<std::uint8_t>{'x', 'y'});
-  CHECK(RawPeer::Parse(echoed[1]).status == Code::kOk);
+  CHECK(testing::ParseCommandReply(echoed[1]).status == Code::kOk);
   // Over kMaxFrames frames: refused, still answered.
   std::vector<std::vector<std::uint8_t>> many(20, std::vector<std::uint8_t>{'f'});
   many.push_back(valid);
   peer.Send(many);
   auto refused = peer.Receive();
   REQUIRE_FALSE(refused.empty());
-  auto too_many = RawPeer::Parse(refused.back());
+  auto too_many = testing::ParseCommandReply(refused.back());
   CHECK(too_many.status == Code::kInvalidArgument);
   CHECK_THAT(too_many.message, Catch::Contains("more than 16 frames"));
   auto client = Connect(writer.endpoint);
@@ -219,11 +213,11 @@ TEST_CASE("Requests too large: refused below ZMQ_MAXMSGSIZE, sender cut off abov
   peer.Send({Encode({Upsert("orders", "k", {{"s", std::string(800, 'x')}})}, "", 1)});
   auto ok = peer.Receive();
   REQUIRE(ok.size() == 1);
-  CHECK(RawPeer::Parse(ok[0]).status == Code::kOk);
+  CHECK(testing::ParseCommandReply(ok[0]).status == Code::kOk);
   peer.Send({Encode({Upsert("orders", "k", {{"s", std::string(2000, 'x')}})}, "", 2)});
   auto refused = peer.Receive();
   REQUIRE(refused.size() == 1);
-  auto r = RawPeer::Parse(refused[0]);
+  auto r = testing::ParseCommandReply(refused[0]);
   CHECK(r.status == Code::kInvalidArgument);
   CHECK_THAT(r.message, Catch::Contains("over max_request_bytes 1000"));
 
@@ -241,7 +235,7 @@ TEST_CASE("A REQ client (empty delimiter frame) gets its reply", "[process][writ
   req.Send({Encode({Create("orders", "r1", {{"n", std::int64_t{1}}})}, "req-client", 1)});
   auto reply = req.Receive();
   REQUIRE(reply.size() == 1);  // REQ strips the delimiter
-  auto r = RawPeer::Parse(reply[0]);
+  auto r = testing::ParseCommandReply(reply[0]);
   CHECK(r.status == Code::kOk);
   CHECK(r.request_id == 1);
 }
@@ -259,7 +253,7 @@ TEST_CASE("Over the socket, a duplicate gets the stored reply and a gap gets Out
   REQUIRE(a.size() == 1);
   CHECK(a == b);
   peer.Send({Encode({Create("orders", "d2", {})}, "dup-client", 43)});
-  auto gap = RawPeer::Parse(peer.Receive()[0]);
+  auto gap = testing::ParseCommandReply(peer.Receive()[0]);
   CHECK(gap.status == Code::kOutOfOrder);
   CHECK_THAT(gap.message, Catch::Contains("expected 42"));
 }

@@ -6,6 +6,7 @@
 
 #include "store/key_format.h"
 #include "store/write_store_format.h"
+#include "tests/support/replies.h"
 #include "tests/support/test_support.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
@@ -66,17 +67,9 @@ class Harness {
     return replies;
   }
 
-  static wire::CommandReplyData Parse(const std::vector<std::uint8_t>& bytes) {
-    wire::AlignedBuffer b;
-    b.Assign(bytes.data(), bytes.size());
-    wire::CommandReplyData r;
-    REQUIRE(wire::ParseCommandReply(b.span(), &r).ok());
-    return r;
-  }
-
   wire::CommandReplyData Send(const std::vector<CommandSpec>& commands,
                               const std::string& client_id = "", std::uint64_t request_id = 0) {
-    return Parse(CommitRaw({Encode(commands, client_id, request_id)})[0]);
+    return testing::ParseCommandReply(CommitRaw({Encode(commands, client_id, request_id)})[0]);
   }
 
   std::vector<EventData> Events() {
@@ -269,13 +262,13 @@ TEST_CASE("A retry with the same id gets the original reply and applies nothing"
   auto first = h.CommitRaw({frame})[0];
   auto retry = h.CommitRaw({frame})[0];
   CHECK(retry == first);
-  CHECK(Harness::Parse(retry).status == Code::kOk);
+  CHECK(testing::ParseCommandReply(retry).status == Code::kOk);
   CHECK(h.Events().size() == 1);
   // A definite failure is remembered too, and so is its retry in the same batch.
   auto bad = h.Encode({Create("orders", "o1", {})}, "c1", 11);
   auto both = h.CommitRaw({bad, bad});
   CHECK(both[0] == both[1]);
-  CHECK(Harness::Parse(both[0]).status == Code::kAlreadyExists);
+  CHECK(testing::ParseCommandReply(both[0]).status == Code::kAlreadyExists);
   CHECK(h.Events().size() == 1);
   // An empty client_id opts out: the same bytes apply again.
   auto anon = h.Encode({Upsert("orders", "o2", {})}, "", 1);
@@ -309,7 +302,7 @@ TEST_CASE("An invalid request with a client_id is remembered so the next id foll
   Harness h;
   auto bad = h.Encode({Upsert("Bad-Name", "a", {})}, "c1", 1);
   auto first = h.CommitRaw({bad})[0];
-  CHECK(Harness::Parse(first).status == Code::kInvalidArgument);
+  CHECK(testing::ParseCommandReply(first).status == Code::kInvalidArgument);
   CHECK(h.CommitRaw({bad})[0] == first);
   CHECK(h.Send({Upsert("orders", "a", {})}, "c1", 2).status == Code::kOk);
 }
@@ -321,10 +314,11 @@ TEST_CASE("The remembered window keeps exactly the last remembered_replies ids p
   for (std::uint64_t id = 1; id <= 1100; ++id)
     frames.push_back(h.Encode({Upsert("orders", "k" + std::to_string(id % 7), {})}, "c1", id));
   auto replies = h.CommitRaw(frames);
-  for (auto& r : replies) REQUIRE(Harness::Parse(r).status == Code::kOk);
+  for (auto& r : replies) REQUIRE(testing::ParseCommandReply(r).status == Code::kOk);
   // 1100 - 1024 = 76: ids 77..1100 are remembered, 76 is not.
-  CHECK(h.CommitRaw({frames[76]})[0] == replies[76]);                               // id 77
-  CHECK(Harness::Parse(h.CommitRaw({frames[75]})[0]).status == Code::kOutOfOrder);  // id 76
+  CHECK(h.CommitRaw({frames[76]})[0] == replies[76]);  // id 77
+  CHECK(testing::ParseCommandReply(h.CommitRaw({frames[75]})[0]).status ==
+        Code::kOutOfOrder);                              // id 76
   CHECK(h.Count(h.store().dbs().requests) == 1024 + 1);  // entries + the client's head
   CHECK(h.Events().size() == 1100);
 }
@@ -343,11 +337,11 @@ TEST_CASE("Group commit: a batch is one transaction and every request gets its r
   REQUIRE(replies.size() == 101);
   std::uint64_t seq = 0;
   for (int i = 0; i < 100; ++i) {
-    auto r = Harness::Parse(replies[static_cast<std::size_t>(i)]);
+    auto r = testing::ParseCommandReply(replies[static_cast<std::size_t>(i)]);
     REQUIRE(r.status == Code::kOk);
     CHECK(r.seq == ++seq);  // gap-free, in arrival order
   }
-  auto garbage = Harness::Parse(replies[100]);
+  auto garbage = testing::ParseCommandReply(replies[100]);
   CHECK(garbage.status == Code::kInvalidArgument);
   CHECK(garbage.request_id == 0);
   CHECK(h.committer().committed_seq() == 100);
@@ -379,7 +373,7 @@ TEST_CASE("MDB_MAP_FULL grows the map and replays the batch: nothing is lost",
     for (int i = 0; i < 100; ++i, ++id)
       frames.push_back(
           h.Encode({Create("blobs", "k" + std::to_string(id), {{"v", value}})}, "c", id));
-    for (auto& r : h.CommitRaw(frames)) REQUIRE(Harness::Parse(r).status == Code::kOk);
+    for (auto& r : h.CommitRaw(frames)) REQUIRE(testing::ParseCommandReply(r).status == Code::kOk);
   }
   CHECK(h.committer().stats().map_grows > 0);
   CHECK(h.store().env().map_size() > (1u << 20));
