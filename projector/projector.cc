@@ -18,6 +18,18 @@ namespace {
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
 constexpr std::string_view kTenant = "default";  // TODO(#8): the subscriber's tenant
 
+// Resets a snapshot when the scope that renewed it ends (cursors of it are closed first).
+class SnapshotLease {
+ public:
+  explicit SnapshotLease(store::Txn& txn) : txn_(txn) {}
+  ~SnapshotLease() {
+    if (txn_.active()) txn_.Reset();
+  }
+
+ private:
+  store::Txn& txn_;
+};
+
 }  // namespace
 
 Projector::Projector(const Config& config, zmq::context_t& context)
@@ -71,9 +83,9 @@ Status Projector::Init(const ProjectorOptions& options) {
                  r.dir, followed.value(), w.dir, write_->store_id(), r.dir);
   }
   CQRS_RETURN_IF_ERROR(txn->Commit());
-  store::Txn snapshot;
-  CQRS_RETURN_IF_ERROR(BeginSnapshot(write_->env(), &snapshot));
-  auto last = write_->LastSeq(snapshot);
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
+  auto last = write_->LastSeq(log_snapshot_);
+  log_snapshot_.Reset();
   if (!last.ok()) return last.status();
   applied_seq_ = checkpoint->applied_seq;
   if (applied_seq_ > last.value())
@@ -110,23 +122,10 @@ Status Projector::Init(const ProjectorOptions& options) {
   return OkStatus();
 }
 
-Status Projector::BeginSnapshot(store::LmdbEnv& env, store::Txn* txn) {
-  for (int attempt = 0;; ++attempt) {
-    auto begun = store::Txn::BeginRead(env);
-    if (begun.ok()) {
-      *txn = std::move(begun).value();
-      return OkStatus();
-    }
-    // The writer grew its map: adopt the new size (no txn of ours is open) and retry.
-    if (!store::IsMapResized(begun.status()) || attempt > 0) return begun.status();
-    CQRS_RETURN_IF_ERROR(env.SetMapSize(0));
-  }
-}
-
 Result<std::size_t> Projector::ReadBatch() {
-  store::Txn txn;
-  CQRS_RETURN_IF_ERROR(BeginSnapshot(write_->env(), &txn));
-  auto cursor = store::Cursor::Open(txn, write_->dbs().events);
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
+  SnapshotLease lease(log_snapshot_);
+  auto cursor = store::Cursor::Open(log_snapshot_, write_->dbs().events);
   if (!cursor.ok()) return cursor.status();
   store::KeyBuffer from = store::SeqKey(applied_seq_ + 1);
   std::string_view key = from.view(), value;
@@ -232,8 +231,9 @@ void Projector::PublishHeartbeat() {
 }
 
 Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head) {
-  store::Txn log;
-  CQRS_RETURN_IF_ERROR(BeginSnapshot(write_->env(), &log));
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
+  SnapshotLease log_lease(log_snapshot_);
+  store::Txn& log = log_snapshot_;
   auto add = [&](std::string_view value) -> Status {
     event_buffer_.Assign(value.data(), value.size());
     const fb::Event* event = nullptr;
@@ -258,8 +258,9 @@ Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::
     return OkStatus();
   }
   // One collection: walk its index in the read store, fetch each event from the log.
-  store::Txn index;
-  CQRS_RETURN_IF_ERROR(BeginSnapshot(read_->env(), &index));
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(read_->env(), &index_snapshot_));
+  SnapshotLease index_lease(index_snapshot_);
+  store::Txn& index = index_snapshot_;
   std::uint32_t ns = 0;
   Status s = read_->namespaces().Lookup(index, kTenant, request.collection, &ns);
   if (s.code() == Code::kNotFound) return OkStatus();

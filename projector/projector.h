@@ -53,7 +53,6 @@ class Projector {
  private:
   Projector(const Config& config, zmq::context_t& context);
   Status Init(const ProjectorOptions& options);
-  Status BeginSnapshot(store::LmdbEnv& env, store::Txn* txn);
   Result<std::size_t> ReadBatch();
   Status ApplyBatch(std::size_t count);
   void PublishBatch(std::size_t count);
@@ -72,6 +71,10 @@ class Projector {
   std::optional<shm::ControlBlock> control_;
   std::uint64_t applied_seq_ = 0;
 
+  // Read snapshots of the log and of the read store, reset between uses and renewed: their
+  // reader slots are taken once, not per batch.
+  store::Txn log_snapshot_;
+  store::Txn index_snapshot_;
   std::vector<wire::AlignedBuffer> batch_;  // event copies of the current batch
   std::string topic_;
   wire::EventBatchBuilder batch_builder_;

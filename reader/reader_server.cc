@@ -43,10 +43,6 @@ Status ReaderServer::Init(const std::string& endpoint) {
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
   executor_ = std::make_unique<QueryExecutor>(*store_, config_.reader);
-  auto snapshot = store::Txn::BeginRead(store_->env());
-  if (!snapshot.ok()) return snapshot.status();
-  snapshot_ = std::move(snapshot).value();
-  snapshot_.Reset();
 
   auto control = shm::ControlBlock::Attach(config_.data_dir);
   if (control.ok()) {
@@ -71,13 +67,7 @@ Status ReaderServer::Init(const std::string& endpoint) {
 }
 
 Status ReaderServer::RenewSnapshot(std::uint64_t* seq) {
-  Status s = snapshot_.Renew();
-  if (!s.ok() && store::IsMapResized(s)) {
-    // The projector grew the map: adopt its size (our only txn is reset) and try again.
-    CQRS_RETURN_IF_ERROR(store_->env().SetMapSize(0));
-    s = snapshot_.Renew();
-  }
-  CQRS_RETURN_IF_ERROR(s);
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(store_->env(), &snapshot_));
   auto checkpoint = store_->ReadCheckpoint(snapshot_);
   if (!checkpoint.ok()) return checkpoint.status();
   *seq = checkpoint->applied_seq;

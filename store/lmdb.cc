@@ -202,6 +202,21 @@ Status Txn::Del(Dbi dbi, std::string_view key) {
   return OkStatus();
 }
 
+Status RenewSnapshot(LmdbEnv& env, Txn* txn) {
+  for (int attempt = 0;; ++attempt) {
+    Status s;
+    if (txn->get() == nullptr) {
+      auto begun = Txn::BeginRead(env);
+      if (begun.ok()) *txn = std::move(begun).value();
+      s = begun.status();
+    } else {
+      s = txn->Renew();
+    }
+    if (s.ok() || !IsMapResized(s) || attempt > 0) return s;
+    CQRS_RETURN_IF_ERROR(env.SetMapSize(0));  // our snapshot is reset: no txn is open
+  }
+}
+
 Result<Cursor> Cursor::Open(const Txn& txn, Dbi dbi) {
   Cursor c;
   c.dbi_ = dbi;

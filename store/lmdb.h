@@ -127,6 +127,12 @@ class Txn {
   bool reset_ = false;
 };
 
+// Takes a fresh snapshot in `txn`, reusing its reader slot: begins a read transaction the first
+// time, renews the reset one after (no allocation). Adopts a map another process grew
+// (MDB_MAP_RESIZED) and tries once more. Reset() the snapshot as soon as it is not needed: a
+// held snapshot pins pages.
+Status RenewSnapshot(LmdbEnv& env, Txn* txn);
+
 // A cursor over one database inside one transaction. Move-only; closed on destruction (a
 // write-txn cursor must be destroyed before its transaction ends).
 class Cursor {
