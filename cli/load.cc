@@ -1,10 +1,12 @@
 // The load generator.
 #include "cli/load.h"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <deque>
-#include <random>
+#include <numeric>
 #include <thread>
 
 #include "base/clock.h"
@@ -13,122 +15,268 @@
 namespace cqrs::cli {
 namespace {
 
-struct Worker {
-  std::atomic<std::uint64_t> completed{0};  // progress, all outcomes
-  LoadReport report;
-  Status status;
-};
+constexpr std::uint64_t kIdlePollNs = 50'000'000;
+constexpr std::uint64_t kMaxSleepNs = 100'000;  // open loop: sleep at most this between checks
+
+// Σ_{i=1..n} 1/i^theta: exact for the first 10M terms, then the Euler–Maclaurin tail (its error
+// is far below the sampling noise of any run).
+double Zeta(std::uint64_t n, double theta) {
+  constexpr std::uint64_t kExact = 10'000'000;
+  double sum = 0;
+  const std::uint64_t exact = std::min(n, kExact);
+  for (std::uint64_t i = 1; i <= exact; ++i) sum += std::pow(static_cast<double>(i), -theta);
+  if (n > exact) {
+    auto a = static_cast<double>(exact), b = static_cast<double>(n);
+    sum += (std::pow(b, 1 - theta) - std::pow(a, 1 - theta)) / (1 - theta) +
+           (std::pow(b, -theta) - std::pow(a, -theta)) / 2;
+  }
+  return sum;
+}
 
 // An rmw whose write was acknowledged and whose read is still to be sent.
 struct PendingRead {
-  std::string key;
+  std::uint64_t key;
   std::uint64_t seq;
   std::uint64_t submitted_ns;
   std::uint64_t acked_ns;
   bool measured;
 };
 
-void Record(Worker* w, int op, bool measured, Code status, bool indeterminate,
-            std::uint64_t latency_ns) {
-  if (!measured) return;
-  OpStats& s = w->report.ops[static_cast<std::size_t>(op)];
-  if (status == Code::kOk) {
-    ++s.ok;
-    s.latency_ns.Record(latency_ns);
-  } else if (indeterminate) {
-    ++s.indeterminate;
-  } else {
-    ++s.failed;
-  }
-}
+struct Shared {
+  const LoadOptions& options;
+  const KeyChooser& keys;
+  zmq::context_t& context;
+  std::uint64_t measure_from_ns;  // operations due before this are warm-up
+  std::atomic<std::uint64_t> issued{0};
+  std::atomic<bool> stop{false};
+};
 
-void RunWorker(const LoadOptions& o, zmq::context_t& context, std::uint32_t index,
-               std::atomic<std::uint64_t>& issued, const std::atomic<bool>& stop,
-               const std::atomic<bool>& measuring, Worker* w) {
-  ClientOptions co;
-  co.writer_endpoint = o.writer_endpoint;
-  co.reader_endpoints = o.reader_endpoints;
-  co.window = o.pipeline;
-  co.attempt_timeout = std::chrono::milliseconds(2000);
-  auto connected = Client::Connect(co, &context);
-  if (!connected.ok()) {
-    w->status = connected.status();
-    return;
-  }
-  Client& client = *connected.value();
-  std::mt19937_64 rng(0x9E3779B97F4A7C15ull * (index + 1));
-  std::uniform_int_distribution<std::uint64_t> key_dist(0, o.keys - 1);
-  std::discrete_distribution<int> op_dist({static_cast<double>(o.mix[0]),
-                                           static_cast<double>(o.mix[1]),
-                                           static_cast<double>(o.mix[2])});
-  CommandSpec put = Upsert(o.collection, "", {{"v", std::string(o.value_size, 'x')}});
-  wire::GetQuery get{o.collection, ""};
+// One connection (a Client with its sockets) and the operations it has in flight.
+struct Connection {
+  std::unique_ptr<Client> client;
+  std::mt19937_64 rng;
+  std::discrete_distribution<int> op_dist;
   std::deque<PendingRead> reads;  // rmw reads to send
   std::size_t outstanding = 0;
-  char key[32];
-  auto next_key = [&] {
-    int n =
-        std::snprintf(key, sizeof key, "k%010llu", static_cast<unsigned long long>(key_dist(rng)));
-    return std::string_view(key, static_cast<std::size_t>(n));
-  };
-  for (;;) {
-    while (!reads.empty()) {  // the second half of rmw first: it is already in flight
-      PendingRead r = std::move(reads.front());
-      reads.pop_front();
+  std::uint64_t next_due_ns = 0;  // open loop: when the next operation is due
+};
+
+// A thread serving some of the connections with one zmq::poll.
+class LoadThread {
+ public:
+  LoadThread(Shared& shared, std::uint32_t first, std::uint32_t count)
+      : s_(shared), o_(shared.options), first_(first), count_(count) {}
+
+  void Run(std::uint64_t begin_ns) {
+    try {
+      RunOrThrow(begin_ns);
+    } catch (const std::exception& e) {
+      status_ = Status(Code::kInternal, fmt::format("load thread: {}", e.what()));
+    }
+  }
+  std::atomic<std::uint64_t> completed{0};  // all outcomes, for the progress line
+  LoadReport report;
+  const Status& status() const { return status_; }
+
+ private:
+  void RunOrThrow(std::uint64_t begin_ns) {
+    ClientOptions co;
+    co.writer_endpoint = o_.writer_endpoint;
+    co.reader_endpoints = o_.reader_endpoints;
+    co.window = o_.pipeline;
+    co.attempt_timeout = std::chrono::milliseconds(2000);
+    const double interval = o_.rate > 0 ? 1e9 * o_.clients / o_.rate : 0;
+    for (std::uint32_t i = 0; i < count_; ++i) {
+      auto connected = Client::Connect(co, &s_.context);
+      if (!connected.ok()) {
+        status_ = connected.status();
+        return;
+      }
+      const std::uint32_t index = first_ + i;
+      Connection& c = connections_.emplace_back();
+      c.client = std::move(connected).value();
+      c.rng.seed(0x9E3779B97F4A7C15ull * (index + 1));
+      c.op_dist = std::discrete_distribution<int>(o_.mix.begin(), o_.mix.end());
+      // Stagger the connections' schedules over one interval.
+      c.next_due_ns = begin_ns + static_cast<std::uint64_t>(interval * index / o_.clients);
+    }
+    value_.assign(o_.value_size, 'x');
+    put_ = Upsert(o_.collection, "", {{"v", value_}});
+    const auto step = static_cast<std::uint64_t>(interval);
+    std::vector<zmq::pollitem_t> items(connections_.size() * Client::kMaxPollItems);
+    std::vector<std::size_t> counts(connections_.size());
+    for (;;) {
+      std::uint64_t now = MonoNs();
+      bool busy = false;
+      std::uint64_t wake = now + kIdlePollNs;
+      for (Connection& c : connections_) {
+        SendReads(c);
+        while (c.outstanding < o_.pipeline && !s_.stop.load(std::memory_order_relaxed)) {
+          std::uint64_t start = now;
+          if (step > 0) {
+            if (c.next_due_ns > now) break;
+            start = c.next_due_ns;  // latency counts from when it was due
+            c.next_due_ns += step;
+          }
+          if (o_.requests > 0 && s_.issued.fetch_add(1, std::memory_order_relaxed) >= o_.requests)
+            break;
+          Issue(c, start);
+        }
+        busy |= c.outstanding > 0;
+        wake = std::min(wake, c.client->next_timer_ns());
+        if (step > 0 && c.outstanding < o_.pipeline) wake = std::min(wake, c.next_due_ns);
+      }
+      const bool out_of_work = s_.stop.load(std::memory_order_relaxed) ||
+                               (o_.requests > 0 && s_.issued.load() >= o_.requests);
+      if (!busy && out_of_work) break;
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < connections_.size(); ++i) {
+        counts[i] = connections_[i].client->PollItems(&items[n]);
+        n += counts[i];
+      }
+      now = MonoNs();
+      const std::uint64_t wait_ns = wake > now ? wake - now : 0;
+      int ready = zmq::poll(items.data(), n, std::chrono::milliseconds(wait_ns / 1'000'000));
+      if (ready == 0 && wait_ns > 0 && wait_ns < 1'000'000)
+        std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMaxSleepNs)));
+      n = 0;
+      for (std::size_t i = 0; i < connections_.size(); ++i) {
+        connections_[i].client->ServeReady(&items[n], counts[i]);
+        n += counts[i];
+      }
+    }
+  }
+
+  std::string_view KeyName(std::uint64_t number) {
+    int n = std::snprintf(key_, sizeof key_, "k%010llu", static_cast<unsigned long long>(number));
+    return {key_, static_cast<std::size_t>(n)};
+  }
+
+  void Record(int op, bool measured, Code status, bool indeterminate, std::uint64_t latency_ns) {
+    if (!measured) return;
+    OpStats& st = report.ops[static_cast<std::size_t>(op)];
+    if (status == Code::kOk) {
+      ++st.ok;
+      st.latency_ns.Record(latency_ns);
+    } else if (indeterminate) {
+      ++st.indeterminate;
+    } else {
+      ++st.failed;
+    }
+  }
+
+  void Done(Connection& c) {
+    --c.outstanding;
+    completed.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void Issue(Connection& c, std::uint64_t start) {
+    const int op = c.op_dist(c.rng);
+    const bool measured = start >= s_.measure_from_ns;
+    const std::uint64_t key = s_.keys.Next(c.rng);
+    ++c.outstanding;
+    ReadOptions any;
+    any.min_seq = 0;
+    if (op == kGet || op == kScan) {
+      // An absent key or an empty page is a complete answer for a read.
+      auto done = [this, &c, op, start, measured](const QueryResult& q) {
+        Done(c);
+        Code code = q.status == Code::kNotFound ? Code::kOk : q.status;
+        Record(op, measured, code, false, MonoNs() - start);
+      };
+      if (op == kGet) {
+        get_.key.assign(KeyName(key));
+        c.client->SubmitQuery(get_, any, done);
+      } else {
+        scan_.start.assign(KeyName(key));
+        scan_.limit = o_.scan_limit;
+        c.client->SubmitQuery(scan_, any, done);
+      }
+      return;
+    }
+    put_.key.assign(KeyName(key));
+    c.client->Submit({&put_, 1}, [this, &c, op, key, start, measured](const CommandResult& r) {
+      if (op == kRmw && r.ok()) {  // the read goes out from the loop (not from a callback)
+        c.reads.push_back({key, r.seq, start, MonoNs(), measured});
+        return;
+      }
+      Done(c);
+      Record(op, measured, r.status, r.indeterminate, MonoNs() - start);
+    });
+  }
+
+  void SendReads(Connection& c) {
+    while (!c.reads.empty()) {
+      PendingRead r = c.reads.front();
+      c.reads.pop_front();
       ReadOptions at;
       at.min_seq = r.seq;
-      client.SubmitQuery(wire::GetQuery{o.collection, r.key}, at,
-                         [w, r, &outstanding](const QueryResult& q) {
-                           --outstanding;
-                           w->completed.fetch_add(1, std::memory_order_relaxed);
-                           std::uint64_t now = MonoNs();
-                           bool ok = q.ok() && q.seq >= r.seq;
-                           Code code = ok ? Code::kOk : (q.ok() ? Code::kInternal : q.status);
-                           Record(w, kRmw, r.measured, code, false, now - r.submitted_ns);
-                           Record(w, kVisible, r.measured, code, false, now - r.acked_ns);
-                         });
-    }
-    while (outstanding < o.pipeline && !stop.load(std::memory_order_relaxed)) {
-      if (o.requests > 0 && issued.fetch_add(1, std::memory_order_relaxed) >= o.requests) break;
-      const int op = op_dist(rng);
-      const std::uint64_t start = MonoNs();
-      const bool measured = measuring.load(std::memory_order_relaxed);
-      ++outstanding;
-      if (op == kGet) {
-        get.key.assign(next_key());
-        ReadOptions any;
-        any.min_seq = 0;
-        client.SubmitQuery(get, any, [w, start, measured, &outstanding](const QueryResult& q) {
-          --outstanding;
-          w->completed.fetch_add(1, std::memory_order_relaxed);
-          // An absent key is a complete answer for a read.
-          Code code = q.status == Code::kNotFound ? Code::kOk : q.status;
-          Record(w, kGet, measured, code, false, MonoNs() - start);
-        });
-        continue;
-      }
-      put.key.assign(next_key());
-      std::string k = op == kRmw ? put.key : std::string();
-      client.Submit({&put, 1}, [w, op, start, measured, k = std::move(k), &reads,
-                                &outstanding](const CommandResult& r) {
-        if (op == kRmw && r.ok()) {  // the read goes out from the loop (not from a callback)
-          reads.push_back({k, r.seq, start, MonoNs(), measured});
-          return;
-        }
-        --outstanding;
-        w->completed.fetch_add(1, std::memory_order_relaxed);
-        Record(w, op, measured, r.status, r.indeterminate, MonoNs() - start);
+      get_.key.assign(KeyName(r.key));
+      c.client->SubmitQuery(get_, at, [this, &c, r](const QueryResult& q) {
+        Done(c);
+        std::uint64_t now = MonoNs();
+        bool ok = q.ok() && q.seq >= r.seq;
+        Code code = ok ? Code::kOk : (q.ok() ? Code::kInternal : q.status);
+        Record(kRmw, r.measured, code, false, now - r.submitted_ns);
+        Record(kVisible, r.measured, code, false, now - r.acked_ns);
       });
     }
-    if (outstanding == 0 &&
-        (stop.load(std::memory_order_relaxed) ||
-         (o.requests > 0 && issued.load(std::memory_order_relaxed) >= o.requests)))
-      break;
-    if (reads.empty()) client.Poll(std::chrono::milliseconds(50));
   }
-}
+
+  Shared& s_;
+  const LoadOptions& o_;
+  std::uint32_t first_, count_;
+  std::deque<Connection> connections_;  // stable addresses: callbacks hold references
+  Status status_;
+  std::string value_;
+  CommandSpec put_;
+  wire::GetQuery get_{o_.collection, ""};
+  wire::ScanQuery scan_{o_.collection, "", "", "", "", 0};
+  char key_[32];
+};
 
 }  // namespace
+
+KeyChooser::KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta)
+    : distribution_(distribution), keys_(std::max<std::uint64_t>(keys, 1)), theta_(theta) {
+  if (distribution_ != KeyDistribution::kZipf) return;
+  zetan_ = Zeta(keys_, theta_);
+  alpha_ = 1 / (1 - theta_);
+  const double zeta2 = Zeta(2, theta_);
+  eta_ = (1 - std::pow(2.0 / static_cast<double>(keys_), 1 - theta_)) / (1 - zeta2 / zetan_);
+  constexpr std::uint64_t kHead = 1024;
+  double cumulative = 0;
+  for (std::uint64_t r = 0; r < std::min(keys_, kHead); ++r)
+    head_cdf_.push_back(cumulative += RankProbability(r));
+  for (std::uint64_t p : {2654435761ull, 2246822519ull, 3266489917ull})
+    if (std::gcd(p, keys_) == 1) {
+      scatter_ = p % keys_ == 0 ? 1 : p;
+      break;
+    }
+}
+
+std::uint64_t KeyChooser::KeyOfRank(std::uint64_t rank) const {
+  __extension__ using Uint128 = unsigned __int128;  // rank * scatter_ may pass 2^64
+  return static_cast<std::uint64_t>(static_cast<Uint128>(rank) * scatter_ % keys_);
+}
+
+double KeyChooser::RankProbability(std::uint64_t rank) const {
+  return std::pow(static_cast<double>(rank + 1), -theta_) / zetan_;
+}
+
+std::uint64_t KeyChooser::Next(std::mt19937_64& rng) const {
+  if (distribution_ == KeyDistribution::kUniform)
+    return std::uniform_int_distribution<std::uint64_t>(0, keys_ - 1)(rng);
+  if (distribution_ == KeyDistribution::kSequential)
+    return next_.fetch_add(1, std::memory_order_relaxed) % keys_;
+  const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+  auto head = std::upper_bound(head_cdf_.begin(), head_cdf_.end(), u);
+  if (head != head_cdf_.end())
+    return KeyOfRank(static_cast<std::uint64_t>(head - head_cdf_.begin()));
+  auto rank = static_cast<std::uint64_t>(static_cast<double>(keys_) *
+                                         std::pow(eta_ * u - eta_ + 1, alpha_));
+  return KeyOfRank(std::clamp<std::uint64_t>(rank, head_cdf_.size(), keys_ - 1));
+}
 
 void OpStats::Merge(const OpStats& other) {
   ok += other.ok;
@@ -137,8 +285,8 @@ void OpStats::Merge(const OpStats& other) {
   latency_ns.Merge(other.latency_ns);
 }
 
-Result<std::array<std::uint32_t, 3>> ParseMix(std::string_view text) {
-  std::array<std::uint32_t, 3> mix = {0, 0, 0};
+Result<Mix> ParseMix(std::string_view text) {
+  Mix mix = {0, 0, 0, 0};
   while (!text.empty()) {
     auto comma = text.find(',');
     std::string_view part = text.substr(0, comma);
@@ -148,9 +296,10 @@ Result<std::array<std::uint32_t, 3>> ParseMix(std::string_view text) {
       return Error(Code::kInvalidArgument, "--mix part '{}' is not op=weight", part);
     std::string_view name = part.substr(0, eq), weight = part.substr(eq + 1);
     int op = -1;
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < kMixOps; ++i)
       if (name == kLoadOpNames[i]) op = i;
-    if (op < 0) return Error(Code::kInvalidArgument, "--mix op '{}' is not put, get or rmw", name);
+    if (op < 0)
+      return Error(Code::kInvalidArgument, "--mix op '{}' is not put, get, scan or rmw", name);
     std::uint32_t w = 0;
     auto [p, ec] = std::from_chars(weight.data(), weight.data() + weight.size(), w);
     if (ec != std::errc() || p != weight.data() + weight.size() || w > 1000000)
@@ -158,27 +307,55 @@ Result<std::array<std::uint32_t, 3>> ParseMix(std::string_view text) {
                    weight, name);
     mix[static_cast<std::size_t>(op)] = w;
   }
-  if (mix[0] + mix[1] + mix[2] == 0)
+  if (std::accumulate(mix.begin(), mix.end(), 0u) == 0)
     return Status(Code::kInvalidArgument, "--mix needs at least one weight above 0");
   return mix;
 }
 
+Status ParseDistribution(std::string_view text, LoadOptions* o) {
+  if (text == "uniform" || text == "sequential") {
+    o->distribution = text == "uniform" ? KeyDistribution::kUniform : KeyDistribution::kSequential;
+    return OkStatus();
+  }
+  if (text.substr(0, 4) != "zipf" || (text.size() > 4 && text[4] != ':'))
+    return Error(Code::kInvalidArgument,
+                 "--distribution '{}' is not uniform, zipf, zipf:THETA or sequential", text);
+  o->distribution = KeyDistribution::kZipf;
+  if (text.size() == 4) return OkStatus();
+  std::string_view theta = text.substr(5);
+  double value = 0;
+  auto [p, ec] = std::from_chars(theta.data(), theta.data() + theta.size(), value);
+  if (ec != std::errc() || p != theta.data() + theta.size() || !(value > 0 && value < 1))
+    return Error(Code::kInvalidArgument, "--distribution zipf theta '{}' is not a number in (0, 1)",
+                 theta);
+  o->zipf_theta = value;
+  return OkStatus();
+}
+
 Status ValidateLoadOptions(const LoadOptions& o) {
   if (o.writer_endpoint.empty()) return Status(Code::kInvalidArgument, "--writer is empty");
-  if ((o.mix[1] > 0 || o.mix[2] > 0) && o.reader_endpoints.empty())
-    return Status(Code::kInvalidArgument, "--mix with get or rmw needs a --reader");
+  if ((o.mix[kGet] > 0 || o.mix[kScan] > 0 || o.mix[kRmw] > 0) && o.reader_endpoints.empty())
+    return Status(Code::kInvalidArgument, "--mix with get, scan or rmw needs a --reader");
   if (o.clients < 1 || o.clients > 1024)
     return Status(Code::kInvalidArgument, "--clients must be in 1..1024");
+  if (o.threads > o.clients)
+    return Status(Code::kInvalidArgument, "--threads must be at most --clients");
   if (o.pipeline < 1 || o.pipeline > 4096)
     return Status(Code::kInvalidArgument, "--pipeline must be in 1..4096");
   if (o.requests == 0 && !(o.duration_s > 0))
     return Status(Code::kInvalidArgument, "--duration must be positive (or give --requests)");
-  if (o.warmup_s < 0) return Status(Code::kInvalidArgument, "--warmup must not be negative");
+  if (!(o.warmup_s >= 0)) return Status(Code::kInvalidArgument, "--warmup must not be negative");
+  if (!(o.rate >= 0) || o.rate > 1e8)
+    return Status(Code::kInvalidArgument, "--rate must be in 0..100000000 (0: closed loop)");
   if (o.keys < 1) return Status(Code::kInvalidArgument, "--keys must be at least 1");
+  if (o.distribution == KeyDistribution::kZipf && !(o.zipf_theta > 0 && o.zipf_theta < 1))
+    return Status(Code::kInvalidArgument, "--distribution zipf theta must be in (0, 1)");
   if (o.value_size > 60000)
     return Status(Code::kInvalidArgument,
                   "--value-size must be at most 60000 (entities are at most 64 KiB)");
-  if (o.mix[0] + o.mix[1] + o.mix[2] == 0)
+  if (o.scan_limit < 1 || o.scan_limit > 1000)
+    return Status(Code::kInvalidArgument, "--scan-limit must be in 1..1000 (a reader's maximum)");
+  if (std::accumulate(o.mix.begin(), o.mix.end(), 0u) == 0)
     return Status(Code::kInvalidArgument, "--mix needs at least one weight above 0");
   return OkStatus();
 }
@@ -187,50 +364,54 @@ Result<LoadReport> RunLoad(const LoadOptions& o,
                            const std::function<void(const std::string&)>& progress) {
   CQRS_RETURN_IF_ERROR(ValidateLoadOptions(o));
   zmq::context_t context(1);
-  std::atomic<std::uint64_t> issued{0};
-  std::atomic<bool> stop{false};
-  std::atomic<bool> measuring{o.warmup_s <= 0};
-  std::vector<std::unique_ptr<Worker>> workers;
+  const KeyChooser keys(o.distribution, o.keys, o.zipf_theta);
+  const std::uint64_t start = MonoNs();
+  Shared shared{o, keys, context, start + static_cast<std::uint64_t>(o.warmup_s * 1e9)};
+  const std::uint32_t thread_count =
+      o.threads > 0 ? o.threads : std::min<std::uint32_t>(o.clients, 2);
+  std::vector<std::unique_ptr<LoadThread>> workers;
   std::vector<std::thread> threads;
-  for (std::uint32_t i = 0; i < o.clients; ++i) {
-    workers.push_back(std::make_unique<Worker>());
-    threads.emplace_back(RunWorker, std::cref(o), std::ref(context), i, std::ref(issued),
-                         std::cref(stop), std::cref(measuring), workers.back().get());
+  for (std::uint32_t t = 0, first = 0; t < thread_count; ++t) {
+    std::uint32_t count = o.clients / thread_count + (t < o.clients % thread_count ? 1 : 0);
+    workers.push_back(std::make_unique<LoadThread>(shared, first, count));
+    threads.emplace_back(&LoadThread::Run, workers.back().get(), start);
+    first += count;
   }
   auto total_completed = [&] {
     std::uint64_t n = 0;
     for (auto& w : workers) n += w->completed.load(std::memory_order_relaxed);
     return n;
   };
-  const std::uint64_t start = MonoNs();
-  std::uint64_t measure_start = measuring ? start : 0;
   std::uint64_t last_report = start, last_count = 0;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::uint64_t now = MonoNs();
     double elapsed = static_cast<double>(now - start) / 1e9;
-    if (!measuring && elapsed >= o.warmup_s) {
-      measuring = true;
-      measure_start = now;
-    }
-    bool done = o.requests > 0 ? issued.load() >= o.requests : elapsed >= o.warmup_s + o.duration_s;
-    if (done) stop = true;
+    bool done =
+        o.requests > 0 ? shared.issued.load() >= o.requests : elapsed >= o.warmup_s + o.duration_s;
+    if (done) shared.stop = true;
     if (progress && (now - last_report >= 1'000'000'000 || done)) {
       std::uint64_t count = total_completed();
       double rate =
           static_cast<double>(count - last_count) / (static_cast<double>(now - last_report) / 1e9);
       progress(fmt::format("load: {:.1f}s {} done, {:.0f} ops/s{}", elapsed, count, rate,
-                           measuring ? "" : " (warm-up)"));
+                           now < shared.measure_from_ns ? " (warm-up)" : ""));
       last_report = now;
       last_count = count;
     }
     if (done) break;
   }
+  const std::uint64_t stopped = MonoNs();
   for (auto& t : threads) t.join();
   LoadReport report;
-  report.seconds = static_cast<double>(MonoNs() - (measure_start ? measure_start : start)) / 1e9;
+  report.rate = o.rate;
+  // Closed loop: the interval ends when the last operation was issued. Open loop: the
+  // operations due in it, however late they completed.
+  report.seconds = stopped > shared.measure_from_ns
+                       ? static_cast<double>(stopped - shared.measure_from_ns) / 1e9
+                       : 0;
   for (auto& w : workers) {
-    CQRS_RETURN_IF_ERROR(w->status);
+    CQRS_RETURN_IF_ERROR(w->status());
     for (int op = 0; op < kLoadOps; ++op)
       report.ops[static_cast<std::size_t>(op)].Merge(w->report.ops[static_cast<std::size_t>(op)]);
   }
@@ -239,6 +420,7 @@ Result<LoadReport> RunLoad(const LoadOptions& o,
 
 std::string LoadReport::ToJson() const {
   std::string out = fmt::format("{{\"seconds\":{:.3f}", seconds);
+  if (rate > 0) out += fmt::format(",\"rate\":{:.1f}", rate);
   for (int op = 0; op < kLoadOps; ++op) {
     const OpStats& s = ops[static_cast<std::size_t>(op)];
     if (s.ok + s.failed + s.indeterminate == 0) continue;
@@ -270,6 +452,8 @@ std::string LoadReport::ToText() const {
         ms(h.Percentile(0.9)), ms(h.Percentile(0.99)), ms(h.Percentile(0.999)), ms(h.max()));
   }
   out += fmt::format("measured over {:.2f} s", seconds);
+  if (rate > 0)
+    out += fmt::format(", open loop at {:.0f} ops/s (latency from when each was due)", rate);
   return out;
 }
 

@@ -1,16 +1,22 @@
-// `cqrs load`: a closed-loop load generator (redis-benchmark's role). N clients, each keeping
-// `pipeline` operations in flight over a key space, with a mix of operations:
-//   put  an Upsert of a value of --value-size bytes
-//   get  a Get of a random key from any snapshot (min_seq 0): read throughput
-//   rmw  an Upsert, then a Get with the ack's seq as min_seq; besides its own row it records
-//        "visible": from the ack to the reader's answer (command-to-visible latency)
-// Latency per operation from submit to reply, throughput, percentiles; --json for machines.
-// TODO(#4): scan, zipf keys, fixed-rate mode with coordinated-omission correction.
+// `cqrs load`: a load generator in the manner of redis-benchmark and memtier_benchmark, for
+// commands, queries and the round trip between them. `clients` connections, each keeping up to
+// `pipeline` operations in flight, served by `threads` threads (each polls its connections with
+// one zmq::poll, as redis-benchmark serves all its connections from one event loop). Operations:
+//   put   an Upsert of a value of --value-size bytes
+//   get   a Get of a key from any snapshot (min_seq 0): read throughput
+//   scan  a Scan of --scan-limit entities from a key on, from any snapshot
+//   rmw   an Upsert, then a Get with the ack's seq as min_seq; besides its own row it records
+//         "visible": from the ack to the reader's answer (command-to-visible latency)
+// Keys are uniform or zipf (YCSB's generator, ranks scattered over the key space) in [0, keys).
+// Closed loop by default; with --rate, open loop at a fixed rate where each operation's latency
+// counts from when it was due, not when it went out (no coordinated omission).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -19,26 +25,61 @@
 
 namespace cqrs::cli {
 
-enum LoadOp : int { kPut = 0, kGet = 1, kRmw = 2, kVisible = 3 };
-inline constexpr int kLoadOps = 4;
-inline constexpr const char* kLoadOpNames[kLoadOps] = {"put", "get", "rmw", "visible"};
+enum LoadOp : int { kPut = 0, kGet = 1, kScan = 2, kRmw = 3, kVisible = 4 };
+inline constexpr int kMixOps = 4;  // the ops --mix weighs; kVisible is rmw's second row
+inline constexpr int kLoadOps = 5;
+inline constexpr const char* kLoadOpNames[kLoadOps] = {"put", "get", "scan", "rmw", "visible"};
+using Mix = std::array<std::uint32_t, kMixOps>;
+
+enum class KeyDistribution { kUniform, kZipf, kSequential };
 
 struct LoadOptions {
   std::string writer_endpoint;
   std::vector<std::string> reader_endpoints;
   std::uint32_t clients = 4;
+  std::uint32_t threads = 0;    // 0: min(clients, 2)
   std::uint32_t pipeline = 16;  // operations in flight per client
   std::uint64_t requests = 0;   // total operations; 0: run for `duration_s`
   double duration_s = 10;
   double warmup_s = 1;  // not measured
+  double rate = 0;      // operations per second over all clients; 0: closed loop
   std::uint64_t keys = 1'000'000;
+  KeyDistribution distribution = KeyDistribution::kUniform;
+  double zipf_theta = 0.99;
   std::uint32_t value_size = 100;
+  std::uint32_t scan_limit = 10;
   std::string collection = "load";
-  std::array<std::uint32_t, 3> mix = {100, 0, 0};  // weights of put, get, rmw
+  Mix mix = {100, 0, 0, 0};  // weights of put, get, scan, rmw
 };
 
 // "put=20,get=80" → weights; InvalidArgument naming the bad part.
-Result<std::array<std::uint32_t, 3>> ParseMix(std::string_view text);
+Result<Mix> ParseMix(std::string_view text);
+// "uniform" | "zipf" | "zipf:0.8" (theta in (0, 1)) | "sequential" into options.
+Status ParseDistribution(std::string_view text, LoadOptions* options);
+
+// Draws key numbers in [0, keys). Sequential: 0, 1, 2, ... across all threads, wrapping (to
+// fill a key space: --requests K --keys K writes every key once). Zipf: rank r has probability
+// 1/(r+1)^theta / zeta(keys); the hottest 1024 ranks are drawn exactly (inverse CDF by binary
+// search), the tail with the closed form of Gray et al., "Quickly generating billion-record
+// synthetic databases" (as YCSB does; it is approximate for small ranks). Rank r maps to key (r *
+// P) mod keys for a prime P not dividing keys, so hot keys are spread over the space instead of
+// sharing B-tree leaves. Immutable after construction: share one across threads.
+class KeyChooser {
+ public:
+  KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta);
+  std::uint64_t Next(std::mt19937_64& rng) const;
+  // The rank of a key (inverse of the scattering); for tests.
+  std::uint64_t KeyOfRank(std::uint64_t rank) const;
+  double RankProbability(std::uint64_t rank) const;  // zipf only
+
+ private:
+  KeyDistribution distribution_;
+  std::uint64_t keys_;
+  double theta_ = 0, zetan_ = 0, alpha_ = 0, eta_ = 0;
+  std::vector<double> head_cdf_;                // P(rank <= i) for the hottest ranks
+  mutable std::atomic<std::uint64_t> next_{0};  // sequential
+  std::uint64_t scatter_ = 1;
+};
 
 struct OpStats {
   std::uint64_t ok = 0;
@@ -51,6 +92,7 @@ struct OpStats {
 struct LoadReport {
   std::array<OpStats, kLoadOps> ops;
   double seconds = 0;  // the measured interval
+  double rate = 0;     // the requested rate (0: closed loop)
   double throughput(int op) const {
     return seconds > 0 ? static_cast<double>(ops[static_cast<std::size_t>(op)].ok) / seconds : 0;
   }

@@ -50,6 +50,7 @@ struct LoadCommand {
   std::string writer;
   std::vector<std::string> readers;
   std::string mix = "put=100";
+  std::string distribution = "uniform";
   LoadOptions options;
   bool json = false;
 };
@@ -68,6 +69,10 @@ int RunLoadCommand(LoadCommand& c) {
     return 2;
   }
   c.options.mix = mix.value();
+  if (Status s = ParseDistribution(c.distribution, &c.options); !s.ok()) {
+    std::fprintf(stderr, "cqrs load: %s\n", s.message().c_str());
+    return 2;
+  }
   auto report = RunLoad(
       c.options, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   if (!report.ok()) {
@@ -94,23 +99,40 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
 void AddLoadCommand(CLI::App& app, int* exit_code) {
   auto c = std::make_shared<LoadCommand>();
   CLI::App* cmd = app.add_subcommand(
-      "load", "load: N pipelined clients running a mix of put, get and rmw (read-your-write)");
+      "load",
+      "load generator: N pipelined clients running a mix of put, get, scan and rmw "
+      "(read-your-write); closed loop, or open loop with --rate");
   AddCommonFlags(*cmd, &c->common);
   LoadOptions& o = c->options;
   cmd->add_option("--writer", c->writer, "writer endpoint (default from --config / --base-port)");
   cmd->add_option("--reader", c->readers, "reader endpoint, repeatable (default: configured)");
   cmd->add_option("--mix", c->mix,
-                  "weights: put (Upsert), get (Get from any snapshot), rmw (Upsert, then Get at "
-                  "its seq; adds the command-to-visible row)")
+                  "weights: put (Upsert), get (Get from any snapshot), scan (a page of "
+                  "--scan-limit from a key), rmw (Upsert, then Get at its seq; adds the "
+                  "command-to-visible row), e.g. put=20,get=80")
       ->capture_default_str();
-  cmd->add_option("--clients", o.clients, "concurrent clients (threads)")->capture_default_str();
-  cmd->add_option("--pipeline", o.pipeline, "requests in flight per client")->capture_default_str();
-  cmd->add_option("--requests", o.requests, "total requests (default: run for --duration)");
+  cmd->add_option("--clients", o.clients, "connections, each with its own client id")
+      ->capture_default_str();
+  cmd->add_option("--threads", o.threads,
+                  "threads serving the connections (default: min(clients, 2))");
+  cmd->add_option("--pipeline", o.pipeline, "operations in flight per connection")
+      ->capture_default_str();
+  cmd->add_option("--requests", o.requests, "total operations (default: run for --duration)");
   cmd->add_option("--duration", o.duration_s, "seconds to measure")->capture_default_str();
   cmd->add_option("--warmup", o.warmup_s, "seconds before measuring")->capture_default_str();
-  cmd->add_option("--keys", o.keys, "key space (uniform)")->capture_default_str();
+  cmd->add_option("--rate", o.rate,
+                  "open loop: operations per second over all connections, latency counted from "
+                  "when each was due (0: closed loop)")
+      ->capture_default_str();
+  cmd->add_option("--keys", o.keys, "key space: keys k0000000000..")->capture_default_str();
+  cmd->add_option(
+         "--distribution", c->distribution,
+         "uniform, zipf (theta 0.99), zipf:THETA (theta in (0, 1)), or sequential (each key in "
+         "turn: --requests K --keys K fills the key space)")
+      ->capture_default_str();
   cmd->add_option("--value-size", o.value_size, "bytes per value")->capture_default_str();
-  cmd->add_option("--collection", o.collection, "collection to write")->capture_default_str();
+  cmd->add_option("--scan-limit", o.scan_limit, "entities per scan")->capture_default_str();
+  cmd->add_option("--collection", o.collection, "collection to use")->capture_default_str();
   cmd->add_flag("--json", c->json, "print the result as one line of JSON");
   cmd->callback([c, exit_code] { *exit_code = RunLoadCommand(*c); });
 }

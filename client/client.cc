@@ -236,32 +236,46 @@ std::uint64_t Client::NextTimerNs() const {
   return t;
 }
 
+std::size_t Client::PollItems(zmq::pollitem_t* items) {
+  std::size_t count = 0;
+  items[count++] = {socket_->handle(), 0, ZMQ_POLLIN, 0};
+  if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
+  return count;
+}
+
+std::size_t Client::ServeReady(const zmq::pollitem_t* items, std::size_t count) {
+  const std::size_t before = completed_ + queries_->completed();
+  if (count > 0 && (items[0].revents & ZMQ_POLLIN)) {
+    zmq::message_t frame;
+    wire::DrainMessages(*socket_, frame, [this](const zmq::message_t& f) { HandleReply(f); });
+  }
+  if (count > 1 && (items[1].revents & ZMQ_POLLIN)) queries_->HandleReadable();
+  CheckTimers();
+  queries_->CheckTimers();
+  return completed_ + queries_->completed() - before;
+}
+
+std::uint64_t Client::next_timer_ns() const {
+  return std::min(NextTimerNs(), queries_->NextTimerNs());
+}
+
 std::size_t Client::Poll(std::chrono::milliseconds wait) {
-  auto done = [this] { return completed_ + queries_->completed(); };
-  const std::size_t before = done();
   const std::uint64_t end = MonoNs() + ToNs(wait);
-  zmq::message_t frame;
+  zmq::pollitem_t items[kMaxPollItems];
+  std::size_t count = 0;  // nothing polled yet: ServeReady only checks timers
   for (;;) {
-    CheckTimers();
-    queries_->CheckTimers();
-    if (done() > before) return done() - before;
+    if (std::size_t done = ServeReady(items, count)) return done;
     std::uint64_t now = MonoNs();
     if (now >= end) return 0;
-    std::uint64_t until = std::min({end, NextTimerNs(), queries_->NextTimerNs()});
+    std::uint64_t until = std::min(end, next_timer_ns());
     auto timeout_ms = static_cast<long>(until > now ? (until - now + 999'999) / 1'000'000 : 0);
-    zmq::pollitem_t items[2] = {{socket_->handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, 0, 0}};
-    int count = 1;
-    if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
+    count = PollItems(items);  // again each time: a resend may have replaced the socket
     try {
-      zmq::poll(items, static_cast<std::size_t>(count), std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items, count, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
-      continue;
+      count = 0;
     }
-    if (items[0].revents & ZMQ_POLLIN)
-      wire::DrainMessages(*socket_, frame, [this](const zmq::message_t& f) { HandleReply(f); });
-    if (count > 1 && (items[1].revents & ZMQ_POLLIN)) queries_->HandleReadable();
-    if (done() > before) return done() - before;
   }
 }
 

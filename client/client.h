@@ -117,6 +117,15 @@ class Client {
   // Serves until no request and no query is in flight.
   void Flush();
 
+  // For a thread that serves many Clients with one zmq::poll (cqrs load): PollItems writes the
+  // sockets to watch into `items` (returns how many, at most kMaxPollItems), ServeReady handles
+  // what the poll reported on them plus due timers (returns how many requests and queries
+  // completed), and next_timer_ns() says when timers next need ServeReady (UINT64_MAX: never).
+  static constexpr std::size_t kMaxPollItems = 2;
+  std::size_t PollItems(zmq::pollitem_t* items);
+  std::size_t ServeReady(const zmq::pollitem_t* items, std::size_t count);
+  std::uint64_t next_timer_ns() const;
+
   std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
   std::size_t queries_in_flight() const { return queries_->in_flight(); }
   // The highest seq of any acknowledged request: pass it as min_seq to read your writes.

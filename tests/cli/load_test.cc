@@ -1,6 +1,8 @@
 #include "cli/load.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 
 namespace cqrs::cli {
 
@@ -22,7 +24,18 @@ TEST_CASE("ValidateLoadOptions names the flag that is out of range", "[cli][load
   bad([](LoadOptions& x) { x.value_size = 70000; }, "--value-size");
   bad([](LoadOptions& x) { x.warmup_s = -1; }, "--warmup");
   bad([](LoadOptions& x) { x.writer_endpoint.clear(); }, "--writer");
-  bad([](LoadOptions& x) { x.mix = {0, 1, 0}; }, "--reader");
+  bad([](LoadOptions& x) { x.mix = {0, 1, 0, 0}; }, "--reader");
+  bad([](LoadOptions& x) { x.mix = {0, 0, 1, 0}; }, "--reader");
+  bad([](LoadOptions& x) { x.threads = 5; }, "--threads");
+  bad([](LoadOptions& x) { x.rate = -1; }, "--rate");
+  bad([](LoadOptions& x) { x.scan_limit = 0; }, "--scan-limit");
+  bad([](LoadOptions& x) { x.scan_limit = 1001; }, "--scan-limit");
+  bad(
+      [](LoadOptions& x) {
+        x.distribution = KeyDistribution::kZipf;
+        x.zipf_theta = 1;
+      },
+      "theta");
   LoadOptions by_count = o;
   by_count.duration_s = 0;
   by_count.requests = 100;
@@ -47,13 +60,85 @@ TEST_CASE("LoadReport prints a row per operation with percentiles", "[cli][load]
 TEST_CASE("ParseMix reads op=weight lists and names a bad part", "[cli][load]") {
   auto mix = ParseMix("put=20,get=80");
   REQUIRE(mix.ok());
-  CHECK(mix.value() == std::array<std::uint32_t, 3>{20, 80, 0});
-  CHECK(ParseMix("rmw=1").value() == std::array<std::uint32_t, 3>{0, 0, 1});
+  CHECK(mix.value() == Mix{20, 80, 0, 0});
+  CHECK(ParseMix("rmw=1").value() == Mix{0, 0, 0, 1});
+  CHECK(ParseMix("scan=5,put=1").value() == Mix{1, 0, 5, 0});
   CHECK_THAT(ParseMix("put").status().message(), Catch::Contains("'put' is not op=weight"));
-  CHECK_THAT(ParseMix("scan=5").status().message(),
-             Catch::Contains("'scan' is not put, get or rmw"));
+  CHECK_THAT(ParseMix("visible=5").status().message(),
+             Catch::Contains("'visible' is not put, get, scan or rmw"));
   CHECK_THAT(ParseMix("put=x").status().message(), Catch::Contains("weight 'x' of put"));
+  CHECK_THAT(ParseMix("put=-1").status().message(), Catch::Contains("weight '-1' of put"));
   CHECK_THAT(ParseMix("put=0").status().message(), Catch::Contains("at least one weight"));
+}
+
+TEST_CASE("ParseDistribution reads uniform, zipf and zipf:THETA", "[cli][load]") {
+  LoadOptions o;
+  REQUIRE(ParseDistribution("zipf", &o).ok());
+  CHECK(o.distribution == KeyDistribution::kZipf);
+  CHECK(o.zipf_theta == 0.99);
+  REQUIRE(ParseDistribution("zipf:0.5", &o).ok());
+  CHECK(o.zipf_theta == 0.5);
+  REQUIRE(ParseDistribution("uniform", &o).ok());
+  CHECK(o.distribution == KeyDistribution::kUniform);
+  REQUIRE(ParseDistribution("sequential", &o).ok());
+  CHECK(o.distribution == KeyDistribution::kSequential);
+  CHECK_THAT(ParseDistribution("zipf:1.5", &o).message(), Catch::Contains("'1.5'"));
+  CHECK_THAT(ParseDistribution("zipf:", &o).message(), Catch::Contains("theta"));
+  CHECK_THAT(ParseDistribution("zipfian", &o).message(), Catch::Contains("'zipfian'"));
+  CHECK_THAT(ParseDistribution("normal", &o).message(), Catch::Contains("uniform, zipf"));
+}
+
+TEST_CASE("KeyChooser's uniform keys cover the space evenly", "[cli][load]") {
+  KeyChooser keys(KeyDistribution::kUniform, 10, 0);
+  std::mt19937_64 rng(7);
+  std::array<int, 10> seen{};
+  for (int i = 0; i < 100000; ++i) {
+    std::uint64_t k = keys.Next(rng);
+    REQUIRE(k < 10);
+    ++seen[k];
+  }
+  for (int n : seen) CHECK(n == Approx(10000).margin(500));  // > 5 sigma
+}
+
+TEST_CASE("KeyChooser's sequential keys visit each key in turn", "[cli][load]") {
+  KeyChooser keys(KeyDistribution::kSequential, 3, 0);
+  std::mt19937_64 rng(1);
+  std::vector<std::uint64_t> got;
+  for (int i = 0; i < 7; ++i) got.push_back(keys.Next(rng));
+  CHECK(got == std::vector<std::uint64_t>{0, 1, 2, 0, 1, 2, 0});
+}
+
+TEST_CASE("KeyChooser's zipf keys follow 1/rank^theta, scattered over the space", "[cli][load]") {
+  constexpr std::uint64_t kKeys = 100000;
+  KeyChooser keys(KeyDistribution::kZipf, kKeys, 0.99);
+  // The scattering is a bijection of [0, keys).
+  std::vector<bool> hit(kKeys);
+  for (std::uint64_t r = 0; r < kKeys; ++r) hit[keys.KeyOfRank(r)] = true;
+  CHECK(std::count(hit.begin(), hit.end(), true) == static_cast<long>(kKeys));
+  CHECK(keys.KeyOfRank(1) - keys.KeyOfRank(0) > 1);  // neighbours in rank are not in key
+  std::mt19937_64 rng(11);
+  std::vector<int> seen(kKeys);
+  constexpr int kDraws = 400000;
+  for (int i = 0; i < kDraws; ++i) {
+    std::uint64_t k = keys.Next(rng);
+    REQUIRE(k < kKeys);
+    ++seen[k];
+  }
+  // The hottest ranks get their share within 5 standard deviations.
+  for (std::uint64_t r : {0u, 1u, 2u, 9u, 99u, 1000u}) {
+    double p = keys.RankProbability(r);
+    double expected = p * kDraws, sigma = std::sqrt(kDraws * p * (1 - p));
+    CHECK(seen[keys.KeyOfRank(r)] == Approx(expected).margin(5 * sigma));
+  }
+  double zeta = 0;
+  for (std::uint64_t i = 1; i <= kKeys; ++i) zeta += std::pow(static_cast<double>(i), -0.99);
+  CHECK(keys.RankProbability(0) == Approx(1 / zeta));
+  // The tail: ranks from 1024 on, about as often as their probabilities say (within 2 %).
+  double tail_p = 0;
+  for (std::uint64_t r = 1024; r < kKeys; ++r) tail_p += keys.RankProbability(r);
+  long tail_seen = 0;
+  for (std::uint64_t r = 1024; r < kKeys; ++r) tail_seen += seen[keys.KeyOfRank(r)];
+  CHECK(static_cast<double>(tail_seen) == Approx(tail_p * kDraws).epsilon(0.02));
 }
 
 }  // namespace cqrs::cli
