@@ -23,6 +23,9 @@ class TableReader {
     if constexpr (std::is_same_v<T, std::string>) {
       if (!v.is_string()) return Fail(key, "a string");
       *out = v.as_string().str;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!v.is_boolean()) return Fail(key, "true or false");
+      *out = v.as_boolean();
     } else if constexpr (std::is_integral_v<T>) {
       if (!v.is_integer()) return Fail(key, "an integer");
       std::int64_t i = v.as_integer();
@@ -107,6 +110,7 @@ Status ReadProjector(const toml::value& table, ProjectorConfig* p) {
   r.Read("heartbeat_ms", &p->heartbeat_ms);
   r.Read("poll_ms", &p->poll_ms);
   r.Read("reader_check_ms", &p->reader_check_ms);
+  r.Read("sync_read_store", &p->sync_read_store);
   return r.Finish();
 }
 

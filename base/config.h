@@ -60,6 +60,9 @@ struct ProjectorConfig {
   std::uint32_t heartbeat_ms = 100;
   std::uint32_t poll_ms = 200;          // catch-up timer, the safety net under the writer's tick
   std::uint32_t reader_check_ms = 100;  // mdb_reader_check of both stores (see writer's)
+  // false: read-store commits are not fsynced; after a machine crash the read store is rebuilt
+  // from the log. true: each commit is fsynced (slower projector, no rebuild).
+  bool sync_read_store = false;
 };
 
 struct ReaderConfig {

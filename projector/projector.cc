@@ -63,6 +63,7 @@ Status Projector::Init(const ProjectorOptions& options) {
   r.dir = options.read_dir.empty() ? (data / "read").string() : options.read_dir;
   r.map_size = config_.projector.map_size_mb << 20;
   r.max_map_size = config_.projector.max_map_size_mb << 20;
+  r.sync_commits = config_.projector.sync_read_store;
   auto read = store::ReadStore::Open(r);
   if (!read.ok()) return read.status();
   read_ = std::move(read).value();

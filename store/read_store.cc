@@ -1,30 +1,134 @@
 // Opening and checkpointing the read store.
 #include "store/read_store.h"
 
-#include <algorithm>
-#include <filesystem>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
 #include "store/read_store_format.h"
 #include "store/write_store_format.h"
 
 namespace cqrs::store {
 
+namespace {
+
+constexpr const char* kUnsyncedFile = "unsynced";
+
+// The boot id in `<dir>/unsynced`, or empty when there is no such file.
+std::string ReadGuard(const std::string& dir) {
+  std::ifstream in(std::filesystem::path(dir) / kUnsyncedFile);
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+Status FsyncPath(const std::filesystem::path& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Error(Code::kInternal, "open {}: {}", path.string(), std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Error(Code::kInternal, "fsync {}: {}", path.string(), std::strerror(err));
+  return OkStatus();
+}
+
+// Writes `<dir>/unsynced` = boot id durably (file, then directory) before the first unsynced
+// commit can reach the disk.
+Status WriteGuard(const std::string& dir, const std::string& boot_id) {
+  const std::filesystem::path path = std::filesystem::path(dir) / kUnsyncedFile;
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << boot_id << '\n';
+    if (!out.flush()) return Error(Code::kInternal, "cannot write {}", path.string());
+  }
+  CQRS_RETURN_IF_ERROR(FsyncPath(path, O_RDONLY));
+  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace
+
+Result<std::string> CurrentBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (!std::getline(in, id) || id.empty())
+    return Status(Code::kInternal, "cannot read /proc/sys/kernel/random/boot_id");
+  return id;
+}
+
+ReadStore::~ReadStore() {
+  if (!guarded_) return;
+  if (Status s = env_.Sync(); !s.ok()) {
+    spdlog::warn("read store {} left unsynced: {}", options_.dir, s.ToString());
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(options_.dir) / kUnsyncedFile, ec);
+}
+
 Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& options) {
   std::unique_ptr<ReadStore> store(new ReadStore(options));
+  const std::string guard = ReadGuard(options.dir);
+  std::string boot_id;
+  if (!guard.empty() || (!options.read_only && !options.sync_commits)) {
+    auto current = CurrentBootId();
+    if (!current.ok()) return current.status();
+    boot_id = std::move(current).value();
+  }
+  const bool stale = !guard.empty() && guard != boot_id;
+  if (options.read_only && stale)
+    return Error(Code::kUnavailable,
+                 "{} holds no read store yet: the one there was not synced before the machine "
+                 "restarted, and the projector rebuilds it",
+                 options.dir);
   if (options.read_only && !std::filesystem::exists(options.dir + "/data.mdb"))
     return Error(Code::kUnavailable, "{} holds no read store yet (is the projector running?)",
                  options.dir);
+  if (!options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec) return Error(Code::kInternal, "cannot create {}: {}", options.dir, ec.message());
+    if (stale) {
+      spdlog::warn(
+          "{} was not synced before the machine restarted (boot {}, now {}): it may be "
+          "corrupt, so it is removed and rebuilt from the event log",
+          options.dir, guard, boot_id);
+      for (const char* file : {"data.mdb", "lock.mdb"}) {
+        std::filesystem::remove(std::filesystem::path(options.dir) / file, ec);
+        if (ec)
+          return Error(Code::kInternal, "cannot remove {}/{}: {}", options.dir, file, ec.message());
+      }
+      store->discarded_unsynced_ = true;
+    }
+    if (!options.sync_commits) {
+      if (guard != boot_id) CQRS_RETURN_IF_ERROR(WriteGuard(options.dir, boot_id));
+      store->guarded_ = true;
+    }
+  }
   EnvOptions env;
   env.dir = options.dir;
   env.map_size = options.map_size;
-  // Rebuildable from the log: skip the meta page fsync (a crash may lose the last commits,
-  // which the projector then applies again from its checkpoint).
-  env.flags = options.read_only ? MDB_RDONLY : MDB_NOMETASYNC;
+  // Rebuildable from the log: by default no fsync at all (see the class comment); with
+  // sync_commits skip only the meta page fsync (a crash may lose the last commits, which the
+  // projector then applies again from its checkpoint).
+  env.flags = options.read_only ? MDB_RDONLY : options.sync_commits ? MDB_NOMETASYNC : MDB_NOSYNC;
   env.max_dbs = 8;
   env.max_readers = 1024;
   auto opened = LmdbEnv::Open(env);
   if (!opened.ok()) return opened.status();
   store->env_ = std::move(opened).value();
+  if (!options.read_only && options.sync_commits && !guard.empty() && !stale) {
+    // Switched to synced commits: make this boot's unsynced ones durable, then drop the guard.
+    CQRS_RETURN_IF_ERROR(store->env_.Sync());
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(options.dir) / kUnsyncedFile, ec);
+  }
   CQRS_RETURN_IF_ERROR(store->Init());
   return store;
 }

@@ -17,6 +17,10 @@ struct ReadStoreOptions {
   bool read_only = false;
   std::uint64_t map_size = 1ull << 30;
   std::uint64_t max_map_size = 1ull << 40;
+  // false (default): commits are not fsynced (MDB_NOSYNC); the store is derived from the log, so
+  // what a machine crash may corrupt is rebuilt instead (see ReadStore). true: each commit is
+  // fsynced once (MDB_NOMETASYNC), and a machine crash costs no rebuild.
+  bool sync_commits = false;
 };
 
 struct ReadDbs {
@@ -29,11 +33,23 @@ struct Checkpoint {
 };
 
 // Owns the env. Thread-safety: as LmdbEnv.
+//
+// Unsynced commits: a process crash loses nothing (its writes are in the page cache), but a
+// machine crash may leave a meta page on disk whose data pages are not, i.e. a corrupt store.
+// So while a writable store with sync_commits = false is open, the file `unsynced` in its dir
+// holds the boot id (/proc/sys/kernel/random/boot_id) it was opened under; a clean close
+// fsyncs the store and removes the file. A writable open that finds the file from another boot
+// removes the store and starts an empty one (the projector then rebuilds it from the log); a
+// read-only open that finds it answers Unavailable "holds no read store yet" until then.
 class ReadStore {
  public:
   // Opens or (unless read_only) creates the store. Unavailable if a read-only open finds no
   // store yet (the projector has not created it) or the format differs.
   static Result<std::unique_ptr<ReadStore>> Open(const ReadStoreOptions& options);
+  // A writable store without sync_commits is fsynced and its `unsynced` file removed.
+  ~ReadStore();
+  // True when Open removed a store left unsynced by an earlier boot.
+  bool discarded_unsynced() const { return discarded_unsynced_; }
 
   LmdbEnv& env() { return env_; }
   const ReadDbs& dbs() const { return dbs_; }
@@ -57,6 +73,11 @@ class ReadStore {
   ReadStoreOptions options_;
   LmdbEnv env_;
   ReadDbs dbs_;
+  bool guarded_ = false;  // this open wrote the `unsynced` file
+  bool discarded_unsynced_ = false;
 };
+
+// This boot's id (/proc/sys/kernel/random/boot_id), or Internal if it cannot be read.
+Result<std::string> CurrentBootId();
 
 }  // namespace cqrs::store

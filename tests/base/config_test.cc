@@ -34,6 +34,8 @@ base_port = 9000
 [writer]
 durability = "nosync"
 batch_max_requests = 64
+[projector]
+sync_read_store = true
 [limits]
 max_fields = 10
 )");
@@ -47,6 +49,7 @@ max_fields = 10
   CHECK(c->writer.durability == Durability::kNoSync);
   CHECK(c->writer.batch_max_requests == 64);
   CHECK(c->limits.max_fields == 10);
+  CHECK(c->projector.sync_read_store);
 }
 
 TEST_CASE("LoadConfigFile names an unknown key instead of ignoring it", "[base][config]") {
@@ -65,6 +68,8 @@ TEST_CASE("LoadConfigFile names a mistyped key", "[base][config]") {
   CHECK_THAT(s.message(), Catch::Contains("writer.durability must be \"sync\" or \"nosync\""));
   s = LoadConfigFile(Write(dir, "base_port = \"x\"\n"), &c);
   CHECK_THAT(s.message(), Catch::Contains("base_port must be an integer"));
+  s = LoadConfigFile(Write(dir, "[projector]\nsync_read_store = 1\n"), &c);
+  CHECK_THAT(s.message(), Catch::Contains("projector.sync_read_store must be true or false"));
   s = LoadConfigFile(Write(dir, "[limits]\nmax_fields = -1\n"), &c);
   CHECK_THAT(s.message(), Catch::Contains("limits.max_fields must be an integer in range"));
 }
