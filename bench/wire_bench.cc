@@ -3,12 +3,16 @@
 //   BM_CommandRequest_Decode   aligned copy + identifier + Verifier + semantic checks: the work
 //                              the writer does on every frame before touching the store
 //   BM_CommandReply_Build      the writer's per-request reply
+//   BM_CommandReply_Parse      the client's aligned copy + verify + read of a reply
+//   BM_QueryRequest_Encode     the client's encoding of a Get (the reader side and the
+//                              client's reply parse are in bench_read_side)
 // Args: commands per request (each with 4 fields, one a 100-byte string).
 #include <benchmark/benchmark.h>
 
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/command_decoder.h"
+#include "wire/query_codec.h"
 
 namespace cqrs {
 namespace {
@@ -69,6 +73,34 @@ void BM_CommandReply_Build(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(BM_CommandReply_Build)->Arg(1)->Arg(100);
+
+void BM_CommandReply_Parse(benchmark::State& state) {
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<std::uint64_t> versions(static_cast<std::size_t>(state.range(0)), 3);
+  wire::BuildCommandReply(fbb, 7, Code::kOk, {}, -1, 123456, versions);
+  std::vector<std::uint8_t> frame(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  wire::AlignedBuffer aligned;
+  wire::CommandReplyData reply;
+  for (auto _ : state) {
+    aligned.Assign(frame.data(), frame.size());  // as the client copies each frame
+    if (!wire::ParseCommandReply(aligned.span(), &reply).ok()) state.SkipWithError("parse");
+    benchmark::DoNotOptimize(reply.seq);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_CommandReply_Parse)->Arg(1)->Arg(100);
+
+void BM_QueryRequest_Encode(benchmark::State& state) {
+  wire::QueryRequestEncoder encoder;
+  wire::GetQuery get{"orders", "k0000012345"};
+  std::uint64_t id = 0;
+  for (auto _ : state) {
+    auto out = encoder.Encode(++id, "", 77, 0, get);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_QueryRequest_Encode);
 
 }  // namespace
 }  // namespace cqrs

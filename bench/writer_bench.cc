@@ -3,10 +3,13 @@
 //       values, each with a client_id, so entities + events + remembered replies are all
 //       written) decoded, applied and committed in ONE LMDB transaction. items/s is requests
 //       committed per second: how far group commit amortizes the commit (and, with sync=1,
-//       the fsync) over a batch. Batch sizes 1, 100 and 10,000 as in issue #4.
+//       the fsync) over a batch. Batch sizes 1, 100 and 10,000 as in issue #4. <random>=0:
+//       keys in order (neighbours share B-tree leaves); 1: uniform over 1M keys, so each
+//       request dirties its own leaf page (what `cqrs load` and bench/compare do).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
+#include <random>
 
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
@@ -19,6 +22,9 @@ namespace {
 void BM_Writer_BatchApply(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
   const bool sync = state.range(1) != 0;
+  const bool random = state.range(2) != 0;
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<std::uint64_t> key_dist(0, 999'999);
   char tmpl[] = "/tmp/cqrs-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   {
@@ -45,7 +51,7 @@ void BM_Writer_BatchApply(benchmark::State& state) {
       state.PauseTiming();
       for (std::size_t i = 0; i < batch; ++i) {
         ++request_id;
-        spec.key = "k" + std::to_string(request_id % 1'000'000);
+        spec.key = "k" + std::to_string(random ? key_dist(rng) : request_id % 1'000'000);
         auto bytes = encoder.Encode("bench-client", request_id, "", {&spec, 1});
         buffers[i].Assign(bytes.data(), bytes.size());
         items[i].frame = buffers[i].span();
@@ -58,13 +64,16 @@ void BM_Writer_BatchApply(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_Writer_BatchApply)
-    ->ArgNames({"requests", "sync"})
-    ->Args({1, 0})
-    ->Args({100, 0})
-    ->Args({10000, 0})
-    ->Args({1, 1})
-    ->Args({100, 1})
-    ->Args({10000, 1})
+    ->ArgNames({"requests", "sync", "random"})
+    ->Args({1, 0, 0})
+    ->Args({100, 0, 0})
+    ->Args({10000, 0, 0})
+    ->Args({1, 1, 0})
+    ->Args({100, 1, 0})
+    ->Args({10000, 1, 0})
+    ->Args({100, 1, 1})
+    ->Args({1000, 1, 1})
+    ->Args({10000, 1, 1})
     ->UseRealTime()  // an fsync waits without using CPU
     ->Unit(benchmark::kMicrosecond);
 
