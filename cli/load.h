@@ -1,7 +1,8 @@
 // `cqrs load`: a load generator in the manner of redis-benchmark and memtier_benchmark, for
 // commands, queries and the round trip between them. `clients` connections, each keeping up to
 // `pipeline` operations in flight, served by `threads` threads (each polls its connections with
-// one zmq::poll, as redis-benchmark serves all its connections from one event loop). Operations:
+// one zmq::poll, as redis-benchmark serves all its connections from one event loop). Each
+// connection reads from one of the readers, round-robin over the connections. Operations:
 //   put   an Upsert of a value of --value-size bytes
 //   get   a Get of a key from any snapshot (min_seq 0): read throughput
 //   scan  a Scan of --scan-limit entities from a key on, from any snapshot

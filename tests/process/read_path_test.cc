@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -498,6 +500,52 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
        at = log.find("restarting in", at + 1))
     ++restarts;
   CHECK(restarts == static_cast<std::size_t>(kills));
+}
+
+TEST_CASE("cqrs load runs every kind of operation through the pipeline and counts each once",
+          "[process][load]") {
+  TempDir dir;
+  Pipeline p(dir);
+  p.StartUp();
+  const std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
+  // Closed loop, a fixed number of operations: every one is counted in exactly one row.
+  std::string out = Run(fmt::format(
+      "{} load {} --mix put=2,get=1,scan=1,rmw=1 --requests 3000 --warmup 0 --clients 3 "
+      "--pipeline 8 --threads 2 --keys 500 --distribution zipf --scan-limit 5 --json 2>/dev/null",
+      testing::CliBinary(), flags));
+  auto counts = [&](const std::string& op) {
+    std::smatch m;
+    std::regex row("\"" + op + "\":\\{\"ok\":(\\d+),\"failed\":(\\d+),\"indeterminate\":(\\d+)");
+    INFO(out);
+    REQUIRE(std::regex_search(out, m, row));
+    return std::array<long, 3>{std::stol(m[1]), std::stol(m[2]), std::stol(m[3])};
+  };
+  long total = 0;
+  for (const char* op : {"put", "get", "scan", "rmw"}) {
+    auto [ok, failed, indeterminate] = counts(op);
+    CHECK(ok > 0);
+    CHECK(failed == 0);
+    CHECK(indeterminate == 0);
+    total += ok;
+  }
+  CHECK(total == 3000);
+  CHECK(counts("visible")[0] == counts("rmw")[0]);  // each rmw read its own write
+
+  // Open loop: the report names the rate; nothing fails.
+  out =
+      Run(fmt::format("{} load {} --mix put=1 --rate 2000 --duration 1 --warmup 0 --clients 2 "
+                      "--json 2>/dev/null",
+                      testing::CliBinary(), flags));
+  CHECK_THAT(out, Catch::Contains("\"rate\":2000.0"));
+  CHECK(counts("put")[0] > 0);
+  CHECK(counts("put")[1] == 0);
+
+  // Bad arguments: exit code 2 and a message naming the flag (Run requires exit 0).
+  CHECK_THAT(Run(fmt::format("{} load {} --mix fly=1 2>&1; true", testing::CliBinary(), flags)),
+             Catch::Contains("'fly' is not put, get, scan or rmw"));
+  CHECK_THAT(Run(fmt::format("{} load {} --distribution zipf:2 2>&1; echo rc=$?",
+                             testing::CliBinary(), flags)),
+             Catch::Contains("rc=2"));
 }
 
 }  // namespace cqrs
