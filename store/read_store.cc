@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "base/log.h"
 #include "store/read_store_format.h"
@@ -99,17 +98,15 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
           "{} was not synced before the machine restarted (boot {}, now {}): it may be "
           "corrupt, so it is removed and rebuilt from the event log",
           options.dir, guard, boot_id);
-      for (const char* file : {"data.mdb", "lock.mdb"}) {
+      for (const char* file : {"data.mdb", "lock.mdb", kUnsyncedFile}) {
         std::filesystem::remove(std::filesystem::path(options.dir) / file, ec);
         if (ec)
           return Error(Code::kInternal, "cannot remove {}/{}: {}", options.dir, file, ec.message());
       }
       store->discarded_unsynced_ = true;
     }
-    if (!options.sync_commits) {
-      if (guard != boot_id) CQRS_RETURN_IF_ERROR(WriteGuard(options.dir, boot_id));
-      store->guarded_ = true;
-    }
+    if (!options.sync_commits && guard != boot_id)
+      CQRS_RETURN_IF_ERROR(WriteGuard(options.dir, boot_id));
   }
   EnvOptions env;
   env.dir = options.dir;
@@ -123,6 +120,7 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
   auto opened = LmdbEnv::Open(env);
   if (!opened.ok()) return opened.status();
   store->env_ = std::move(opened).value();
+  store->guarded_ = !options.read_only && !options.sync_commits;  // the destructor syncs
   if (!options.read_only && options.sync_commits && !guard.empty() && !stale) {
     // Switched to synced commits: make this boot's unsynced ones durable, then drop the guard.
     CQRS_RETURN_IF_ERROR(store->env_.Sync());

@@ -86,6 +86,19 @@ TEST_CASE("ReadStore without synced commits keeps a boot-id guard while open", "
     auto txn = Txn::BeginRead(s.value()->env());
     CHECK(s.value()->ReadCheckpoint(txn.value())->applied_seq == 0);
   }
+  SECTION("with synced commits, a guard of another boot still discards the store, once") {
+    std::ofstream(guard) << "another-boot\n";
+    o.sync_commits = true;
+    {
+      auto s = ReadStore::Open(o);
+      REQUIRE(s.ok());
+      CHECK(s.value()->discarded_unsynced());
+      CHECK_FALSE(std::filesystem::exists(guard));
+    }
+    auto again = ReadStore::Open(o);
+    REQUIRE(again.ok());
+    CHECK_FALSE(again.value()->discarded_unsynced());
+  }
   SECTION("with synced commits, a guard of this boot is synced and removed at open") {
     std::ofstream(guard) << boot << "\n";
     o.sync_commits = true;
