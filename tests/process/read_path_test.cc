@@ -7,10 +7,10 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -513,12 +513,19 @@ TEST_CASE("cqrs load runs every kind of operation through the pipeline and count
       "{} load {} --mix put=2,get=1,scan=1,rmw=1 --requests 3000 --warmup 0 --clients 3 "
       "--pipeline 8 --threads 2 --keys 500 --distribution zipf --scan-limit 5 --json 2>/dev/null",
       testing::CliBinary(), flags));
-  auto counts = [&](const std::string& op) {
-    std::smatch m;
-    std::regex row("\"" + op + "\":\\{\"ok\":(\\d+),\"failed\":(\\d+),\"indeterminate\":(\\d+)");
+  auto counts = [&](const std::string& op) {  // "op":{"ok":N,"failed":N,"indeterminate":N
     INFO(out);
-    REQUIRE(std::regex_search(out, m, row));
-    return std::array<long, 3>{std::stol(m[1]), std::stol(m[2]), std::stol(m[3])};
+    std::array<long, 3> n{};
+    std::size_t at = out.find("\"" + op + "\":{");
+    REQUIRE(at != std::string::npos);
+    const char* names[] = {"\"ok\":", "\"failed\":", "\"indeterminate\":"};
+    for (int i = 0; i < 3; ++i) {
+      at = out.find(names[i], at);
+      REQUIRE(at != std::string::npos);
+      at += std::strlen(names[i]);
+      n[static_cast<std::size_t>(i)] = std::stol(out.substr(at));
+    }
+    return n;
   };
   long total = 0;
   for (const char* op : {"put", "get", "scan", "rmw"}) {
