@@ -1,10 +1,15 @@
 // Loading and validating the TOML configuration with toml11.
 #include "base/config.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <toml.hpp>
+
+#include "base/names.h"
 
 namespace cqrs {
 namespace {
@@ -48,6 +53,22 @@ class TableReader {
     }
   }
 
+  // An array of tables (TOML's [[key]] or key = [{...}, ...]); absent is fine.
+  const toml::array* Tables(const char* key) {
+    seen_.insert(key);
+    if (!status_.ok() || !table_.contains(key)) return nullptr;
+    const toml::value& v = table_.at(key);
+    if (!v.is_array()) {
+      Fail(key, "an array of tables");
+      return nullptr;
+    }
+    for (const auto& item : v.as_array())
+      if (!item.is_table()) {
+        Fail(key, "an array of tables");
+        return nullptr;
+      }
+    return &v.as_array();
+  }
   // Descends into a sub-table; absent is fine.
   const toml::value* Table(const char* key) {
     seen_.insert(key);
@@ -202,6 +223,71 @@ void AddCommonFlags(CLI::App& app, CommonFlags* flags) {
   app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error (default info)");
 }
 
+Status ReadCollections(const toml::array& tables, std::vector<CollectionSpec>* out) {
+  out->clear();
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const std::string prefix = fmt::format("collections[{}].", i);
+    TableReader r(tables[i], prefix);
+    CollectionSpec& c = out->emplace_back();
+    r.Read("name", &c.name);
+    r.Read("indexes", &c.indexes);
+    if (const toml::array* aggregates = r.Tables("aggregates")) {
+      for (std::size_t j = 0; j < aggregates->size(); ++j) {
+        TableReader a((*aggregates)[j], fmt::format("{}aggregates[{}].", prefix, j));
+        AggregateSpec& spec = c.aggregates.emplace_back();
+        a.Read("name", &spec.name);
+        a.Read("group_by", &spec.group_by);
+        a.Read("sum", &spec.sum);
+        r.Adopt(a.Finish());
+      }
+    }
+    CQRS_RETURN_IF_ERROR(r.Finish());
+  }
+  return OkStatus();
+}
+
+Status ValidateCollections(const std::vector<CollectionSpec>& collections) {
+  auto bad = [](std::size_t i, std::string_view rule) {
+    return Error(Code::kInvalidArgument, "config collections[{}] {}", i, rule);
+  };
+  if (collections.size() > kMaxCollectionSpecs)
+    return Error(Code::kInvalidArgument, "config collections declares more than {} collections",
+                 kMaxCollectionSpecs);
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < collections.size(); ++i) {
+    const CollectionSpec& c = collections[i];
+    if (!IsValidCollectionName(c.name))
+      return bad(i, fmt::format("name '{}' is not a collection name ([a-z0-9_]{{1,64}})", c.name));
+    if (!names.insert(c.name).second)
+      return bad(i, fmt::format("declares '{}' a second time", c.name));
+    if (c.indexes.size() > kMaxIndexesPerCollection)
+      return bad(i, fmt::format("has more than {} indexes", kMaxIndexesPerCollection));
+    std::set<std::string_view> fields;
+    for (const auto& f : c.indexes) {
+      if (!IsValidFieldName(f))
+        return bad(
+            i, fmt::format("index '{}' is not a field name ([A-Za-z_][A-Za-z0-9_]{{0,63}})", f));
+      if (!fields.insert(f).second) return bad(i, fmt::format("indexes '{}' twice", f));
+    }
+    if (c.aggregates.size() > kMaxAggregatesPerCollection)
+      return bad(i, fmt::format("has more than {} aggregates", kMaxAggregatesPerCollection));
+    std::set<std::string_view> aggregates;
+    for (const auto& a : c.aggregates) {
+      if (!IsValidFieldName(a.name))
+        return bad(i,
+                   fmt::format("aggregate name '{}' is not [A-Za-z_][A-Za-z0-9_]{{0,63}}", a.name));
+      if (!aggregates.insert(a.name).second)
+        return bad(i, fmt::format("declares aggregate '{}' twice", a.name));
+      if (!IsValidFieldName(a.group_by))
+        return bad(
+            i, fmt::format("aggregate '{}' group_by '{}' is not a field name", a.name, a.group_by));
+      if (!a.sum.empty() && !IsValidFieldName(a.sum))
+        return bad(i, fmt::format("aggregate '{}' sum '{}' is not a field name", a.name, a.sum));
+    }
+  }
+  return OkStatus();
+}
+
 Status LoadConfigFile(const std::string& path, Config* config) {
   toml::value root;
   try {
@@ -219,6 +305,8 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* p = r.Table("projector")) r.Adopt(ReadProjector(*p, &config->projector));
   if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
+  if (const toml::array* c = r.Tables("collections"))
+    r.Adopt(ReadCollections(*c, &config->collections));
   Status s = r.Finish();
   if (!s.ok()) return Status(s.code(), fmt::format("{}: {}", path, s.message()));
   return OkStatus();
@@ -286,7 +374,45 @@ Status ValidateConfig(const Config& c) {
   if (q.max_reply_bytes < (64u << 10))
     return bad("reader.max_reply_bytes", "must be at least 65536 (one entity)");
   if (q.batch_max_queries < 1) return bad("reader.batch_max_queries", "must be at least 1");
-  return OkStatus();
+  return ValidateCollections(c.collections);
+}
+
+const std::vector<CollectionSpec>& NoCollectionSpecs() {
+  static const std::vector<CollectionSpec> none;
+  return none;
+}
+
+const AggregateSpec* CollectionSpec::FindAggregate(std::string_view aggregate) const {
+  for (const auto& a : aggregates)
+    if (a.name == aggregate) return &a;
+  return nullptr;
+}
+
+bool CollectionSpec::HasIndex(std::string_view field) const {
+  return std::find(indexes.begin(), indexes.end(), field) != indexes.end();
+}
+
+const CollectionSpec* Config::FindCollection(std::string_view collection) const {
+  for (const auto& c : collections)
+    if (c.name == collection) return &c;
+  return nullptr;
+}
+
+std::string Config::ReadModelFingerprint() const {
+  std::vector<std::string> parts;
+  for (const auto& c : collections) {
+    std::vector<std::string> items(c.indexes.begin(), c.indexes.end());
+    std::sort(items.begin(), items.end());
+    std::vector<std::string> aggs;
+    for (const auto& a : c.aggregates)
+      aggs.push_back(fmt::format("{}({},{})", a.name, a.group_by, a.sum));
+    std::sort(aggs.begin(), aggs.end());
+    if (items.empty() && aggs.empty()) continue;
+    parts.push_back(
+        fmt::format("{}:i={};a={}", c.name, fmt::join(items, ","), fmt::join(aggs, ",")));
+  }
+  std::sort(parts.begin(), parts.end());
+  return fmt::format("{}", fmt::join(parts, "|"));
 }
 
 std::string_view DurabilityName(Durability d) { return d == Durability::kSync ? "sync" : "nosync"; }

@@ -77,6 +77,26 @@ struct ReaderConfig {
   std::uint32_t max_waiting = 10000;         // queries parked on min_seq; more: ResourceExhausted
 };
 
+// Read models declared per collection (docs/OPERATIONS.md): secondary indexes on fields, and
+// aggregates (count, plus the sum of a numeric field) grouped by a field.
+struct AggregateSpec {
+  std::string name;
+  std::string group_by;
+  std::string sum;  // empty: count only
+};
+struct CollectionSpec {
+  std::string name;
+  std::vector<std::string> indexes;
+  std::vector<AggregateSpec> aggregates;
+  const AggregateSpec* FindAggregate(std::string_view aggregate) const;
+  bool HasIndex(std::string_view field) const;
+};
+inline constexpr std::size_t kMaxCollectionSpecs = 256;
+// An empty declaration list, for components built without a Config.
+const std::vector<CollectionSpec>& NoCollectionSpecs();
+inline constexpr std::size_t kMaxIndexesPerCollection = 32;
+inline constexpr std::size_t kMaxAggregatesPerCollection = 32;
+
 struct Config {
   std::string data_dir = "./data";
   int base_port = 7100;
@@ -85,6 +105,13 @@ struct Config {
   ProjectorConfig projector;
   ReaderConfig reader;
   Limits limits;
+  std::vector<CollectionSpec> collections;  // [[collections]]
+
+  // The declaration of `collection`, or nullptr when it declares no read model.
+  const CollectionSpec* FindCollection(std::string_view collection) const;
+  // The declared read models in a canonical text (order of declaration does not matter): the
+  // read store records it, and a projector that finds another one rebuilds the store.
+  std::string ReadModelFingerprint() const;
 
   // tcp://127.0.0.1:<base_port + offset>; DESIGN.md's endpoint plan.
   std::string LoopbackEndpoint(int offset) const;

@@ -4,16 +4,16 @@
 #include <string>
 #include <string_view>
 
+#include "base/names.h"
+
 namespace cqrs::wire {
 
 // Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
-// Collection names: [a-z0-9_]{1,64}.
-bool IsValidCollectionName(std::string_view s);
-
-// Field names: [A-Za-z_][A-Za-z0-9_]{0,63}.
-bool IsValidFieldName(std::string_view s);
+// Collection and field names: base/names.h.
+using cqrs::IsValidCollectionName;
+using cqrs::IsValidFieldName;
 
 // Identifiers (keys, client ids): valid UTF-8 without NUL.
 inline bool IsValidIdentifierText(std::string_view s) {

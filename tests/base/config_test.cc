@@ -98,3 +98,76 @@ TEST_CASE("ValidateConfig refuses limits the store cannot hold", "[base][config]
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("Read models are declared per collection in [[collections]]", "[base][config]") {
+  testing::TempDir dir;
+  CommonFlags flags;
+  flags.config_file = std::string(CQRS_SOURCE_DIR) + "/examples/orders.toml";
+  auto c = ResolveConfig(flags);
+  REQUIRE(c.ok());
+  REQUIRE(c->collections.size() == 1);
+  const CollectionSpec* orders = c->FindCollection("orders");
+  REQUIRE(orders != nullptr);
+  CHECK(orders->indexes == std::vector<std::string>{"status", "customer", "amount"});
+  CHECK(orders->HasIndex("amount"));
+  CHECK_FALSE(orders->HasIndex("qty"));
+  REQUIRE(orders->aggregates.size() == 2);
+  CHECK(orders->FindAggregate("by_customer")->group_by == "customer");
+  CHECK(orders->FindAggregate("by_customer")->sum == "amount");
+  CHECK(orders->FindAggregate("by_status")->sum.empty());
+  CHECK(c->FindCollection("items") == nullptr);
+  CHECK(c->ReadModelFingerprint() ==
+        "orders:i=amount,customer,status;a=by_customer(customer,amount),by_status(status,)");
+
+  // The fingerprint ignores the order of declaration.
+  Config reordered;
+  REQUIRE(LoadConfigFile(Write(dir, R"(
+[[collections]]
+name = "orders"
+indexes = ["amount", "status", "customer"]
+aggregates = [{ name = "by_status", group_by = "status" },
+              { name = "by_customer", group_by = "customer", sum = "amount" }]
+)"),
+                         &reordered)
+              .ok());
+  CHECK(reordered.ReadModelFingerprint() == c->ReadModelFingerprint());
+}
+
+TEST_CASE("A bad read-model declaration is refused with the key that is wrong", "[base][config]") {
+  testing::TempDir dir;
+  auto check = [&](const std::string& toml, const std::string& expected) {
+    CommonFlags flags;
+    flags.config_file = Write(dir, toml);
+    auto c = ResolveConfig(flags);
+    INFO(toml);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(c.status().message(), Catch::Contains(expected));
+  };
+  check("[[collections]]\nname = \"Orders\"\n", "collections[0] name 'Orders' is not");
+  check("[[collections]]\nname = \"o\"\n[[collections]]\nname = \"o\"\n",
+        "collections[1] declares 'o' a second time");
+  check("[[collections]]\nname = \"o\"\nindexes = [\"a\", \"a\"]\n", "indexes 'a' twice");
+  check("[[collections]]\nname = \"o\"\nindexes = [\"1a\"]\n", "index '1a' is not a field name");
+  check("[[collections]]\nname = \"o\"\nindexes = \"a\"\n",
+        "collections[0].indexes must be an array of strings");
+  check("[[collections]]\nname = \"o\"\nindex = [\"a\"]\n",
+        "unknown config key collections[0].index");
+  check(
+      "[[collections]]\nname = \"o\"\naggregates = [{ name = \"x\", group_by = \"a\", sun = \"b\" "
+      "}]\n",
+      "unknown config key collections[0].aggregates[0].sun");
+  check("[[collections]]\nname = \"o\"\naggregates = [{ name = \"x\" }]\n",
+        "aggregate 'x' group_by '' is not a field name");
+  check(
+      "[[collections]]\nname = \"o\"\naggregates = [{ name = \"x\", group_by = \"a\" },"
+      " { name = \"x\", group_by = \"b\" }]\n",
+      "declares aggregate 'x' twice");
+  check("[[collections]]\nname = \"o\"\naggregates = [{ name = \"9x\", group_by = \"a\" }]\n",
+        "aggregate name '9x' is not");
+  check("collections = 5\n", "config key collections must be an array of tables");
+}
+
+}  // namespace cqrs
