@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "store/key_format.h"
+#include "store/ordered_value.h"
 #include "store/read_store_format.h"
 #include "wire/value.h"
 
@@ -12,9 +13,31 @@ namespace {
 std::string_view AsView(const flatbuffers::String* s) {
   return s ? std::string_view(s->data(), s->size()) : std::string_view();
 }
+
+// The value of field `name` in an encoded record ("" record: none); kNone if absent.
+ValueView RecordField(std::string_view record, std::string_view name) {
+  if (record.empty()) return {};
+  store::RecordFieldReader reader(record);
+  FieldView f;
+  while (reader.Next(&f)) {
+    if (f.name == name) return f.value;
+    if (f.name > name) break;  // fields are in name order
+  }
+  return {};
+}
+
+// The value of field `name` in a sorted after-image; kNone if absent.
+ValueView ImageField(const std::vector<FieldView>& fields, std::string_view name) {
+  auto it = std::lower_bound(fields.begin(), fields.end(), name,
+                             [](const FieldView& f, std::string_view n) { return f.name < n; });
+  return it != fields.end() && it->name == name ? it->value : ValueView();
+}
+
+bool Present(const ValueView& v) { return v.type != ValueType::kNone; }
 }  // namespace
 
 Status EventApplier::Begin(store::Txn& txn) {
+  model_ids_.clear();  // ids interned in an aborted batch must not be reused
   auto c = store_.ReadCheckpoint(txn);
   if (!c.ok()) return c.status();
   checkpoint_ = c.value();
@@ -30,17 +53,29 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
       store_.namespaces().Intern(txn, AsView(e.tenant()), AsView(e.collection()), &ns));
   const store::ReadDbs& dbs = store_.dbs();
   store::KeyBuffer key = store::EntityKey(ns, AsView(e.key()));
-  if (e.op() == fb::Op::Delete) {
+  const bool deleted = e.op() == fb::Op::Delete;
+  fields_.clear();
+  if (!deleted && e.fields())
+    for (const fb::Field* f : *e.fields())
+      fields_.push_back({AsView(f->name()), wire::ValueOf(*f)});
+  // The writer stores fields in name order; sort anyway so a record is always well-formed.
+  std::sort(fields_.begin(), fields_.end(),
+            [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
+  for (const CollectionSpec& spec : models_)
+    if (spec.name == AsView(e.collection()) &&
+        (!spec.indexes.empty() || !spec.aggregates.empty())) {
+      std::string_view before;
+      Status got = txn.Get(dbs.entities, key.view(), &before);
+      if (!got.ok() && got.code() != Code::kNotFound) return got;
+      before_.assign(got.ok() ? before : std::string_view());  // copied: writes move pages
+      CQRS_RETURN_IF_ERROR(
+          ApplyReadModels(txn, spec, AsView(e.tenant()), AsView(e.key()), deleted));
+      break;
+    }
+  if (deleted) {
     Status s = txn.Del(dbs.entities, key.view());
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   } else {
-    fields_.clear();
-    if (e.fields())
-      for (const fb::Field* f : *e.fields())
-        fields_.push_back({AsView(f->name()), wire::ValueOf(*f)});
-    // The writer stores fields in name order; sort anyway so a record is always well-formed.
-    std::sort(fields_.begin(), fields_.end(),
-              [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
     record_.Begin(e.version(), e.seq(), /*tombstone=*/false);
     for (const FieldView& f : fields_) record_.Add(f);
     CQRS_RETURN_IF_ERROR(txn.Put(dbs.entities, key.view(), record_.Finish()));
@@ -53,5 +88,91 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
 }
 
 Status EventApplier::End(store::Txn& txn) { return store_.WriteCheckpoint(txn, checkpoint_); }
+
+Status EventApplier::ModelId(store::Txn& txn, std::string_view tenant, std::string_view collection,
+                             char kind, std::string_view name, std::uint32_t* id) {
+  model_name_.assign(tenant).push_back('\0');
+  model_name_.append(collection).append(1, '#').append(1, kind).append(1, '.').append(name);
+  for (const auto& [cached, cached_id] : model_ids_)
+    if (cached == model_name_) {
+      *id = cached_id;
+      return OkStatus();
+    }
+  const std::string_view qualified = std::string_view(model_name_).substr(tenant.size() + 1);
+  CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, qualified, id));
+  model_ids_.emplace_back(model_name_, *id);
+  return OkStatus();
+}
+
+Status EventApplier::ApplyReadModels(store::Txn& txn, const CollectionSpec& spec,
+                                     std::string_view tenant, std::string_view key, bool deleted) {
+  const store::ReadDbs& dbs = store_.dbs();
+  auto after = [&](std::string_view field) {
+    return deleted ? ValueView() : ImageField(fields_, field);
+  };
+  for (const std::string& field : spec.indexes) {
+    const ValueView old_value = RecordField(before_, field), new_value = after(field);
+    if (old_value == new_value) continue;  // same type and value, or absent both times
+    std::uint32_t id = 0;
+    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, 'i', field, &id));
+    store::KeyBuffer k;
+    if (Present(old_value)) {
+      k.U32(id);
+      store::AppendOrderedValue(old_value, &k);
+      Status s = txn.Del(dbs.indexes, k.view(), key);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    if (Present(new_value)) {
+      k.Clear();
+      k.U32(id);
+      store::AppendOrderedValue(new_value, &k);
+      Status s = txn.Put(dbs.indexes, k.view(), key, MDB_NODUPDATA);
+      if (!s.ok() && s.code() != Code::kAlreadyExists) return s;
+    }
+  }
+  for (const AggregateSpec& a : spec.aggregates) {
+    const ValueView old_group = RecordField(before_, a.group_by), new_group = after(a.group_by);
+    const ValueView old_sum = a.sum.empty() ? ValueView() : RecordField(before_, a.sum);
+    const ValueView new_sum = a.sum.empty() ? ValueView() : after(a.sum);
+    if (old_group == new_group && old_sum == new_sum) continue;
+    std::uint32_t id = 0;
+    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, 'a', a.name, &id));
+    if (Present(old_group)) CQRS_RETURN_IF_ERROR(AdjustGroup(txn, id, old_group, -1, old_sum));
+    if (Present(new_group)) CQRS_RETURN_IF_ERROR(AdjustGroup(txn, id, new_group, +1, new_sum));
+  }
+  return OkStatus();
+}
+
+Status EventApplier::AdjustGroup(store::Txn& txn, std::uint32_t id, const ValueView& group,
+                                 int delta, const ValueView& summed) {
+  const store::ReadDbs& dbs = store_.dbs();
+  store::KeyBuffer k;
+  k.U32(id);
+  store::AppendOrderedValue(group, &k);
+  store::AggregateCell cell;
+  std::string_view stored;
+  Status s = txn.Get(dbs.aggregates, k.view(), &stored);
+  if (s.ok()) {
+    if (!store::DecodeAggregateCell(stored, &cell))
+      return Status(Code::kInternal, "aggregate cell of the wrong size");
+  } else if (s.code() != Code::kNotFound) {
+    return s;
+  }
+  if (delta < 0 && cell.count == 0)
+    return Status(Code::kInternal, "aggregate group count would go below 0");
+  cell.count = delta > 0 ? cell.count + 1 : cell.count - 1;
+  // Wrapping int arithmetic (through unsigned): an overflowing sum wraps instead of being UB.
+  if (summed.type == ValueType::kInt)
+    cell.int_sum = static_cast<std::int64_t>(
+        delta > 0
+            ? static_cast<std::uint64_t>(cell.int_sum) + static_cast<std::uint64_t>(summed.i)
+            : static_cast<std::uint64_t>(cell.int_sum) - static_cast<std::uint64_t>(summed.i));
+  else if (summed.type == ValueType::kDouble)
+    cell.double_sum += delta > 0 ? summed.d : -summed.d;
+  if (cell.count == 0) return txn.Del(dbs.aggregates, k.view());
+  char bytes[store::AggregateCell::kBytes];
+  store::EncodeAggregateCell(cell, bytes);
+  return txn.Put(dbs.aggregates, k.view(), {bytes, sizeof bytes});
+}
 
 }  // namespace cqrs::projector

@@ -1,11 +1,13 @@
 // EventApplier: applies events from the log to the read store inside the projector's write
-// transaction: entities (a delete removes the key), the per-collection log index, and the
-// checkpoint. The same code serves the live projector and a rebuild from the log.
+// transaction: entities (a delete removes the key), the per-collection log index, the declared
+// read models (secondary indexes and aggregates, from the entity's state before and after the
+// event), and the checkpoint. The same code serves the live projector and a rebuild.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "base/config.h"
 #include "base/status.h"
 #include "base/value.h"
 #include "schemas/cqrs_generated.h"
@@ -18,7 +20,10 @@ namespace cqrs::projector {
 // Not thread-safe; reuses its buffers (allocates nothing per event once warm).
 class EventApplier {
  public:
-  explicit EventApplier(store::ReadStore& store) : store_(store) {}
+  // `models` (the config's [[collections]]) must outlive the applier.
+  explicit EventApplier(store::ReadStore& store) : EventApplier(store, NoCollectionSpecs()) {}
+  EventApplier(store::ReadStore& store, const std::vector<CollectionSpec>& models)
+      : store_(store), models_(models) {}
 
   // Reads the checkpoint at the start of a batch.
   Status Begin(store::Txn& txn);
@@ -31,10 +36,23 @@ class EventApplier {
   const store::Checkpoint& checkpoint() const { return checkpoint_; }
 
  private:
+  // Index and aggregate maintenance for one event of a collection with declared read models.
+  Status ApplyReadModels(store::Txn& txn, const CollectionSpec& spec, std::string_view tenant,
+                         std::string_view key, bool deleted);
+  Status AdjustGroup(store::Txn& txn, std::uint32_t id, const ValueView& group, int delta,
+                     const ValueView& summed);
+  // The id of "<collection>#<kind>.<name>" (cached per batch).
+  Status ModelId(store::Txn& txn, std::string_view tenant, std::string_view collection, char kind,
+                 std::string_view name, std::uint32_t* id);
+
   store::ReadStore& store_;
+  const std::vector<CollectionSpec>& models_;
   store::Checkpoint checkpoint_;
   store::RecordBuilder record_;
-  std::vector<FieldView> fields_;
+  std::vector<FieldView> fields_;  // the event's after-image, by name
+  std::string before_;             // the entity's record before the event ("": none)
+  std::string model_name_;         // scratch for ModelId
+  std::vector<std::pair<std::string, std::uint32_t>> model_ids_;  // per batch
 };
 
 }  // namespace cqrs::projector

@@ -67,7 +67,7 @@ Status Projector::Init(const ProjectorOptions& options) {
   auto read = store::ReadStore::Open(r);
   if (!read.ok()) return read.status();
   read_ = std::move(read).value();
-  applier_ = std::make_unique<EventApplier>(*read_);
+  applier_ = std::make_unique<EventApplier>(*read_, config_.collections);
 
   // The read store must follow this write store, and not be ahead of it.
   auto txn = store::Txn::BeginWrite(read_->env());
@@ -82,6 +82,19 @@ Status Projector::Init(const ProjectorOptions& options) {
     return Error(Code::kUnavailable,
                  "{} follows write store {}, but {} is {}: remove {} to rebuild it from the log",
                  r.dir, followed.value(), w.dir, write_->store_id(), r.dir);
+  }
+  // Indexes and aggregates are built as events are applied: a store built with other read
+  // models has none for the new ones. TODO(#5): rebuild it (cqrs rebuild) instead of refusing.
+  auto models = read_->ReadModels(txn.value());
+  if (!models.ok()) return models.status();
+  const std::string declared = config_.ReadModelFingerprint();
+  if (!models->has_value() && checkpoint->applied_seq == 0) {
+    CQRS_RETURN_IF_ERROR(read_->SetReadModels(txn.value(), declared));
+  } else if (models->value_or("") != declared) {
+    return Error(Code::kUnavailable,
+                 "{} was built with read models '{}', the config declares '{}': remove {} to "
+                 "rebuild it from the log",
+                 r.dir, models->value_or(""), declared, r.dir);
   }
   CQRS_RETURN_IF_ERROR(txn->Commit());
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));

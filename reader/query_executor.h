@@ -1,5 +1,6 @@
 // QueryExecutor: answers one checked QueryRequest from a read-store snapshot: Get by key, Scan
-// as a cursor walk over the collection's keys. Find and Aggregate need declared read models.
+// as a cursor walk over the collection's keys, Find as a walk over a declared index in (value,
+// key) order, Aggregate as a walk over a declared aggregate's groups.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,10 @@ namespace cqrs::reader {
 // messages excepted.
 class QueryExecutor {
  public:
-  QueryExecutor(store::ReadStore& store, const ReaderConfig& config)
-      : store_(store), config_(config) {}
+  // `models` (the config's [[collections]]) must outlive the executor.
+  QueryExecutor(store::ReadStore& store, const ReaderConfig& config,
+                const std::vector<CollectionSpec>& models = NoCollectionSpecs())
+      : store_(store), config_(config), models_(models) {}
 
   // Runs `request` against `snapshot`, whose applied seq is `seq`, and returns the encoded
   // QueryReply (valid until the next call); `status` gets its status.
@@ -34,10 +37,15 @@ class QueryExecutor {
  private:
   Status Get(const store::Txn& snapshot, const fb::Get& get);
   Status Scan(const store::Txn& snapshot, const fb::Scan& scan, std::string* next);
+  Status Find(const store::Txn& snapshot, const fb::Find& find, std::string* next);
+  Status Aggregate(const store::Txn& snapshot, const fb::Aggregate& aggregate);
+  const CollectionSpec* Spec(std::string_view collection) const;
 
   store::ReadStore& store_;
   ReaderConfig config_;
+  const std::vector<CollectionSpec>& models_;
   QueryReplyBuilder builder_;
+  std::string name_;  // scratch: "<collection>#i.<field>"
 };
 
 }  // namespace cqrs::reader

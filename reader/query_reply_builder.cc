@@ -10,6 +10,12 @@ namespace cqrs::reader {
 void QueryReplyBuilder::Begin() {
   fbb_.Clear();
   entities_.clear();
+  groups_.clear();
+}
+
+void QueryReplyBuilder::AddGroup(const ValueView& key, std::uint64_t count, double sum) {
+  auto [type, value] = wire::CreateValue(fbb_, key);
+  groups_.push_back(fb::CreateGroup(fbb_, type, value, count, sum));
 }
 
 bool QueryReplyBuilder::AddEntity(std::string_view collection, std::string_view key,
@@ -34,8 +40,9 @@ std::span<const std::uint8_t> QueryReplyBuilder::Finish(std::uint64_t request_id
   auto msg = message.empty() ? 0 : fbb_.CreateString(message.data(), message.size());
   auto entities = entities_.empty() ? 0 : fbb_.CreateVector(entities_);
   auto nxt = next.empty() ? 0 : fbb_.CreateString(next.data(), next.size());
+  auto groups = groups_.empty() ? 0 : fbb_.CreateVector(groups_);
   fbb_.Finish(
-      fb::CreateQueryReply(fbb_, request_id, wire::ToWire(status), msg, seq, entities, nxt, 0),
+      fb::CreateQueryReply(fbb_, request_id, wire::ToWire(status), msg, seq, entities, nxt, groups),
       wire::kQueryReplyId);
   return {fbb_.GetBufferPointer(), fbb_.GetSize()};
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/value.h"
 #include "schemas/cqrs_generated.h"
 
 namespace cqrs::reader {
@@ -17,6 +18,8 @@ class QueryReplyBuilder {
   void Begin();
   // Adds an entity from a record (store/record_format.h). False if the record is malformed.
   bool AddEntity(std::string_view collection, std::string_view key, std::string_view record);
+  // Adds an aggregate group.
+  void AddGroup(const ValueView& key, std::uint64_t count, double sum);
   std::size_t entity_count() const { return entities_.size(); }
   std::size_t bytes() const { return fbb_.GetSize(); }
   // The finished reply, valid until the next Begin().
@@ -28,6 +31,7 @@ class QueryReplyBuilder {
   flatbuffers::FlatBufferBuilder fbb_{1024};
   std::vector<flatbuffers::Offset<fb::Entity>> entities_;
   std::vector<flatbuffers::Offset<fb::Field>> fields_;
+  std::vector<flatbuffers::Offset<fb::Group>> groups_;
 };
 
 }  // namespace cqrs::reader

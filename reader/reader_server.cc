@@ -42,7 +42,7 @@ Status ReaderServer::Init(const std::string& endpoint) {
   auto store = store::ReadStore::Open(o);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
-  executor_ = std::make_unique<QueryExecutor>(*store_, config_.reader);
+  executor_ = std::make_unique<QueryExecutor>(*store_, config_.reader, config_.collections);
 
   auto control = shm::ControlBlock::Attach(config_.data_dir);
   if (control.ok()) {

@@ -19,6 +19,9 @@ Status LmdbError(std::string_view operation, int rc) {
     case MDB_NOTFOUND:
       code = Code::kNotFound;
       break;
+    case MDB_KEYEXIST:
+      code = Code::kAlreadyExists;
+      break;
     case MDB_MAP_RESIZED:
     case EIO:
     case MDB_READERS_FULL:
@@ -202,6 +205,14 @@ Status Txn::Del(Dbi dbi, std::string_view key) {
   return OkStatus();
 }
 
+Status Txn::Del(Dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = ToVal(key), v = ToVal(value);
+  int rc = mdb_del(txn_, dbi.handle, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, std::string());
+  if (rc != 0) return LmdbError(fmt::format("mdb_del({})", dbi.name), rc);
+  return OkStatus();
+}
+
 Status RenewSnapshot(LmdbEnv& env, Txn* txn) {
   for (int attempt = 0;; ++attempt) {
     Status s;
@@ -241,7 +252,7 @@ Cursor::~Cursor() {
 
 Status Cursor::Get(MDB_cursor_op op, std::string_view* key, std::string_view* value) {
   MDB_val k = ToVal(*key);
-  MDB_val v;
+  MDB_val v = ToVal(*value);  // an input of MDB_GET_BOTH(_RANGE)
   int rc = mdb_cursor_get(cursor_, &k, &v, op);
   if (rc == MDB_NOTFOUND) return Status(Code::kNotFound, std::string());
   if (rc != 0) return LmdbError(fmt::format("mdb_cursor_get({})", dbi_.name), rc);

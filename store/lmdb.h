@@ -120,6 +120,8 @@ class Txn {
   Status Reserve(Dbi dbi, std::string_view key, std::size_t size, char** out, unsigned flags = 0);
   // Deletes `key`; NotFound if absent.
   Status Del(Dbi dbi, std::string_view key);
+  // Deletes one duplicate (`key`, `value`) of an MDB_DUPSORT database; NotFound if absent.
+  Status Del(Dbi dbi, std::string_view key, std::string_view value);
 
  private:
   MDB_txn* txn_ = nullptr;
@@ -149,7 +151,8 @@ class Cursor {
   ~Cursor();
 
   // Positions with `op` (MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_SET_RANGE ...). NotFound at an end.
-  // For MDB_SET/MDB_SET_RANGE `key` is the probe; on success key/value hold the entry.
+  // For MDB_SET/MDB_SET_RANGE `key` is the probe, for MDB_GET_BOTH(_RANGE) `key` and `value`;
+  // on success key/value hold the entry.
   Status Get(MDB_cursor_op op, std::string_view* key, std::string_view* value);
 
  private:

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "base/log.h"
 #include "store/read_store_format.h"
@@ -137,12 +139,8 @@ Status ReadStore::Init() {
   if (!begun.ok()) return begun.status();
   Txn txn = std::move(begun).value();
   const bool create = !options_.read_only;
-  const std::pair<Dbi*, const char*> dbs[] = {{&dbs_.meta, "meta"},
-                                              {&dbs_.names, "names"},
-                                              {&dbs_.entities, "entities"},
-                                              {&dbs_.collection_log, "collection_log"}};
-  for (auto [dbi, name] : dbs) {
-    auto opened = txn.OpenDbi(name, 0, create);
+  auto open = [&](Dbi* dbi, const char* name, unsigned flags) -> Status {
+    auto opened = txn.OpenDbi(name, flags, create);
     if (!opened.ok()) {
       if (opened.status().code() == Code::kNotFound)
         return Error(Code::kUnavailable, "{} holds no read store yet (no '{}' database)",
@@ -150,16 +148,16 @@ Status ReadStore::Init() {
       return opened.status();
     }
     *dbi = opened.value();
-  }
+    return OkStatus();
+  };
+  // The format first: a store of another format is refused before anything is created in it.
+  CQRS_RETURN_IF_ERROR(open(&dbs_.meta, "meta", 0));
   std::string_view value;
   Status s = txn.Get(dbs_.meta, kMetaFormat, &value);
-  if (s.code() == Code::kNotFound) {
-    if (options_.read_only)
-      return Error(Code::kUnavailable, "{} holds no read store yet", options_.dir);
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaFormat, U32Value(kReadStoreFormatVersion).view()));
-    CQRS_RETURN_IF_ERROR(WriteCheckpoint(txn, Checkpoint{}));
-    CQRS_RETURN_IF_ERROR(namespaces().Init(txn));
-  } else {
+  const bool fresh = s.code() == Code::kNotFound;
+  if (fresh && options_.read_only)
+    return Error(Code::kUnavailable, "{} holds no read store yet", options_.dir);
+  if (!fresh) {
     CQRS_RETURN_IF_ERROR(s);
     std::uint32_t format = 0;
     CQRS_RETURN_IF_ERROR(ReadU32(value, &format, "meta.format"));
@@ -168,6 +166,18 @@ Status ReadStore::Init() {
                    "{} is read store format {}, this build reads format {}: remove it and let "
                    "the projector rebuild it from the event log",
                    options_.dir, format, kReadStoreFormatVersion);
+  }
+  const std::tuple<Dbi*, const char*, unsigned> dbs[] = {
+      {&dbs_.names, "names", 0},
+      {&dbs_.entities, "entities", 0},
+      {&dbs_.collection_log, "collection_log", 0},
+      {&dbs_.indexes, "indexes", MDB_DUPSORT},
+      {&dbs_.aggregates, "aggregates", 0}};
+  for (auto [dbi, name, flags] : dbs) CQRS_RETURN_IF_ERROR(open(dbi, name, flags));
+  if (fresh) {
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaFormat, U32Value(kReadStoreFormatVersion).view()));
+    CQRS_RETURN_IF_ERROR(WriteCheckpoint(txn, Checkpoint{}));
+    CQRS_RETURN_IF_ERROR(namespaces().Init(txn));
   }
   // Commit even a read-only transaction: handles opened in an aborted one are closed with it.
   return txn.Commit();
@@ -198,6 +208,34 @@ Result<std::string> ReadStore::FollowedStoreId(const Txn& txn) const {
 
 Status ReadStore::SetFollowedStoreId(Txn& txn, std::string_view id) const {
   return txn.Put(dbs_.meta, kMetaWriteStoreId, id);
+}
+
+Result<std::optional<std::string>> ReadStore::ReadModels(const Txn& txn) const {
+  std::string_view value;
+  Status s = txn.Get(dbs_.meta, kMetaReadModels, &value);
+  if (s.code() == Code::kNotFound) return std::optional<std::string>();
+  CQRS_RETURN_IF_ERROR(s);
+  return std::optional<std::string>(std::string(value));
+}
+
+Status ReadStore::SetReadModels(Txn& txn, std::string_view fingerprint) const {
+  return txn.Put(dbs_.meta, kMetaReadModels, fingerprint);
+}
+
+void EncodeAggregateCell(const AggregateCell& cell, char out[AggregateCell::kBytes]) {
+  auto* p = reinterpret_cast<std::uint8_t*>(out);
+  PutU64LE(p, cell.count);
+  PutU64LE(p + 8, static_cast<std::uint64_t>(cell.int_sum));
+  PutU64LE(p + 16, std::bit_cast<std::uint64_t>(cell.double_sum));
+}
+
+bool DecodeAggregateCell(std::string_view bytes, AggregateCell* cell) {
+  if (bytes.size() != AggregateCell::kBytes) return false;
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  cell->count = GetU64LE(p);
+  cell->int_sum = static_cast<std::int64_t>(GetU64LE(p + 8));
+  cell->double_sum = std::bit_cast<double>(GetU64LE(p + 16));
+  return true;
 }
 
 Status ReadStore::Grow() {

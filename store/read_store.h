@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -24,7 +25,7 @@ struct ReadStoreOptions {
 };
 
 struct ReadDbs {
-  Dbi meta, names, entities, collection_log;
+  Dbi meta, names, entities, collection_log, indexes, aggregates;
 };
 
 struct Checkpoint {
@@ -62,6 +63,10 @@ class ReadStore {
   // The write store this read store follows: empty until the first checkpoint.
   Result<std::string> FollowedStoreId(const Txn& txn) const;
   Status SetFollowedStoreId(Txn& txn, std::string_view id) const;
+  // The fingerprint of the read models the store was built with (Config::ReadModelFingerprint);
+  // nullopt before the projector first recorded one.
+  Result<std::optional<std::string>> ReadModels(const Txn& txn) const;
+  Status SetReadModels(Txn& txn, std::string_view fingerprint) const;
 
   // Doubles the map after MDB_MAP_FULL, up to max_map_size (ResourceExhausted there).
   Status Grow();

@@ -14,6 +14,14 @@
 //                   the key, so a Scan is a plain cursor walk over live entities
 //   collection_log  ns (u32 BE) ++ seq (u64 BE) → empty: the seqs of each collection's events,
 //                   so a replay filtered to one collection walks only its own events
+//   indexes         MDB_DUPSORT; index id (u32 BE) ++ ordered value (store/ordered_value.h) →
+//                   entity key, one duplicate per entity: a Find is a cursor walk in (value,
+//                   key) order. An entity without the field has no entry.
+//   aggregates      aggregate id (u32 BE) ++ ordered group value → AggregateCell (24 bytes):
+//                   entities in the group and the sums of the summed field; a group whose count
+//                   falls to 0 is removed
+// Index and aggregate ids are namespace ids (store/namespaces.h) of the names
+// "<collection>#i.<field>" and "<collection>#a.<aggregate>", which no collection can have.
 #pragma once
 
 #include <cstdint>
@@ -22,11 +30,25 @@
 
 namespace cqrs::store {
 
-inline constexpr std::uint32_t kReadStoreFormatVersion = 1;
+inline constexpr std::uint32_t kReadStoreFormatVersion = 2;
 
 inline constexpr const char kMetaAppliedSeq[] = "applied_seq";
 inline constexpr const char kMetaAppliedEvents[] = "applied_events";
 inline constexpr const char kMetaWriteStoreId[] = "write_store_id";
+
+inline constexpr const char kMetaReadModels[] = "read_models";
+
+// An aggregate group's value: count (u64 LE), the sum of int values (i64 LE, wrapping) and the
+// sum of double values (f64 LE); the group's sum is their total.
+struct AggregateCell {
+  std::uint64_t count = 0;
+  std::int64_t int_sum = 0;
+  double double_sum = 0;
+  static constexpr std::size_t kBytes = 24;
+  double sum() const { return static_cast<double>(int_sum) + double_sum; }
+};
+void EncodeAggregateCell(const AggregateCell& cell, char out[AggregateCell::kBytes]);
+bool DecodeAggregateCell(std::string_view bytes, AggregateCell* cell);
 
 inline KeyBuffer CollectionLogKey(std::uint32_t ns, std::uint64_t seq) {
   KeyBuffer k;

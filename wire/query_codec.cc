@@ -85,7 +85,16 @@ Status CheckQuery(const fb::QueryRequest& r, const QueryLimits& limits) {
       if (q->eq_type() != fb::Value::NONE &&
           (q->lo_type() != fb::Value::NONE || q->hi_type() != fb::Value::NONE))
         return Invalid("find takes eq, or lo and/or hi, not both");
-      CQRS_RETURN_IF_ERROR(CheckKeyText(q->after(), "find.after", false, limits));
+      if (q->eq_type() == fb::Value::NONE && q->lo_type() == fb::Value::NONE &&
+          q->hi_type() == fb::Value::NONE)
+        return Invalid("find needs eq, or lo and/or hi");
+      std::string_view after = AsView(q->after());
+      if (after.size() > kMaxFindCursorChars || after.size() % 2 != 0 ||
+          after.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+        return Invalid(fmt::format(
+            "find.after must be the `next` of a previous Find (even-length lowercase hex, at most "
+            "{} characters)",
+            kMaxFindCursorChars));
       return CheckLimit(q->limit(), "find", limits);
     }
     case fb::Query::Aggregate: {
@@ -152,15 +161,30 @@ std::span<const std::uint8_t> QueryRequestEncoder::Encode(std::uint64_t request_
     auto k = fbb_.CreateString(get->key);
     type = fb::Query::Get;
     q = fb::CreateGet(fbb_, c, k).Union();
-  } else {
-    const auto& scan = std::get<ScanQuery>(query);
-    auto c = fbb_.CreateString(scan.collection);
-    auto prefix = str(scan.prefix);
-    auto start = str(scan.start);
-    auto end = str(scan.end);
-    auto after = str(scan.after);
+  } else if (const auto* scan = std::get_if<ScanQuery>(&query)) {
+    auto c = fbb_.CreateString(scan->collection);
+    auto prefix = str(scan->prefix);
+    auto start = str(scan->start);
+    auto end = str(scan->end);
+    auto after = str(scan->after);
     type = fb::Query::Scan;
-    q = fb::CreateScan(fbb_, c, prefix, start, end, after, scan.limit).Union();
+    q = fb::CreateScan(fbb_, c, prefix, start, end, after, scan->limit).Union();
+  } else if (const auto* find = std::get_if<FindQuery>(&query)) {
+    auto c = fbb_.CreateString(find->collection);
+    auto field = fbb_.CreateString(find->field);
+    auto [eq_type, eq] = CreateValue(fbb_, ToView(find->eq));
+    auto [lo_type, lo] = CreateValue(fbb_, ToView(find->lo));
+    auto [hi_type, hi] = CreateValue(fbb_, ToView(find->hi));
+    auto after = str(find->after);
+    type = fb::Query::Find;
+    q = fb::CreateFind(fbb_, c, field, eq_type, eq, lo_type, lo, hi_type, hi, after, find->limit)
+            .Union();
+  } else {
+    const auto& aggregate = std::get<AggregateQuery>(query);
+    auto c = fbb_.CreateString(aggregate.collection);
+    auto name = fbb_.CreateString(aggregate.name);
+    type = fb::Query::Aggregate;
+    q = fb::CreateAggregate(fbb_, c, name).Union();
   }
   auto tok = token.empty() ? 0 : fbb_.CreateString(token);
   fbb_.Finish(fb::CreateQueryRequest(fbb_, request_id, tok, min_seq, timeout_ms, type, q),
@@ -193,6 +217,11 @@ Status ParseQueryReply(std::span<const std::uint8_t> aligned, QueryReplyData* ou
           d.fields.push_back({std::string(AsView(f->name())), ToValue(ValueOf(*f))});
       out->entities.push_back(std::move(d));
     }
+  }
+  out->groups.clear();
+  if (r->groups()) {
+    for (const fb::Group* g : *r->groups())
+      out->groups.push_back({ToValue(ValueOf(g->key_type(), g->key())), g->count(), g->sum()});
   }
   return OkStatus();
 }

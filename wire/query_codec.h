@@ -45,7 +45,27 @@ struct ScanQuery {
   std::string after;        // keys > after: the `next` cursor of the previous page
   std::uint32_t limit = 0;  // 0: the reader's default
 };
-using QuerySpec = std::variant<GetQuery, ScanQuery>;
+// Entities whose `field` equals `eq`, or lies in [lo, hi] (either bound may be absent), in
+// (value, key) order; numbers compare by value whether int or double. Needs an index on the
+// field (config [[collections]]).
+struct FindQuery {
+  std::string collection;
+  std::string field;
+  Value eq;  // std::monostate: none
+  Value lo;
+  Value hi;
+  std::string after;        // the `next` cursor of the previous page
+  std::uint32_t limit = 0;  // 0: the reader's default
+};
+// Every group of a declared aggregate, with its count and sum.
+struct AggregateQuery {
+  std::string collection;
+  std::string name;
+};
+using QuerySpec = std::variant<GetQuery, ScanQuery, FindQuery, AggregateQuery>;
+
+// Find's `next` cursor: lowercase hex of the position, at most this long.
+inline constexpr std::size_t kMaxFindCursorChars = 2048;
 
 // Encodes QueryRequests, reusing its builder (the bytes are valid until the next Encode).
 class QueryRequestEncoder {
@@ -67,6 +87,13 @@ struct EntityData {
   std::vector<FieldSpec> fields;
 };
 
+// An aggregate group, owned.
+struct GroupData {
+  Value key;
+  std::uint64_t count = 0;
+  double sum = 0;
+};
+
 // A QueryReply, owned.
 struct QueryReplyData {
   std::uint64_t request_id = 0;
@@ -75,6 +102,7 @@ struct QueryReplyData {
   std::uint64_t seq = 0;
   std::vector<EntityData> entities;
   std::string next;
+  std::vector<GroupData> groups;  // Aggregate
 };
 
 Status ParseQueryReply(std::span<const std::uint8_t> aligned, QueryReplyData* out);

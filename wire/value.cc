@@ -73,25 +73,25 @@ std::pair<fb::Value, flatbuffers::Offset<void>> CreateValue(flatbuffers::FlatBuf
   return {fb::Value::NONE, 0};
 }
 
-ValueView ValueOf(const fb::Field& field) {
-  if (field.value() == nullptr) return {};
-  switch (field.value_type()) {
+ValueView ValueOf(fb::Value type, const void* value) {
+  if (value == nullptr) return {};
+  switch (type) {
     case fb::Value::IntValue:
-      return ValueView::Int(field.value_as_IntValue()->value());
+      return ValueView::Int(static_cast<const fb::IntValue*>(value)->value());
     case fb::Value::DoubleValue:
-      return ValueView::Double(field.value_as_DoubleValue()->value());
+      return ValueView::Double(static_cast<const fb::DoubleValue*>(value)->value());
     case fb::Value::StringValue: {
-      const auto* s = field.value_as_StringValue()->value();
+      const auto* s = static_cast<const fb::StringValue*>(value)->value();
       return ValueView::String(s ? std::string_view(s->data(), s->size()) : std::string_view());
     }
     case fb::Value::BytesValue: {
-      const auto* b = field.value_as_BytesValue()->value();
+      const auto* b = static_cast<const fb::BytesValue*>(value)->value();
       return ValueView::Bytes(
           b ? std::string_view(reinterpret_cast<const char*>(b->data()), b->size())
             : std::string_view());
     }
     case fb::Value::BoolValue:
-      return ValueView::Bool(field.value_as_BoolValue()->value());
+      return ValueView::Bool(static_cast<const fb::BoolValue*>(value)->value());
     default:
       return {};
   }

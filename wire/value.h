@@ -63,8 +63,12 @@ Value ToValue(const ValueView& v);
 std::pair<fb::Value, flatbuffers::Offset<void>> CreateValue(flatbuffers::FlatBufferBuilder& fbb,
                                                             const ValueView& v);
 
+// The value of a verified Value union member (kNone for NONE or no table).
+ValueView ValueOf(fb::Value type, const void* value);
 // The value of a verified Field (kNone when it has none).
-ValueView ValueOf(const fb::Field& field);
+inline ValueView ValueOf(const fb::Field& field) {
+  return ValueOf(field.value_type(), field.value());
+}
 
 // Appends to `out` a Field for each FieldView that `next(&field)` yields until it returns
 // false: how stored records (store::RecordFieldReader) become events and query replies.

@@ -136,28 +136,14 @@ TEST_CASE("Scan stops a page at max_reply_bytes and continues with next", "[read
 
 TEST_CASE("Find and Aggregate without declared read models are InvalidArgument naming them",
           "[reader][query]") {
-  flatbuffers::FlatBufferBuilder fbb;
-  auto find = fb::CreateFind(fbb, fbb.CreateString("orders"), fbb.CreateString("status"));
-  fbb.Finish(fb::CreateQueryRequest(fbb, 1, 0, 0, 0, fb::Query::Find, find.Union()),
-             wire::kQueryRequestId);
-  wire::AlignedBuffer in;
-  in.Assign(fbb.GetBufferPointer(), fbb.GetSize());
-  auto decoded = wire::DecodeQueryRequest(in.span(), wire::QueryLimits());
-  REQUIRE(decoded.status.ok());
-  testing::TempDir dir;
-  store::ReadStoreOptions o;
-  o.dir = dir / "read";
-  auto store = std::move(store::ReadStore::Open(o)).value();
-  QueryExecutor executor(*store, ReaderConfig());
-  auto txn = store::Txn::BeginRead(store->env());
-  Code code;
-  auto reply = executor.Execute(txn.value(), 0, *decoded.request, &code);
-  CHECK(code == Code::kInvalidArgument);
-  wire::AlignedBuffer out;
-  out.Assign(reply.data(), reply.size());
-  wire::QueryReplyData r;
-  REQUIRE(wire::ParseQueryReply(out.span(), &r).ok());
-  CHECK_THAT(r.message, Catch::Contains("collection orders has no index on field status"));
+  Harness h(3);
+  auto find = h.Run(wire::FindQuery{"orders", "status", std::string("open"), {}, {}, "", 0});
+  CHECK(find.status == Code::kInvalidArgument);
+  CHECK_THAT(find.message, Catch::Contains("collection orders has no index on field status"));
+  auto agg = h.Run(wire::AggregateQuery{"orders", "by_status"});
+  CHECK(agg.status == Code::kInvalidArgument);
+  CHECK_THAT(agg.message,
+             Catch::Contains("collection orders declares no aggregate named by_status"));
 }
 
 }  // namespace cqrs::reader

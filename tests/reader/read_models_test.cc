@@ -1,0 +1,246 @@
+// Indexes and aggregates against a plain in-memory model: random upserts (moving indexed values
+// between types and groups, removing fields) and deletes are applied by the EventApplier to a
+// real read store; after each batch every Find (equality and ranges, paged) and Aggregate
+// answer of the QueryExecutor must equal what the model computes.
+#include <catch2/catch.hpp>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "projector/event_applier.h"
+#include "reader/query_executor.h"
+#include "store/ordered_value.h"
+#include "tests/support/events.h"
+#include "tests/support/test_support.h"
+#include "wire/query_codec.h"
+
+namespace cqrs::reader {
+namespace {
+
+using Fields = std::map<std::string, Value>;
+
+std::string Ordered(const Value& v) {
+  store::KeyBuffer k;
+  store::AppendOrderedValue(wire::ToView(v), &k);
+  return std::string(k.view());
+}
+
+int Kind(const Value& v) {
+  if (std::holds_alternative<bool>(v)) return 1;
+  if (std::holds_alternative<std::int64_t>(v) || std::holds_alternative<double>(v)) return 2;
+  return std::holds_alternative<std::string>(v) ? 3 : 4;
+}
+
+class ModelHarness {
+ public:
+  ModelHarness() {
+    CollectionSpec orders{"orders", {"status", "customer", "amount"}, {}};
+    orders.aggregates = {{"by_customer", "customer", "amount"}, {"by_status", "status", ""}};
+    models_ = {orders};
+    store::ReadStoreOptions o;
+    o.dir = dir_ / "read";
+    store_ = std::move(store::ReadStore::Open(o)).value();
+    applier_ = std::make_unique<projector::EventApplier>(*store_, models_);
+    config_.default_scan_limit = 7;  // small pages: paging is exercised
+    executor_ = std::make_unique<QueryExecutor>(*store_, config_, models_);
+  }
+
+  void ApplyBatch(std::mt19937_64& rng, int events) {
+    auto txn = store::Txn::BeginWrite(store_->env());
+    REQUIRE(applier_->Begin(txn.value()).ok());
+    for (int i = 0; i < events; ++i) {
+      std::string key = "o" + std::to_string(rng() % 60);
+      ++seq_;
+      if (rng() % 6 == 0 && model_.count(key)) {
+        auto e = testing::MakeEvent(seq_, fb::Op::Delete, "orders", key, 0);
+        REQUIRE(applier_->Apply(txn.value(), testing::AsEvent(e)).ok());
+        model_.erase(key);
+        continue;
+      }
+      Fields f;  // the after-image: each field present or not, of varying types
+      if (rng() % 5)
+        f["status"] = std::string(std::vector<const char*>{"open", "paid", "void"}[rng() % 3]);
+      if (rng() % 5) f["customer"] = static_cast<std::int64_t>(rng() % 5);
+      switch (rng() % 4) {
+        case 0:
+          break;  // no amount
+        case 1:
+          f["amount"] = static_cast<double>(static_cast<int>(rng() % 41) - 20) / 2;
+          break;
+        case 2:
+          f["amount"] = std::string("n/a");  // not a number: not summed
+          break;
+        default:
+          f["amount"] = static_cast<std::int64_t>(rng() % 21) - 10;
+      }
+      f["note"] = std::string("x");
+      std::vector<FieldSpec> specs;
+      for (const auto& [name, value] : f) specs.push_back({name, value});
+      auto e = testing::MakeEvent(seq_, fb::Op::Upsert, "orders", key, 1, specs);
+      REQUIRE(applier_->Apply(txn.value(), testing::AsEvent(e)).ok());
+      model_[key] = f;
+    }
+    REQUIRE(applier_->End(txn.value()).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+
+  wire::QueryReplyData Run(const wire::QuerySpec& q) {
+    auto bytes = encoder_.Encode(3, "", 0, 0, q);
+    wire::AlignedBuffer in;
+    in.Assign(bytes.data(), bytes.size());
+    auto decoded = wire::DecodeQueryRequest(in.span(), wire::QueryLimits());
+    INFO(decoded.status.message());
+    REQUIRE(decoded.status.ok());
+    auto txn = store::Txn::BeginRead(store_->env());
+    Code code;
+    auto reply = executor_->Execute(txn.value(), seq_, *decoded.request, &code);
+    wire::AlignedBuffer out;
+    out.Assign(reply.data(), reply.size());
+    wire::QueryReplyData r;
+    REQUIRE(wire::ParseQueryReply(out.span(), &r).ok());
+    return r;
+  }
+
+  // Every page of a Find, following `next`: the keys in order.
+  std::vector<std::string> FindAll(wire::FindQuery q) {
+    std::vector<std::string> keys;
+    for (int pages = 0;; ++pages) {
+      REQUIRE(pages < 100);
+      auto r = Run(q);
+      INFO(r.message);
+      REQUIRE(r.status == Code::kOk);
+      for (const auto& e : r.entities) keys.push_back(e.key);
+      if (r.next.empty()) break;
+      q.after = r.next;
+    }
+    return keys;
+  }
+
+  // What the model says a Find returns: entities whose field is of the bound's kind and within
+  // [lo, hi], ordered by (ordered value, key).
+  std::vector<std::string> Expected(const std::string& field, const Value& lo, const Value& hi) {
+    const Value& bound = std::holds_alternative<std::monostate>(lo) ? hi : lo;
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (const auto& [key, fields] : model_) {
+      auto it = fields.find(field);
+      if (it == fields.end() || Kind(it->second) != Kind(bound)) continue;
+      ValueView v = wire::ToView(it->second);
+      if (!std::holds_alternative<std::monostate>(lo) &&
+          store::CompareOrdered(v, wire::ToView(lo)) < 0)
+        continue;
+      if (!std::holds_alternative<std::monostate>(hi) &&
+          store::CompareOrdered(v, wire::ToView(hi)) > 0)
+        continue;
+      rows.emplace_back(Ordered(it->second), key);
+    }
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::string> keys;
+    for (auto& r : rows) keys.push_back(r.second);
+    return keys;
+  }
+
+  struct Group {
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, Group> ExpectedGroups(const std::string& group_by, const std::string& sum) {
+    std::map<std::string, Group> groups;
+    for (const auto& [key, fields] : model_) {
+      auto g = fields.find(group_by);
+      if (g == fields.end()) continue;
+      Group& group = groups[Ordered(g->second)];
+      ++group.count;
+      auto s = sum.empty() ? fields.end() : fields.find(sum);
+      if (s != fields.end()) {
+        if (auto* i = std::get_if<std::int64_t>(&s->second)) group.sum += static_cast<double>(*i);
+        if (auto* d = std::get_if<double>(&s->second)) group.sum += *d;
+      }
+    }
+    return groups;
+  }
+
+  std::map<std::string, Group> Groups(const std::string& name) {
+    auto r = Run(wire::AggregateQuery{"orders", name});
+    INFO(r.message);
+    REQUIRE(r.status == Code::kOk);
+    std::map<std::string, Group> groups;
+    for (const auto& g : r.groups) groups[Ordered(g.key)] = {g.count, g.sum};
+    return groups;
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::vector<CollectionSpec> models_;
+  ReaderConfig config_;
+  std::unique_ptr<store::ReadStore> store_;
+  std::unique_ptr<projector::EventApplier> applier_;
+  std::unique_ptr<QueryExecutor> executor_;
+  wire::QueryRequestEncoder encoder_;
+  std::map<std::string, Fields> model_;
+  std::uint64_t seq_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("Find and Aggregate answer what an in-memory model computes, batch after batch",
+          "[reader][read_models]") {
+  ModelHarness h;
+  std::mt19937_64 rng(2026);
+  auto number = [&]() -> Value {
+    if (rng() % 2) return static_cast<std::int64_t>(rng() % 25) - 12;
+    return static_cast<double>(static_cast<int>(rng() % 49) - 24) / 2;
+  };
+  for (int batch = 0; batch < 40; ++batch) {
+    h.ApplyBatch(rng, 1 + static_cast<int>(rng() % 40));
+    INFO("after batch " << batch);
+    for (const char* status : {"open", "paid", "void", "nope"}) {
+      Value eq = std::string(status);
+      CHECK(h.FindAll({"orders", "status", eq, {}, {}, "", 0}) == h.Expected("status", eq, eq));
+    }
+    for (std::int64_t c = 0; c < 5; ++c)
+      CHECK(h.FindAll({"orders", "customer", c, {}, {}, "", 0}) == h.Expected("customer", c, c));
+    for (int q = 0; q < 6; ++q) {
+      Value lo = number(), hi = number();
+      if (q == 4) lo = std::monostate();  // open below
+      if (q == 5) hi = std::monostate();  // open above
+      INFO("amount range query " << q);
+      CHECK(h.FindAll(
+                {"orders", "amount", {}, lo, hi, "", static_cast<std::uint32_t>(1 + rng() % 5)}) ==
+            h.Expected("amount", lo, hi));
+      Value eq = number();
+      CHECK(h.FindAll({"orders", "amount", eq, {}, {}, "", 0}) == h.Expected("amount", eq, eq));
+    }
+    Value s_lo = std::string("o"), s_hi = std::string("p");  // "open" and "paid" sort in it
+    CHECK(h.FindAll({"orders", "status", {}, s_lo, s_hi, "", 2}) ==
+          h.Expected("status", s_lo, s_hi));
+    for (const auto& [name, group_by, sum] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"by_customer", "customer", "amount"}, {"by_status", "status", ""}}) {
+      auto got = h.Groups(name);
+      auto expected = h.ExpectedGroups(group_by, sum);
+      REQUIRE(got.size() == expected.size());
+      for (const auto& [group, g] : expected) {
+        REQUIRE(got.count(group));
+        CHECK(got[group].count == g.count);
+        CHECK(got[group].sum == Approx(g.sum).margin(1e-9));
+      }
+    }
+  }
+}
+
+TEST_CASE("Find refuses bounds of two kinds and a cursor it did not make",
+          "[reader][read_models]") {
+  ModelHarness h;
+  auto mixed =
+      h.Run(wire::FindQuery{"orders", "amount", {}, std::int64_t{1}, std::string("z"), "", 0});
+  CHECK(mixed.status == Code::kInvalidArgument);
+  CHECK_THAT(mixed.message, Catch::Contains("must be of one kind"));
+  auto bad = h.Run(wire::FindQuery{"orders", "amount", std::int64_t{1}, {}, {}, "00", 0});
+  CHECK(bad.status == Code::kInvalidArgument);
+  CHECK_THAT(bad.message, Catch::Contains("find.after"));
+  auto unindexed = h.Run(wire::FindQuery{"orders", "note", std::string("x"), {}, {}, "", 0});
+  CHECK(unindexed.status == Code::kInvalidArgument);
+  CHECK_THAT(unindexed.message, Catch::Contains("no index on field note"));
+}
+
+}  // namespace cqrs::reader
