@@ -160,17 +160,18 @@ int RunGet(const ReadCommand& c) {
   return ExitFor(q.status);
 }
 
-int RunScan(ReadCommand& c) {
+// Prints each page of a Scan or Find as JSON lines; with --all follows `next`, else prints it.
+template <typename PagedQuery>
+int RunPages(const ReadCommand& c, PagedQuery query, const char* what) {
   auto options = c.endpoints.Options();
   if (!options.ok()) return Fail(options.status());
   auto client = Client::Connect(options.value());
   if (!client.ok()) return Fail(client.status());
-  c.scan.collection = c.collection;
   ReadOptions read = ToReadOptions(c);
   for (;;) {
-    QueryResult q = client.value()->Scan(c.scan, read);
+    QueryResult q = client.value()->Query(query, read);
     if (!q.ok()) {
-      std::fprintf(stderr, "cqrs: scan: %s: %s\n", std::string(CodeName(q.status)).c_str(),
+      std::fprintf(stderr, "cqrs: %s: %s: %s\n", what, std::string(CodeName(q.status)).c_str(),
                    q.message.c_str());
       return ExitFor(q.status);
     }
@@ -182,8 +183,43 @@ int RunScan(ReadCommand& c) {
       std::cout << next << "}\n";
       break;
     }
-    c.scan.after = q.next;
+    query.after = q.next;
     read.min_seq = q.seq;  // later pages never come from an older snapshot
+  }
+  std::cout << std::flush;
+  return 0;
+}
+
+int RunScan(ReadCommand& c) {
+  c.scan.collection = c.collection;
+  return RunPages(c, c.scan, "scan");
+}
+
+int RunFind(ReadCommand& c) {
+  auto predicate = ParseFindArg(c.key);
+  if (!predicate.ok()) return Fail(predicate.status());
+  wire::FindQuery find{c.collection,  predicate->field, predicate->eq, predicate->lo,
+                       predicate->hi, c.scan.after,     c.scan.limit};
+  return RunPages(c, std::move(find), "find");
+}
+
+int RunAggregate(const ReadCommand& c) {
+  auto options = c.endpoints.Options();
+  if (!options.ok()) return Fail(options.status());
+  auto client = Client::Connect(options.value());
+  if (!client.ok()) return Fail(client.status());
+  QueryResult q = client.value()->Aggregate(c.collection, c.key, ToReadOptions(c));
+  if (!q.ok()) {
+    std::fprintf(stderr, "cqrs: agg: %s: %s\n", std::string(CodeName(q.status)).c_str(),
+                 q.message.c_str());
+    return ExitFor(q.status);
+  }
+  for (const auto& g : q.groups) {
+    std::string line = "{\"key\":";
+    AppendJsonValue(&line, wire::ToView(g.key));
+    line += fmt::format(",\"count\":{},\"sum\":", g.count);
+    AppendJsonValue(&line, ValueView::Double(g.sum));
+    std::cout << line << "}\n";
   }
   std::cout << std::flush;
   return 0;
@@ -213,6 +249,31 @@ void AddReads(CLI::App& app, int* exit_code) {
   s->add_option("--min-seq", scan->min_seq, "answer from a snapshot at or past this seq");
   s->add_option("--wait", scan->wait_ms, "how long the reader may wait for --min-seq (ms)");
   s->callback([scan, exit_code] { *exit_code = RunScan(*scan); });
+
+  auto find = std::make_shared<ReadCommand>();
+  CLI::App* f = app.add_subcommand(
+      "find",
+      "entities by a declared index, in (value, key) order (JSON lines): field=value, or "
+      "field=lo..hi (inclusive; lo.. and ..hi leave a side open)");
+  find->endpoints.Add(f);
+  f->add_option("collection", find->collection, "collection")->required();
+  f->add_option("predicate", find->key, "field=value or field=lo..hi")->required();
+  f->add_option("--after", find->scan.after, "the `next` of a previous page");
+  f->add_option("--limit", find->scan.limit, "entities per page (default: the reader's, 100)");
+  f->add_flag("--all", find->all, "follow `next` through every page");
+  f->add_option("--min-seq", find->min_seq, "answer from a snapshot at or past this seq");
+  f->add_option("--wait", find->wait_ms, "how long the reader may wait for --min-seq (ms)");
+  f->callback([find, exit_code] { *exit_code = RunFind(*find); });
+
+  auto agg = std::make_shared<ReadCommand>();
+  CLI::App* a = app.add_subcommand(
+      "agg", "every group of a declared aggregate: {\"key\":..,\"count\":..,\"sum\":..} lines");
+  agg->endpoints.Add(a);
+  a->add_option("collection", agg->collection, "collection")->required();
+  a->add_option("name", agg->key, "aggregate name (config [[collections]] aggregates)")->required();
+  a->add_option("--min-seq", agg->min_seq, "answer from a snapshot at or past this seq");
+  a->add_option("--wait", agg->wait_ms, "how long the reader may wait for --min-seq (ms)");
+  a->callback([agg, exit_code] { *exit_code = RunAggregate(*agg); });
 }
 
 struct WatchCommand {

@@ -92,4 +92,41 @@ Result<FieldSpec> ParseFieldArg(std::string_view arg) {
   return f;
 }
 
+Result<FindPredicate> ParseFindArg(std::string_view arg) {
+  auto eq = arg.find('=');
+  if (eq == std::string_view::npos)
+    return Error(Code::kInvalidArgument, "find argument {} is not field=value or field=lo..hi",
+                 wire::Quoted(arg));
+  std::string name(arg.substr(0, eq));
+  std::string_view text = arg.substr(eq + 1);
+  auto typed = [&](std::string_view value) -> Result<Value> {
+    auto f = ParseFieldArg(name + "=" + std::string(value));
+    if (!f.ok()) return f.status();
+    return std::move(f.value().value);
+  };
+  FindPredicate p{name, {}, {}, {}};
+  auto dots = text.find("..");
+  if (text.starts_with('"') || dots == std::string_view::npos) {
+    auto v = typed(text);
+    if (!v.ok()) return v.status();
+    p.eq = std::move(v).value();
+    return p;
+  }
+  std::string_view lo = text.substr(0, dots), hi = text.substr(dots + 2);
+  if (lo.empty() && hi.empty())
+    return Error(Code::kInvalidArgument, "find argument {} has a range without bounds",
+                 wire::Quoted(arg));
+  if (!lo.empty()) {
+    auto v = typed(lo);
+    if (!v.ok()) return v.status();
+    p.lo = std::move(v).value();
+  }
+  if (!hi.empty()) {
+    auto v = typed(hi);
+    if (!v.ok()) return v.status();
+    p.hi = std::move(v).value();
+  }
+  return p;
+}
+
 }  // namespace cqrs::cli

@@ -14,4 +14,13 @@ namespace cqrs::cli {
 // non-finite double.
 Result<FieldSpec> ParseFieldArg(std::string_view arg);
 
+// `cqrs find` predicates: `field=value` (equality) or `field=lo..hi`, `field=lo..`, `field=..hi`
+// (inclusive range; each side typed as ParseFieldArg types a value; a quoted value is never a
+// range). `field` names the field, `eq` or `lo`/`hi` hold values (std::monostate: absent).
+struct FindPredicate {
+  std::string field;
+  Value eq, lo, hi;
+};
+Result<FindPredicate> ParseFindArg(std::string_view arg);
+
 }  // namespace cqrs::cli

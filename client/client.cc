@@ -309,6 +309,15 @@ QueryResult Client::Scan(wire::ScanQuery scan, const ReadOptions& options) {
   return Query(std::move(scan), options);
 }
 
+QueryResult Client::Find(wire::FindQuery find, const ReadOptions& options) {
+  return Query(std::move(find), options);
+}
+
+QueryResult Client::Aggregate(std::string collection, std::string name,
+                              const ReadOptions& options) {
+  return Query(wire::AggregateQuery{std::move(collection), std::move(name)}, options);
+}
+
 CommandResult Client::Execute(std::span<const CommandSpec> commands) {
   CommandResult out;
   bool done = false;

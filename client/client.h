@@ -104,9 +104,13 @@ class Client {
   // once with the outcome. Returns the request id.
   std::uint64_t Submit(std::span<const CommandSpec> commands, Callback done);
 
-  // Queries, sync: Get a key, Scan a page of a collection, any QuerySpec.
+  // Queries, sync: Get a key, Scan a page of a collection, Find, Aggregate, any QuerySpec.
   QueryResult Get(std::string collection, std::string key, const ReadOptions& options = {});
   QueryResult Scan(wire::ScanQuery scan, const ReadOptions& options = {});
+  // Entities by a declared index, in (value, key) order, paged by `next` (see wire::FindQuery).
+  QueryResult Find(wire::FindQuery find, const ReadOptions& options = {});
+  // The groups of a declared aggregate, with count and sum (QueryResult::groups).
+  QueryResult Aggregate(std::string collection, std::string name, const ReadOptions& options = {});
   QueryResult Query(const wire::QuerySpec& query, const ReadOptions& options = {});
   // Queries, pipelined: as Submit. Returns the query's request id.
   std::uint64_t SubmitQuery(const wire::QuerySpec& query, const ReadOptions& options,

@@ -70,6 +70,7 @@ void QueryChannel::HandleReply(const zmq::message_t& frame) {
   r.seq = reply_.seq;
   r.entities.swap(reply_.entities);
   r.next.swap(reply_.next);
+  r.groups.swap(reply_.groups);
   Complete(p);
 }
 
@@ -94,6 +95,7 @@ void QueryChannel::CheckTimers() {
                                      options_.deadline.count(), p.result.attempts);
       p.result.entities.clear();
       p.result.next.clear();
+      p.result.groups.clear();
       Complete(p);
       continue;
     }

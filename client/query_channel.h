@@ -23,7 +23,8 @@ struct QueryResult {
   std::string message;
   std::uint64_t seq = 0;  // the applied seq of the snapshot that answered (>= the min_seq asked)
   std::vector<wire::EntityData> entities;
-  std::string next;  // Scan: pass as ScanQuery::after for the next page; empty: no more
+  std::string next;  // Scan, Find: pass as `after` for the next page; empty: no more
+  std::vector<wire::GroupData> groups;  // Aggregate
   std::uint64_t request_id = 0;
   std::uint32_t attempts = 0;
 

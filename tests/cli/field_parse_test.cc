@@ -38,3 +38,31 @@ TEST_CASE("ParseFieldArg names what is wrong with an argument", "[cli][fields]")
 }
 
 }  // namespace cqrs::cli
+
+namespace cqrs::cli {
+
+TEST_CASE("ParseFindArg reads equality and inclusive ranges, typed like fields", "[cli][fields]") {
+  auto eq = ParseFindArg("status=open");
+  REQUIRE(eq.ok());
+  CHECK(eq->field == "status");
+  CHECK(eq->eq == Value(std::string("open")));
+  CHECK(std::holds_alternative<std::monostate>(eq->lo));
+  auto range = ParseFindArg("amount=10..20.5");
+  REQUIRE(range.ok());
+  CHECK(range->lo == Value(std::int64_t{10}));
+  CHECK(range->hi == Value(20.5));
+  CHECK(std::holds_alternative<std::monostate>(range->eq));
+  auto open_above = ParseFindArg("amount=-1.5..");
+  REQUIRE(open_above.ok());
+  CHECK(open_above->lo == Value(-1.5));
+  CHECK(std::holds_alternative<std::monostate>(open_above->hi));
+  CHECK(ParseFindArg("amount=..3")->hi == Value(std::int64_t{3}));
+  CHECK(ParseFindArg("s=\"a..b\"")->eq == Value(std::string("a..b")));  // quoted: no range
+  CHECK_THAT(ParseFindArg("status").status().message(), Catch::Contains("not field=value"));
+  CHECK_THAT(ParseFindArg("amount=..").status().message(), Catch::Contains("without bounds"));
+  CHECK_THAT(ParseFindArg("9x=1").status().message(), Catch::Contains("field name '9x'"));
+  CHECK_THAT(ParseFindArg("n=99999999999999999999..").status().message(),
+             Catch::Contains("outside the int64 range"));
+}
+
+}  // namespace cqrs::cli

@@ -7,13 +7,15 @@
 
 #include <array>
 #include <atomic>
-#include <cstring>
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "client/client.h"
 #include "client/subscriber.h"
@@ -553,6 +555,69 @@ TEST_CASE("cqrs load runs every kind of operation through the pipeline and count
   CHECK_THAT(Run(fmt::format("{} load {} --distribution zipf:2 2>&1; echo rc=$?",
                              testing::CliBinary(), flags)),
              Catch::Contains("rc=2"));
+}
+
+TEST_CASE("cqrs find and cqrs agg answer from the read models declared in the config",
+          "[process][read_models]") {
+  TempDir dir;
+  PipelineConfig config;
+  config.extra_toml = testing::ReadFile(std::string(CQRS_SOURCE_DIR) + "/examples/orders.toml");
+  Pipeline p(dir, config);
+  p.StartUp();
+  auto client = Connect(p);
+  const std::vector<std::tuple<std::string, std::string, std::string, double>> orders = {
+      {"o1", "open", "c1", 12.5},
+      {"o2", "paid", "c1", 30},
+      {"o3", "open", "c2", 15},
+      {"o4", "void", "c2", 7.25},
+      {"o5", "open", "c3", 19.5}};
+  for (const auto& [key, status, customer, amount] : orders) {
+    FieldSpec a = std::fmod(amount, 1.0) == 0
+                      ? FieldSpec{"amount", static_cast<std::int64_t>(amount)}
+                      : FieldSpec{"amount", amount};
+    REQUIRE(client->Upsert("orders", key, {{"status", status}, {"customer", customer}, a}).ok());
+  }
+  // o3 moves from open to paid: its index entry and both aggregates follow.
+  REQUIRE(client->Update("orders", "o3", {{"status", std::string("paid")}}).ok());
+  const std::string seq = std::to_string(client->last_seq());
+  const std::string flags =
+      fmt::format("--config {} --data {} --min-seq {}", p.config_path, p.data_dir, seq);
+  auto keys = [](const std::string& jsonl) {
+    std::vector<std::string> out;
+    for (std::size_t at = jsonl.find("\"key\":\""); at != std::string::npos;
+         at = jsonl.find("\"key\":\"", at + 1)) {
+      at += 7;
+      out.push_back(jsonl.substr(at, jsonl.find('"', at) - at));
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  auto cli = [&](const std::string& args) {
+    return Run(fmt::format("{} {} {}", testing::CliBinary(), args, flags));
+  };
+  CHECK(keys(cli("find orders status=open")) == V{"o1", "o5"});
+  CHECK(keys(cli("find orders amount=10..20")) == V{"o1", "o3", "o5"});  // 12.5, 15, 19.5
+  CHECK(keys(cli("find orders amount=15..")) == V{"o3", "o5", "o2"});
+  CHECK(keys(cli("find orders customer=c2")) == V{"o3", "o4"});
+  CHECK(keys(cli("find orders status=open --limit 1 --all")) == V{"o1", "o5"});
+  std::string page = cli("find orders status=open --limit 1");
+  CHECK_THAT(page, Catch::Contains("{\"next\":\""));
+  std::string agg = cli("agg orders by_customer");
+  CHECK_THAT(agg, Catch::Contains("{\"key\":\"c1\",\"count\":2,\"sum\":42.5}"));
+  CHECK_THAT(agg, Catch::Contains("{\"key\":\"c2\",\"count\":2,\"sum\":22.25}"));
+  CHECK_THAT(agg, Catch::Contains("{\"key\":\"c3\",\"count\":1,\"sum\":19.5}"));
+  std::string by_status = cli("agg orders by_status");
+  CHECK_THAT(by_status, Catch::Contains("{\"key\":\"open\",\"count\":2,\"sum\":0.0}"));
+  CHECK_THAT(by_status, Catch::Contains("{\"key\":\"paid\",\"count\":2,"));
+  // Through the client library, and the refusals naming what is missing.
+  QueryResult groups = client->Aggregate("orders", "by_status");
+  REQUIRE(groups.ok());
+  CHECK(groups.groups.size() == 3);
+  QueryResult none = client->Find({"orders", "qty", std::int64_t{1}, {}, {}, "", 0});
+  CHECK(none.status == Code::kInvalidArgument);
+  CHECK_THAT(none.message, Catch::Contains("no index on field qty"));
+  CHECK_THAT(Run(fmt::format("{} agg orders nope {} 2>&1; true", testing::CliBinary(), flags)),
+             Catch::Contains("declares no aggregate named nope"));
 }
 
 }  // namespace cqrs
