@@ -398,6 +398,58 @@ const CollectionSpec* Config::FindCollection(std::string_view collection) const 
   return nullptr;
 }
 
+namespace {
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  if (s.empty()) return out;
+  for (std::size_t at = 0;;) {
+    std::size_t next = s.find(sep, at);
+    out.push_back(
+        s.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    if (next == std::string_view::npos) return out;
+    at = next + 1;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<CollectionSpec>> ParseReadModelFingerprint(std::string_view fingerprint) {
+  std::vector<CollectionSpec> out;
+  auto bad = [&] {
+    return Error(Code::kInvalidArgument, "'{}' is not a read-model fingerprint", fingerprint);
+  };
+  for (std::string_view part : Split(fingerprint, '|')) {
+    auto colon = part.find(":i=");
+    auto semi = part.find(";a=");
+    if (colon == std::string_view::npos || semi == std::string_view::npos || semi < colon)
+      return bad();
+    CollectionSpec& c = out.emplace_back();
+    c.name = std::string(part.substr(0, colon));
+    for (std::string_view f : Split(part.substr(colon + 3, semi - colon - 3), ','))
+      c.indexes.emplace_back(f);
+    std::string_view aggs = part.substr(semi + 3);
+    while (!aggs.empty()) {  // name(group_by,sum) separated by ','
+      auto open = aggs.find('('), close = aggs.find(')');
+      if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+        return bad();
+      std::string_view inner = aggs.substr(open + 1, close - open - 1);
+      auto comma = inner.find(',');
+      if (comma == std::string_view::npos) return bad();
+      c.aggregates.push_back({std::string(aggs.substr(0, open)),
+                              std::string(inner.substr(0, comma)),
+                              std::string(inner.substr(comma + 1))});
+      aggs = aggs.substr(close + 1);
+      if (!aggs.empty()) {
+        if (aggs[0] != ',') return bad();
+        aggs = aggs.substr(1);
+      }
+    }
+  }
+  CQRS_RETURN_IF_ERROR(ValidateCollections(out));
+  return out;
+}
+
 std::string Config::ReadModelFingerprint() const {
   std::vector<std::string> parts;
   for (const auto& c : collections) {

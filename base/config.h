@@ -127,6 +127,11 @@ struct Config {
   std::vector<std::string> ReaderEndpoints() const;
 };
 
+// The declarations a fingerprint (Config::ReadModelFingerprint) was made from, so that a store
+// built with other declarations can be kept up to date with its own while it is rebuilt.
+// InvalidArgument if `fingerprint` is not one.
+Result<std::vector<CollectionSpec>> ParseReadModelFingerprint(std::string_view fingerprint);
+
 // Flags every process takes: --config FILE, --data DIR, --base-port P, --log-level L.
 struct CommonFlags {
   std::string config_file;

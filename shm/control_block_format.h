@@ -18,7 +18,7 @@
 namespace cqrs::shm {
 
 inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
-inline constexpr std::uint32_t kControlBlockVersion = 1;
+inline constexpr std::uint32_t kControlBlockVersion = 2;
 inline constexpr int kMaxSlots = 64;
 inline constexpr int kCounters = 29;
 
@@ -57,6 +57,16 @@ struct alignas(64) Header {
 struct alignas(64) Seqs {
   AtomicU64 writer_committed_seq;
   AtomicU64 projector_applied_seq;
+  // The read store's generation: bumped by the projector right after it switched <data>/read to
+  // a rebuilt store; readers reopen <data>/read between snapshots when it changes.
+  AtomicU64 read_generation;
+  // Rebuild: `cqrs rebuild` increments rebuild_requests; the projector answers each by a rebuild
+  // (several pending requests are served by one) and reports its progress.
+  AtomicU64 rebuild_requests;
+  AtomicU64 rebuild_target_seq;   // the log end the current rebuild aims at (0: none running)
+  AtomicU64 rebuild_applied_seq;  // how far the current rebuild has applied the log
+  AtomicU64 rebuild_started_ns;   // wall clock
+  AtomicU64 rebuilds_done;        // rebuilds switched to
 };
 
 struct alignas(64) ProcessSlot {

@@ -133,6 +133,16 @@ aggregates = [{ name = "by_status", group_by = "status" },
                          &reordered)
               .ok());
   CHECK(reordered.ReadModelFingerprint() == c->ReadModelFingerprint());
+
+  // A fingerprint gives back its declarations.
+  auto parsed = ParseReadModelFingerprint(c->ReadModelFingerprint());
+  REQUIRE(parsed.ok());
+  Config again;
+  again.collections = parsed.value();
+  CHECK(again.ReadModelFingerprint() == c->ReadModelFingerprint());
+  CHECK(ParseReadModelFingerprint("").value().empty());
+  CHECK_FALSE(ParseReadModelFingerprint("orders").ok());
+  CHECK_FALSE(ParseReadModelFingerprint("orders:i=a;a=x(b").ok());
 }
 
 TEST_CASE("A bad read-model declaration is refused with the key that is wrong", "[base][config]") {
