@@ -14,5 +14,6 @@ void AddClientCommands(CLI::App& app, int* exit_code);
 void AddUpCommand(CLI::App& app, int* exit_code);
 // load
 void AddLoadCommand(CLI::App& app, int* exit_code);
+void AddRebuildCommand(CLI::App& app, int* exit_code);
 
 }  // namespace cqrs::cli

@@ -1,15 +1,20 @@
 // cqrs up (the whole pipeline) and cqrs load (a load generator).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <thread>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
 #include "cli/supervisor.h"
+#include "shm/control_block.h"
 
 namespace cqrs::cli {
 namespace {
@@ -83,7 +88,96 @@ int RunLoadCommand(LoadCommand& c) {
   return 0;
 }
 
+struct RebuildCommand {
+  CommonFlags common;
+  double timeout_s = 0;
+};
+
+int RunRebuild(const RebuildCommand& c) {
+  auto config = ResolveConfig(c.common);
+  if (!config.ok()) {
+    std::fprintf(stderr, "cqrs rebuild: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  auto control = shm::ControlBlock::Attach(config->data_dir);
+  if (!control.ok()) {
+    std::fprintf(stderr, "cqrs rebuild: %s\n", control.status().message().c_str());
+    return 1;
+  }
+  auto projector_alive = [&] {
+    const std::uint64_t beat =
+        control->slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
+    return beat != 0 && WallNs() - beat < 2'000'000'000ull;
+  };
+  if (!projector_alive()) {
+    std::fprintf(stderr,
+                 "cqrs rebuild: no projector is running on %s: start the pipeline (cqrs up), "
+                 "then rebuild; or, with everything stopped, remove %s/read and start it\n",
+                 config->data_dir.c_str(), config->data_dir.c_str());
+    return 1;
+  }
+  shm::Seqs& seqs = control->seqs();
+  const std::uint64_t request = seqs.rebuild_requests.fetch_add(1) + 1;
+  const std::atomic<bool>& stop = InstallStopSignals();
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const std::uint64_t begin = MonoNs();
+  std::uint64_t last_line = 0;
+  while (seqs.rebuilds_done.load(std::memory_order_acquire) < request) {
+    if (stop.load()) {
+      std::fprintf(stderr, "\ncqrs rebuild: interrupted; the projector finishes the rebuild\n");
+      return 1;
+    }
+    if (!projector_alive()) {
+      std::fprintf(stderr,
+                   "\ncqrs rebuild: the projector stopped; it resumes the rebuild when it "
+                   "restarts\n");
+      return 1;
+    }
+    if (c.timeout_s > 0 && static_cast<double>(MonoNs() - begin) / 1e9 > c.timeout_s) {
+      std::fprintf(stderr, "\ncqrs rebuild: not switched within %.0f s\n", c.timeout_s);
+      return 3;
+    }
+    const std::uint64_t now = MonoNs();
+    if (now - last_line >= (tty ? 200'000'000ull : 1'000'000'000ull)) {
+      last_line = now;
+      const std::uint64_t target = seqs.rebuild_target_seq.load(std::memory_order_acquire);
+      const std::uint64_t applied = seqs.rebuild_applied_seq.load(std::memory_order_relaxed);
+      const std::uint64_t started = seqs.rebuild_started_ns.load(std::memory_order_relaxed);
+      const double seconds = started ? static_cast<double>(WallNs() - started) / 1e9 : 0;
+      const double rate = seconds > 0 ? static_cast<double>(applied) / seconds : 0;
+      std::string line =
+          target == 0
+              ? std::string("rebuild: waiting for the projector to start")
+              : fmt::format(
+                    "rebuild: {}/{} events ({:.1f} %), {:.0f} events/s, ETA {:.1f} s", applied,
+                    target, 100.0 * static_cast<double>(applied) / static_cast<double>(target),
+                    rate,
+                    rate > 0 ? static_cast<double>(target - std::min(applied, target)) / rate
+                             : 0.0);
+      std::fprintf(stderr, tty ? "\r%-78s" : "%s\n", line.c_str());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (tty) std::fputc('\n', stderr);
+  std::printf("{\"status\":\"Ok\",\"generation\":%llu,\"seconds\":%.2f}\n",
+              static_cast<unsigned long long>(seqs.read_generation.load()),
+              static_cast<double>(MonoNs() - begin) / 1e9);
+  return 0;
+}
+
 }  // namespace
+
+void AddRebuildCommand(CLI::App& app, int* exit_code) {
+  auto c = std::make_shared<RebuildCommand>();
+  CLI::App* cmd = app.add_subcommand(
+      "rebuild",
+      "rebuild the read store from the event log while the pipeline keeps serving: the running "
+      "projector builds a fresh one, catches it up, and switches it in for itself and the "
+      "readers (progress on stderr)");
+  AddCommonFlags(*cmd, &c->common);
+  cmd->add_option("--timeout", c->timeout_s, "give up waiting after this many seconds (0: never)");
+  cmd->callback([c, exit_code] { *exit_code = RunRebuild(*c); });
+}
 
 void AddUpCommand(CLI::App& app, int* exit_code) {
   auto c = std::make_shared<UpCommand>();

@@ -1,12 +1,20 @@
 // The projector's catch-up, publish, heartbeat and replay loop.
 #include "projector/projector.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "projector/rebuild.h"
 #include "store/key_format.h"
 #include "store/namespaces.h"
 #include "store/read_store_format.h"
@@ -30,7 +38,33 @@ class SnapshotLease {
   store::Txn& txn_;
 };
 
+constexpr std::size_t kRebuildEventsPerTxn = 50000;
+
+// Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE, Linux 3.15+, ext4, xfs,
+// tmpfs): a reader opening the path sees the old store or the new one, never neither.
+Status ExchangePaths(const std::string& a, const std::string& b) {
+  if (syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0)
+    return OkStatus();
+  return Error(Code::kInternal, "renameat2({}, {}, RENAME_EXCHANGE): {}", a, b,
+               std::strerror(errno));
+}
+
 }  // namespace
+
+// A rebuild in progress: the store being built and the thread building it.
+struct Projector::Rebuild {
+  RebuildTarget target;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::atomic<bool> cancel{false};
+  Status status;                     // the thread's outcome, read after `done`
+  std::uint64_t serves_request = 0;  // rebuild_requests value this rebuild answers
+  std::uint64_t started_ns = 0;
+  ~Rebuild() {
+    cancel = true;
+    if (thread.joinable()) thread.join();
+  }
+};
 
 Projector::Projector(const Config& config, zmq::context_t& context)
     : config_(config),
@@ -40,7 +74,9 @@ Projector::Projector(const Config& config, zmq::context_t& context)
       replay_router_(context, zmq::socket_type::router),
       tick_pub_(context, zmq::socket_type::pub) {}
 
-Projector::~Projector() = default;
+Projector::~Projector() {
+  rebuild_.reset();  // stop and join the rebuild thread before the stores and shm it uses go
+}
 
 Result<std::unique_ptr<Projector>> Projector::Open(const Config& config, zmq::context_t& context,
                                                    const ProjectorOptions& options) {
@@ -59,15 +95,9 @@ Status Projector::Init(const ProjectorOptions& options) {
   if (!write.ok()) return write.status();
   write_ = std::move(write).value();
 
-  store::ReadStoreOptions r;
-  r.dir = options.read_dir.empty() ? (data / "read").string() : options.read_dir;
-  r.map_size = config_.projector.map_size_mb << 20;
-  r.max_map_size = config_.projector.max_map_size_mb << 20;
-  r.sync_commits = config_.projector.sync_read_store;
-  auto read = store::ReadStore::Open(r);
-  if (!read.ok()) return read.status();
-  read_ = std::move(read).value();
-  applier_ = std::make_unique<EventApplier>(*read_, config_.collections);
+  read_dir_ = options.read_dir.empty() ? (data / "read").string() : options.read_dir;
+  CQRS_RETURN_IF_ERROR(OpenLiveStore(read_dir_));
+  const store::ReadStoreOptions& r = read_->options();
 
   // The read store must follow this write store, and not be ahead of it.
   auto txn = store::Txn::BeginWrite(read_->env());
@@ -84,17 +114,27 @@ Status Projector::Init(const ProjectorOptions& options) {
                  r.dir, followed.value(), w.dir, write_->store_id(), r.dir);
   }
   // Indexes and aggregates are built as events are applied: a store built with other read
-  // models has none for the new ones. TODO(#5): rebuild it (cqrs rebuild) instead of refusing.
+  // models is kept up to date with its own while a rebuild makes one with the config's.
   auto models = read_->ReadModels(txn.value());
   if (!models.ok()) return models.status();
   const std::string declared = config_.ReadModelFingerprint();
   if (!models->has_value() && checkpoint->applied_seq == 0) {
     CQRS_RETURN_IF_ERROR(read_->SetReadModels(txn.value(), declared));
   } else if (models->value_or("") != declared) {
-    return Error(Code::kUnavailable,
-                 "{} was built with read models '{}', the config declares '{}': remove {} to "
-                 "rebuild it from the log",
-                 r.dir, models->value_or(""), declared, r.dir);
+    if (!serve_)
+      return Error(Code::kUnavailable,
+                   "{} was built with read models '{}', the config declares '{}': remove {} to "
+                   "rebuild it from the log",
+                   r.dir, models->value_or(""), declared, r.dir);
+    auto built_with = ParseReadModelFingerprint(models->value_or(""));
+    if (!built_with.ok()) return built_with.status();
+    store_models_ = std::move(built_with).value();
+    applier_ = std::make_unique<EventApplier>(*read_, store_models_);
+    models_changed_ = true;
+    spdlog::warn(
+        "{} was built with read models '{}', the config declares '{}': rebuilding it "
+        "while serving from it",
+        r.dir, models->value_or(""), declared);
   }
   CQRS_RETURN_IF_ERROR(txn->Commit());
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
@@ -320,7 +360,135 @@ void Projector::ServeReplay() {
   }
 }
 
+Status Projector::OpenLiveStore(const std::string& dir) {
+  store::ReadStoreOptions r;
+  r.dir = dir;
+  r.map_size = config_.projector.map_size_mb << 20;
+  r.max_map_size = config_.projector.max_map_size_mb << 20;
+  r.sync_commits = config_.projector.sync_read_store;
+  auto read = store::ReadStore::Open(r);
+  if (!read.ok()) return read.status();
+  read_ = std::move(read).value();
+  store_models_ = config_.collections;
+  models_changed_ = false;
+  applier_ = std::make_unique<EventApplier>(*read_, store_models_);
+  return OkStatus();
+}
+
+void Projector::MaybeStartRebuild() {
+  if (rebuild_ || !control_ || !serve_) return;
+  const std::uint64_t requests = control_->seqs().rebuild_requests.load(std::memory_order_acquire);
+  const std::uint64_t served = control_->seqs().rebuilds_done.load(std::memory_order_acquire);
+  if (requests <= served && !models_changed_) return;
+  if (Status s = StartRebuild(std::max(requests, served)); !s.ok())
+    spdlog::error("cannot start a rebuild: {}", s.ToString());
+}
+
+Status Projector::StartRebuild(std::uint64_t serves_request) {
+  auto target = CreateRebuildTarget(read_dir_ + ".rebuild", config_, write_->store_id());
+  if (!target.ok()) return target.status();
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
+  auto last = write_->LastSeq(log_snapshot_);
+  log_snapshot_.Reset();
+  if (!last.ok()) return last.status();
+  rebuild_ = std::make_unique<Rebuild>();
+  rebuild_->target = std::move(target).value();
+  rebuild_->serves_request = serves_request;
+  rebuild_->started_ns = WallNs();
+  shm::Seqs& seqs = control_->seqs();
+  seqs.rebuild_started_ns.store(rebuild_->started_ns, std::memory_order_relaxed);
+  seqs.rebuild_applied_seq.store(0, std::memory_order_relaxed);
+  seqs.rebuild_target_seq.store(std::max<std::uint64_t>(last.value(), 1),
+                                std::memory_order_release);
+  spdlog::info("rebuilding the read store from the log ({} events) in {}", last.value(),
+               rebuild_->target.dir);
+  Rebuild* r = rebuild_.get();
+  r->thread = std::thread([this, r, target_seq = last.value()] {
+    auto applied =
+        ApplyLog(*write_, *r->target.store, *r->target.applier, target_seq, kRebuildEventsPerTxn,
+                 r->cancel, [this](std::uint64_t seq) {
+                   control_->seqs().rebuild_applied_seq.store(seq, std::memory_order_relaxed);
+                 });
+    r->status = applied.status();
+    r->done.store(true, std::memory_order_release);
+  });
+  return OkStatus();
+}
+
+Status Projector::FinishRebuild() {
+  std::unique_ptr<Rebuild> r = std::move(rebuild_);
+  r->thread.join();
+  CQRS_RETURN_IF_ERROR(r->status);
+  // Bring the new store up to the live one (it may already be ahead), so that switching never
+  // takes a reader's seq back.
+  std::atomic<bool> no_cancel{false};
+  auto tail = ApplyLog(*write_, *r->target.store, *r->target.applier, applied_seq_,
+                       kRebuildEventsPerTxn, no_cancel, {});
+  if (!tail.ok()) return tail.status();
+  const std::uint64_t events = r->target.applier->checkpoint().applied_seq;
+  // Close both (each is synced and drops its unsynced guard), swap the directories, reopen.
+  index_snapshot_ = store::Txn();
+  r->target.applier.reset();
+  r->target.store.reset();
+  applier_.reset();
+  read_.reset();
+  CQRS_RETURN_IF_ERROR(ExchangePaths(r->target.dir, read_dir_));
+  const std::uint64_t generation =
+      control_->seqs().read_generation.load(std::memory_order_acquire) + 1;
+  const std::string old_dir = fmt::format("{}.old.{}", read_dir_, generation);
+  std::error_code ec;
+  std::filesystem::rename(r->target.dir, old_dir, ec);
+  if (ec) spdlog::warn("cannot rename {} to {}: {}", r->target.dir, old_dir, ec.message());
+  CQRS_RETURN_IF_ERROR(OpenLiveStore(read_dir_));
+  auto txn = store::Txn::BeginRead(read_->env());
+  if (!txn.ok()) return txn.status();
+  auto checkpoint = read_->ReadCheckpoint(txn.value());
+  if (!checkpoint.ok()) return checkpoint.status();
+  applied_seq_ = checkpoint->applied_seq;
+  txn->Abort();
+  shm::Seqs& seqs = control_->seqs();
+  seqs.projector_applied_seq.store(applied_seq_, std::memory_order_release);
+  seqs.read_generation.store(generation, std::memory_order_release);
+  seqs.rebuild_target_seq.store(0, std::memory_order_relaxed);
+  seqs.rebuilds_done.store(r->serves_request, std::memory_order_release);
+  PublishTick();  // readers wake, see the generation and reopen
+  spdlog::info(
+      "switched to the rebuilt read store (generation {}, {} events, {:.1f} s); the old "
+      "one is {} until its last reader leaves",
+      generation, events, static_cast<double>(WallNs() - r->started_ns) / 1e9, old_dir);
+  return OkStatus();
+}
+
+void Projector::RemoveOldStores() {
+  const std::filesystem::path read(read_dir_);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(read.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    // Old stores, and a rebuild's directory left by a projector that died before switching.
+    const bool abandoned = !rebuild_ && name == read.filename().string() + ".rebuild";
+    if (!name.starts_with(read.filename().string() + ".old.") && !abandoned) continue;
+    int live = 0;
+    {
+      store::EnvOptions o;
+      o.dir = entry.path().string();
+      o.map_size = 0;
+      auto env = store::LmdbEnv::Open(o);
+      if (!env.ok()) continue;
+      auto readers = env->LiveReaders();
+      if (!readers.ok()) continue;
+      live = readers.value();
+    }
+    if (live > 0) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+    if (ec)
+      spdlog::warn("cannot remove {}: {}", entry.path().string(), ec.message());
+    else
+      spdlog::info("removed the old read store {}: no reader uses it any more", name);
+  }
+}
+
 void Projector::CheckReaders() {
+  if (serve_) RemoveOldStores();
   for (store::LmdbEnv* env : {&write_->env(), &read_->env()}) {
     auto cleared = env->ReaderCheck();
     if (!cleared.ok()) {
@@ -366,6 +534,13 @@ void Projector::Run(const std::atomic<bool>& stop) {
         throw std::runtime_error(applied.status().ToString());
       }
       next_poll = Clock::now() + poll;
+    }
+    MaybeStartRebuild();
+    if (rebuild_ && rebuild_->done.load(std::memory_order_acquire)) {
+      if (Status s = FinishRebuild(); !s.ok()) {
+        spdlog::error("rebuild failed: {}", s.ToString());
+        throw std::runtime_error(s.ToString());
+      }
     }
     if (items[1].revents & ZMQ_POLLIN) ServeReplay();
     now = Clock::now();

@@ -47,6 +47,8 @@ class Projector {
   Result<std::uint64_t> CatchUp();
 
   std::uint64_t applied_seq() const { return applied_seq_; }
+  // True while a rebuild runs in the background (cqrs rebuild, or changed read models).
+  bool rebuilding() const { return rebuild_ != nullptr; }
   const std::string& events_endpoint() const { return events_endpoint_; }
   const std::string& replay_endpoint() const { return replay_endpoint_; }
 
@@ -61,6 +63,14 @@ class Projector {
   void ServeReplay();
   Status CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head);
   void CheckReaders();
+  // Rebuild: starts one in a background thread when asked (shm rebuild_requests) or when the
+  // store's read models differ from the config's; once the thread has caught up with the log,
+  // brings the new store up to the live one and switches <data>/read to it between batches.
+  void MaybeStartRebuild();
+  Status StartRebuild(std::uint64_t serves_request);
+  Status FinishRebuild();
+  Status OpenLiveStore(const std::string& dir);
+  void RemoveOldStores();
 
   Config config_;
   zmq::context_t& context_;
@@ -68,6 +78,11 @@ class Projector {
   std::unique_ptr<store::WriteStore> write_;
   std::unique_ptr<store::ReadStore> read_;
   std::unique_ptr<EventApplier> applier_;
+  std::string read_dir_;
+  std::vector<CollectionSpec> store_models_;  // the read models read_ was built with
+  bool models_changed_ = false;               // store_models_ differ from the config's
+  struct Rebuild;
+  std::unique_ptr<Rebuild> rebuild_;
   std::optional<shm::ControlBlock> control_;
   std::uint64_t applied_seq_ = 0;
 

@@ -78,10 +78,15 @@ std::span<const std::uint8_t> QueryExecutor::Execute(const store::Txn& snapshot,
       s = Scan(snapshot, *request.query_as_Scan(), &next);
       break;
     case fb::Query::Find:
-      s = Find(snapshot, *request.query_as_Find(), &next);
-      break;
     case fb::Query::Aggregate:
-      s = Aggregate(snapshot, *request.query_as_Aggregate());
+      if (!models_current_) {
+        s = Status(Code::kUnavailable,
+                   "the read store is being rebuilt for the declared read models: retry");
+      } else if (request.query_type() == fb::Query::Find) {
+        s = Find(snapshot, *request.query_as_Find(), &next);
+      } else {
+        s = Aggregate(snapshot, *request.query_as_Aggregate());
+      }
       break;
     default:
       s = Status(Code::kInvalidArgument, "unknown query type");

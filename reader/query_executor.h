@@ -30,6 +30,10 @@ class QueryExecutor {
   std::span<const std::uint8_t> Execute(const store::Txn& snapshot, std::uint64_t seq,
                                         const fb::QueryRequest& request, Code* status);
 
+  // False while the store was built with other read models than the config declares (the
+  // projector is rebuilding it): Find and Aggregate answer Unavailable, Get and Scan serve.
+  void set_models_current(bool current) { models_current_ = current; }
+
   // A reply carrying only a status (refusals, DeadlineExceeded).
   std::span<const std::uint8_t> Refuse(std::uint64_t request_id, const Status& status,
                                        std::uint64_t seq);
@@ -46,6 +50,7 @@ class QueryExecutor {
   const std::vector<CollectionSpec>& models_;
   QueryReplyBuilder builder_;
   std::string name_;  // scratch: "<collection>#i.<field>"
+  bool models_current_ = true;
 };
 
 }  // namespace cqrs::reader

@@ -36,17 +36,10 @@ Status ReaderServer::Init(const std::string& endpoint) {
   limits_.max_scan_limit = config_.reader.max_scan_limit;
   limits_.max_timeout_ms = config_.reader.max_timeout_ms;
 
-  store::ReadStoreOptions o;
-  o.dir = (std::filesystem::path(config_.data_dir) / "read").string();
-  o.read_only = true;
-  auto store = store::ReadStore::Open(o);
-  if (!store.ok()) return store.status();
-  store_ = std::move(store).value();
-  executor_ = std::make_unique<QueryExecutor>(*store_, config_.reader, config_.collections);
-
   auto control = shm::ControlBlock::Attach(config_.data_dir);
-  if (control.ok()) {
-    control_.emplace(std::move(control).value());
+  if (control.ok()) control_.emplace(std::move(control).value());
+  CQRS_RETURN_IF_ERROR(OpenStore());
+  if (control_) {
     slot_index_ = shm::kFirstReaderSlot + static_cast<int>(index_);
     control_->Claim(slot_index_);
   } else {
@@ -64,6 +57,40 @@ Status ReaderServer::Init(const std::string& endpoint) {
     return Error(Code::kUnavailable, "bind {}: {}", endpoint, e.what());
   }
   return OkStatus();
+}
+
+Status ReaderServer::OpenStore() {
+  // The generation first: if the projector switches while we open, we open again next time.
+  const std::uint64_t generation =
+      control_ ? control_->seqs().read_generation.load(std::memory_order_acquire) : 0;
+  store::ReadStoreOptions o;
+  o.dir = (std::filesystem::path(config_.data_dir) / "read").string();
+  o.read_only = true;
+  auto opened = store::ReadStore::Open(o);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<store::ReadStore> store = std::move(opened).value();
+  auto txn = store::Txn::BeginRead(store->env());
+  if (!txn.ok()) return txn.status();
+  auto models = store->ReadModels(txn.value());
+  if (!models.ok()) return models.status();
+  txn->Abort();
+  auto executor = std::make_unique<QueryExecutor>(*store, config_.reader, config_.collections);
+  executor->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
+  snapshot_ = store::Txn();  // a snapshot of the old store ends before it closes
+  executor_ = std::move(executor);
+  store_ = std::move(store);
+  generation_ = generation;
+  return OkStatus();
+}
+
+void ReaderServer::FollowGeneration() {
+  if (!control_ || control_->seqs().read_generation.load(std::memory_order_acquire) == generation_)
+    return;
+  if (Status s = OpenStore(); !s.ok()) {
+    spdlog::warn("cannot open the rebuilt read store yet: {}", s.ToString());
+    return;
+  }
+  spdlog::info("reader {} switched to read-store generation {}", index_, generation_);
 }
 
 Status ReaderServer::RenewSnapshot(std::uint64_t* seq) {
@@ -116,6 +143,7 @@ void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code s
 
 void ReaderServer::Process(std::vector<Slot*>& fresh) {
   if (fresh.empty() && waiting_.empty()) return;
+  FollowGeneration();
   std::uint64_t seq = 0;
   Status s = RenewSnapshot(&seq);
   const std::uint64_t now = MonoNs();
@@ -211,6 +239,7 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
     if (control_ && now >= next_beat) {
       control_->Beat(slot_index_);
       next_beat = now + 100'000'000;
+      FollowGeneration();  // an idle reader leaves a replaced store too, so it can be removed
     }
   }
   router_.set(zmq::sockopt::linger, 1000);

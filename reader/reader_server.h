@@ -48,6 +48,10 @@ class ReaderServer {
   ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context);
   Status Init(const std::string& endpoint);
   Status RenewSnapshot(std::uint64_t* seq);
+  // Opens <data>/read afresh when the projector switched it to a rebuilt store (shm
+  // read_generation changed). Between snapshots only; on failure keeps the current store.
+  void FollowGeneration();
+  Status OpenStore();
   // Receives up to the batch bound into fresh slots.
   void Receive(std::vector<Slot*>* fresh);
   // Answers, parks or refuses each fresh query and retries the parked ones.
@@ -61,6 +65,7 @@ class ReaderServer {
   std::unique_ptr<store::ReadStore> store_;
   std::unique_ptr<QueryExecutor> executor_;
   std::optional<shm::ControlBlock> control_;
+  std::uint64_t generation_ = 0;  // the read-store generation store_ belongs to
   int slot_index_ = 0;
   store::Txn snapshot_;
   std::vector<std::unique_ptr<Slot>> slots_;

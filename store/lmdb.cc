@@ -99,6 +99,22 @@ Result<int> LmdbEnv::ReaderCheck() {
   return dead;
 }
 
+Result<int> LmdbEnv::LiveReaders() {
+  CQRS_RETURN_IF_ERROR(ReaderCheck().status());
+  // mdb_reader_list prints a header and one line per slot ("pid thread txnid"), or
+  // "(no active readers)".
+  int lines = 0;
+  auto count = [](const char* msg, void* ctx) -> int {
+    const char* p = msg;
+    while (*p == ' ') ++p;
+    if (*p >= '1' && *p <= '9') ++*static_cast<int*>(ctx);
+    return 0;
+  };
+  if (int rc = mdb_reader_list(env_, count, &lines); rc < 0)
+    return LmdbError("mdb_reader_list", rc);
+  return lines;
+}
+
 Status LmdbEnv::Sync() {
   if (int rc = mdb_env_sync(env_, 1); rc != 0) return LmdbError("mdb_env_sync", rc);
   return OkStatus();

@@ -70,6 +70,10 @@ class LmdbEnv {
   // Flushes to disk (for nosync environments at shutdown).
   Status Sync();
 
+  // Reader slots held by live processes (after clearing dead ones): processes that have the
+  // environment open, in a snapshot or between snapshots.
+  Result<int> LiveReaders();
+
  private:
   MDB_env* env_ = nullptr;
   std::string dir_;

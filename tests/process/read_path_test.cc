@@ -53,15 +53,7 @@ std::int64_t IntField(const wire::EntityData& e, const std::string& name) {
 }
 
 // Runs a command; returns its stdout.
-std::string Run(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[65536];
-  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  REQUIRE(pclose(pipe) == 0);
-  return out;
-}
+std::string Run(const std::string& command) { return testing::RunShell(command); }
 
 // Reader-table slots of <dir>, read with mdb_reader_list without clearing anything: those of
 // process `owner`, or (owner 0) of processes that no longer exist, which mdb_reader_check

@@ -49,4 +49,7 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 
 std::string ReadFile(const std::string& path);
 
+// Runs `command` with /bin/sh and returns its stdout; the command must exit 0 (REQUIREd).
+std::string RunShell(const std::string& command);
+
 }  // namespace cqrs::testing
