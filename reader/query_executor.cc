@@ -48,8 +48,8 @@ bool DecodeFindCursor(std::string_view hex, std::string* bytes, std::string_view
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
     bytes->push_back(static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1])));
   if (bytes->size() < 2) return false;
-  std::size_t n =
-      static_cast<unsigned char>((*bytes)[0]) << 8 | static_cast<unsigned char>((*bytes)[1]);
+  const std::size_t n = std::size_t{static_cast<unsigned char>((*bytes)[0])} << 8 |
+                        std::size_t{static_cast<unsigned char>((*bytes)[1])};
   if (n == 0 || 2 + n > bytes->size()) return false;
   *ordered = std::string_view(*bytes).substr(2, n);
   *key = std::string_view(*bytes).substr(2 + n);
