@@ -38,6 +38,7 @@ bool Present(const ValueView& v) { return v.type != ValueType::kNone; }
 
 Status EventApplier::Begin(store::Txn& txn) {
   model_ids_.clear();  // ids interned in an aborted batch must not be reused
+  last_ns_ = 0;
   auto c = store_.ReadCheckpoint(txn);
   if (!c.ok()) return c.status();
   checkpoint_ = c.value();
@@ -48,9 +49,15 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
   if (e.seq() != checkpoint_.applied_seq + 1)
     return Error(Code::kInternal, "event seq {} does not follow the checkpoint {}", e.seq(),
                  checkpoint_.applied_seq);
-  std::uint32_t ns = 0;
-  CQRS_RETURN_IF_ERROR(
-      store_.namespaces().Intern(txn, AsView(e.tenant()), AsView(e.collection()), &ns));
+  // The namespace of the batch's previous event is usually this one's: skip the names lookup.
+  std::uint32_t ns = last_ns_;
+  if (ns == 0 || AsView(e.tenant()) != last_tenant_ || AsView(e.collection()) != last_collection_) {
+    CQRS_RETURN_IF_ERROR(
+        store_.namespaces().Intern(txn, AsView(e.tenant()), AsView(e.collection()), &ns));
+    last_tenant_.assign(AsView(e.tenant()));
+    last_collection_.assign(AsView(e.collection()));
+    last_ns_ = ns;
+  }
   const store::ReadDbs& dbs = store_.dbs();
   store::KeyBuffer key = store::EntityKey(ns, AsView(e.key()));
   const bool deleted = e.op() == fb::Op::Delete;

@@ -53,6 +53,8 @@ class EventApplier {
   std::string before_;             // the entity's record before the event ("": none)
   std::string model_name_;         // scratch for ModelId
   std::vector<std::pair<std::string, std::uint32_t>> model_ids_;  // per batch
+  std::string last_tenant_, last_collection_;  // the namespace last_ns_ is of (per batch)
+  std::uint32_t last_ns_ = 0;
 };
 
 }  // namespace cqrs::projector
