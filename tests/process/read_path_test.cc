@@ -59,7 +59,8 @@ std::string Run(const std::string& command) { return testing::RunShell(command);
 // process `owner`, or (owner 0) of processes that no longer exist, which mdb_reader_check
 // would clear. With `pinning`, only slots holding a snapshot (a txnid, not the "-" of a reset
 // transaction).
-int ReaderSlots(const std::string& dir, pid_t owner, bool pinning) {
+// The reader table of <dir> as mdb_reader_list prints it.
+std::string ReaderTable(const std::string& dir) {
   MDB_env* env = nullptr;
   REQUIRE(mdb_env_create(&env) == 0);
   mdb_env_set_maxdbs(env, 8);
@@ -73,7 +74,11 @@ int ReaderSlots(const std::string& dir, pid_t owner, bool pinning) {
       },
       &table);
   mdb_env_close(env);
-  std::istringstream lines(table);
+  return table;
+}
+
+int ReaderSlots(const std::string& dir, pid_t owner, bool pinning) {
+  std::istringstream lines(ReaderTable(dir));
   std::string line;
   std::getline(lines, line);  // "    pid     thread     txnid"
   int stale = 0;
@@ -454,6 +459,7 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
   REQUIRE(control.ok());
   const int kills = 8;
   int pinned_kills = 0;  // kills that caught a reader inside a snapshot
+  std::string sizes;     // the file size after each kill, for a failure's message
   for (int k = 0; k < kills; ++k) {
     int slot = shm::kFirstReaderSlot + k % 2;
     auto pid = static_cast<pid_t>(control->slot(slot).pid.load());
@@ -468,6 +474,7 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
                          std::chrono::seconds(30)));
     Pipeline::WaitAnswering(p.readers[static_cast<std::size_t>(k % 2)]);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sizes += fmt::format(" {}", size());
   }
   // The projector clears a dead reader's slot within its 100 ms check period.
   CHECK(testing::WaitFor([&] { return ReaderSlots(p.data_dir + "/read", 0, false) == 0; },
@@ -477,6 +484,8 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
   for (auto& t : scanners) t.join();
   updater.join();
   const auto final_size = size();
+  INFO("reader table at the end:\n" << ReaderTable(p.data_dir + "/read"));
+  INFO("file size after each kill:" << sizes);
   INFO("read store " << warm_size << " bytes after warm-up, " << final_size << " after " << kills
                      << " reader kills (" << pinned_kills << " inside a snapshot); " << scans
                      << " scans, " << updates << " updates");
