@@ -26,8 +26,9 @@ TEST_CASE("Ordered values decode to what was encoded", "[store][ordered]") {
         ValueView::Int(std::numeric_limits<std::int64_t>::max()), ValueView::Double(-2.5),
         ValueView::Double(1e300), ValueView::String(""), ValueView::String(s),
         ValueView::Bytes(b)}) {
+    const std::string encoded = Encode(v);  // `back` views into it
     ValueView back;
-    REQUIRE(DecodeOrderedValue(Encode(v), &back));
+    REQUIRE(DecodeOrderedValue(encoded, &back));
     CHECK(back == v);
   }
   ValueView back;
@@ -36,7 +37,8 @@ TEST_CASE("Ordered values decode to what was encoded", "[store][ordered]") {
   CHECK_FALSE(DecodeOrderedValue(std::string("\x99", 1), &back));
   // Long strings are cut, and decode as the cut.
   std::string longer(kMaxOrderedBytes + 50, 'x');
-  REQUIRE(DecodeOrderedValue(Encode(ValueView::String(longer)), &back));
+  const std::string cut = Encode(ValueView::String(longer));
+  REQUIRE(DecodeOrderedValue(cut, &back));
   CHECK(back.bytes.size() == kMaxOrderedBytes);
 }
 
