@@ -331,7 +331,9 @@ TEST_CASE(
     "log, no event applied twice",
     "[process][projector][crash]") {
   TempDir dir;
-  Pipeline p(dir, Processes(0, "nosync"));
+  PipelineConfig config = Processes(0, "nosync");
+  config.projector_toml = "batch_max_events = 64\n";  // small batches: it falls behind a burst
+  Pipeline p(dir, config);
   auto writer = p.StartProcess("cqrs-writer");
   Pipeline::WaitAnswering(p.writer);
   auto projector = p.StartProcess("cqrs-projector");
@@ -349,6 +351,13 @@ TEST_CASE(
   std::thread killer([&] {
     for (int k = 1; k <= 5; ++k) {
       testing::WaitFor([&] { return acked.load() >= k * n / 6; }, std::chrono::seconds(60));
+      // Aim: kill while the projector is behind the log, if it gets behind within 2 s.
+      testing::WaitFor(
+          [&] {
+            return control->seqs().projector_applied_seq.load() <
+                   control->seqs().writer_committed_seq.load();
+          },
+          std::chrono::seconds(2));
       at_kill.emplace_back(control->seqs().writer_committed_seq.load(),
                            control->seqs().projector_applied_seq.load());
       projector->Signal(SIGKILL);
