@@ -87,8 +87,14 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
     for (const FieldView& f : fields_) record_.Add(f);
     CQRS_RETURN_IF_ERROR(txn.Put(dbs.entities, key.view(), record_.Finish()));
   }
-  CQRS_RETURN_IF_ERROR(
-      txn.Put(dbs.collection_log, store::CollectionLogKey(ns, e.seq()).view(), {}));
+  // Seqs grow, so a collection's entries are appended; with one collection (or the newest
+  // namespace) the whole DB is in key order and MDB_APPEND skips the descent. LMDB refuses an
+  // append below its last key (MDB_KEYEXIST): then an ordinary put.
+  const store::KeyBuffer log_key = store::CollectionLogKey(ns, e.seq());
+  Status appended = txn.Put(dbs.collection_log, log_key.view(), {}, MDB_APPEND);
+  if (appended.code() == Code::kAlreadyExists)
+    appended = txn.Put(dbs.collection_log, log_key.view(), {});
+  CQRS_RETURN_IF_ERROR(appended);
   checkpoint_.applied_seq = e.seq();
   ++checkpoint_.applied_events;
   return OkStatus();
