@@ -11,25 +11,15 @@
 #include "reader/query_executor.h"
 #include "store/ordered_value.h"
 #include "tests/support/events.h"
+#include "tests/support/read_model.h"
 #include "tests/support/test_support.h"
 #include "wire/query_codec.h"
 
 namespace cqrs::reader {
 namespace {
 
-using Fields = std::map<std::string, Value>;
-
-std::string Ordered(const Value& v) {
-  store::KeyBuffer k;
-  store::AppendOrderedValue(wire::ToView(v), &k);
-  return std::string(k.view());
-}
-
-int Kind(const Value& v) {
-  if (std::holds_alternative<bool>(v)) return 1;
-  if (std::holds_alternative<std::int64_t>(v) || std::holds_alternative<double>(v)) return 2;
-  return std::holds_alternative<std::string>(v) ? 3 : 4;
-}
+using Fields = testing::ModelFields;
+using testing::Ordered;
 
 class ModelHarness {
  public:
@@ -116,47 +106,13 @@ class ModelHarness {
     return keys;
   }
 
-  // What the model says a Find returns: entities whose field is of the bound's kind and within
-  // [lo, hi], ordered by (ordered value, key).
   std::vector<std::string> Expected(const std::string& field, const Value& lo, const Value& hi) {
-    const Value& bound = std::holds_alternative<std::monostate>(lo) ? hi : lo;
-    std::vector<std::pair<std::string, std::string>> rows;
-    for (const auto& [key, fields] : model_) {
-      auto it = fields.find(field);
-      if (it == fields.end() || Kind(it->second) != Kind(bound)) continue;
-      ValueView v = wire::ToView(it->second);
-      if (!std::holds_alternative<std::monostate>(lo) &&
-          store::CompareOrdered(v, wire::ToView(lo)) < 0)
-        continue;
-      if (!std::holds_alternative<std::monostate>(hi) &&
-          store::CompareOrdered(v, wire::ToView(hi)) > 0)
-        continue;
-      rows.emplace_back(Ordered(it->second), key);
-    }
-    std::sort(rows.begin(), rows.end());
-    std::vector<std::string> keys;
-    for (auto& r : rows) keys.push_back(r.second);
-    return keys;
+    return testing::ExpectedFind(model_, field, lo, hi);
   }
 
-  struct Group {
-    std::uint64_t count = 0;
-    double sum = 0;
-  };
+  using Group = testing::ModelGroup;
   std::map<std::string, Group> ExpectedGroups(const std::string& group_by, const std::string& sum) {
-    std::map<std::string, Group> groups;
-    for (const auto& [key, fields] : model_) {
-      auto g = fields.find(group_by);
-      if (g == fields.end()) continue;
-      Group& group = groups[Ordered(g->second)];
-      ++group.count;
-      auto s = sum.empty() ? fields.end() : fields.find(sum);
-      if (s != fields.end()) {
-        if (auto* i = std::get_if<std::int64_t>(&s->second)) group.sum += static_cast<double>(*i);
-        if (auto* d = std::get_if<double>(&s->second)) group.sum += *d;
-      }
-    }
-    return groups;
+    return testing::ExpectedGroups(model_, group_by, sum);
   }
 
   std::map<std::string, Group> Groups(const std::string& name) {
@@ -176,7 +132,7 @@ class ModelHarness {
   std::unique_ptr<projector::EventApplier> applier_;
   std::unique_ptr<QueryExecutor> executor_;
   wire::QueryRequestEncoder encoder_;
-  std::map<std::string, Fields> model_;
+  testing::Model model_;
   std::uint64_t seq_ = 0;
 };
 
