@@ -1,6 +1,7 @@
 // Layout of the read store (<data>/read), built by the projector from the event log and read by
-// the readers. A change to any of it bumps kReadStoreFormatVersion; the store is rebuildable
-// from the log, so MDB_NOMETASYNC is enough durability for it.
+// the readers. A change to any of it bumps kReadStoreFormatVersion (an older store is refused:
+// remove it and it is rebuilt from the log). Its commits are not fsynced by default; see
+// ReadStore for how a machine crash is handled.
 //
 //   meta            "format"          → u32 LE kReadStoreFormatVersion
 //                   "applied_seq"     → u64 LE, the checkpoint: seq of the last applied event,
