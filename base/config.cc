@@ -392,10 +392,15 @@ bool CollectionSpec::HasIndex(std::string_view field) const {
   return std::find(indexes.begin(), indexes.end(), field) != indexes.end();
 }
 
-const CollectionSpec* Config::FindCollection(std::string_view collection) const {
-  for (const auto& c : collections)
+const CollectionSpec* FindCollectionSpec(const std::vector<CollectionSpec>& specs,
+                                         std::string_view collection) {
+  for (const auto& c : specs)
     if (c.name == collection) return &c;
   return nullptr;
+}
+
+const CollectionSpec* Config::FindCollection(std::string_view collection) const {
+  return FindCollectionSpec(collections, collection);
 }
 
 namespace {

@@ -94,6 +94,9 @@ struct CollectionSpec {
 inline constexpr std::size_t kMaxCollectionSpecs = 256;
 // An empty declaration list, for components built without a Config.
 const std::vector<CollectionSpec>& NoCollectionSpecs();
+// The declaration of `collection` in `specs`, or nullptr.
+const CollectionSpec* FindCollectionSpec(const std::vector<CollectionSpec>& specs,
+                                         std::string_view collection);
 inline constexpr std::size_t kMaxIndexesPerCollection = 32;
 inline constexpr std::size_t kMaxAggregatesPerCollection = 32;
 

@@ -68,17 +68,14 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
   // The writer stores fields in name order; sort anyway so a record is always well-formed.
   std::sort(fields_.begin(), fields_.end(),
             [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
-  for (const CollectionSpec& spec : models_)
-    if (spec.name == AsView(e.collection()) &&
-        (!spec.indexes.empty() || !spec.aggregates.empty())) {
-      std::string_view before;
-      Status got = txn.Get(dbs.entities, key.view(), &before);
-      if (!got.ok() && got.code() != Code::kNotFound) return got;
-      before_.assign(got.ok() ? before : std::string_view());  // copied: writes move pages
-      CQRS_RETURN_IF_ERROR(
-          ApplyReadModels(txn, spec, AsView(e.tenant()), AsView(e.key()), deleted));
-      break;
-    }
+  const CollectionSpec* spec = FindCollectionSpec(models_, AsView(e.collection()));
+  if (spec != nullptr && (!spec->indexes.empty() || !spec->aggregates.empty())) {
+    std::string_view before;
+    Status got = txn.Get(dbs.entities, key.view(), &before);
+    if (!got.ok() && got.code() != Code::kNotFound) return got;
+    before_.assign(got.ok() ? before : std::string_view());  // copied: writes move pages
+    CQRS_RETURN_IF_ERROR(ApplyReadModels(txn, *spec, AsView(e.tenant()), AsView(e.key()), deleted));
+  }
   if (deleted) {
     Status s = txn.Del(dbs.entities, key.view());
     if (!s.ok() && s.code() != Code::kNotFound) return s;

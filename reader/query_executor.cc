@@ -157,15 +157,9 @@ Status QueryExecutor::Scan(const store::Txn& snapshot, const fb::Scan& scan, std
   return OkStatus();
 }
 
-const CollectionSpec* QueryExecutor::Spec(std::string_view collection) const {
-  for (const auto& c : models_)
-    if (c.name == collection) return &c;
-  return nullptr;
-}
-
 Status QueryExecutor::Find(const store::Txn& snapshot, const fb::Find& find, std::string* next) {
   std::string_view collection = AsView(find.collection()), field = AsView(find.field());
-  const CollectionSpec* spec = Spec(collection);
+  const CollectionSpec* spec = FindCollectionSpec(models_, collection);
   if (spec == nullptr || !spec->HasIndex(field))
     return Error(Code::kInvalidArgument,
                  "collection {} has no index on field {} (declare it in the config's "
@@ -270,7 +264,7 @@ Status QueryExecutor::Find(const store::Txn& snapshot, const fb::Find& find, std
 
 Status QueryExecutor::Aggregate(const store::Txn& snapshot, const fb::Aggregate& aggregate) {
   std::string_view collection = AsView(aggregate.collection()), name = AsView(aggregate.name());
-  const CollectionSpec* spec = Spec(collection);
+  const CollectionSpec* spec = FindCollectionSpec(models_, collection);
   const AggregateSpec* declared = spec ? spec->FindAggregate(name) : nullptr;
   if (declared == nullptr)
     return Error(Code::kInvalidArgument,

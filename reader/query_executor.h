@@ -43,7 +43,6 @@ class QueryExecutor {
   Status Scan(const store::Txn& snapshot, const fb::Scan& scan, std::string* next);
   Status Find(const store::Txn& snapshot, const fb::Find& find, std::string* next);
   Status Aggregate(const store::Txn& snapshot, const fb::Aggregate& aggregate);
-  const CollectionSpec* Spec(std::string_view collection) const;
 
   store::ReadStore& store_;
   ReaderConfig config_;
