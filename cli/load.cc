@@ -5,9 +5,11 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <numeric>
 #include <thread>
+#include <variant>
 
 #include "base/clock.h"
 #include "client/client.h"
@@ -106,6 +108,11 @@ class LoadThread {
     }
     value_.assign(o_.value_size, 'x');
     put_ = Upsert(o_.collection, "", {{"v", value_}});
+    if (o_.shape == LoadShape::kOrders)  // in name order, as the writer stores them
+      put_.fields = {{"amount", std::int64_t{0}},
+                     {"customer", std::string(16, ' ')},
+                     {"status", std::string(16, ' ')},
+                     {"v", value_}};
     const auto step = static_cast<std::uint64_t>(interval);
     std::vector<zmq::pollitem_t> items(connections_.size() * Client::kMaxPollItems);
     std::vector<std::size_t> counts(connections_.size());
@@ -200,6 +207,7 @@ class LoadThread {
       return;
     }
     put_.key.assign(KeyName(key));
+    if (o_.shape == LoadShape::kOrders) DrawOrder(c.rng);
     c.client->Submit({&put_, 1}, [this, &c, op, key, start, measured](const CommandResult& r) {
       if (op == kRmw && r.ok()) {  // the read goes out from the loop (not from a callback)
         c.reads.push_back({key, r.seq, start, MonoNs(), measured});
@@ -208,6 +216,19 @@ class LoadThread {
       Done(c);
       Record(op, measured, r.status, r.indeterminate, MonoNs() - start);
     });
+  }
+
+  // New values for the orders shape's fields, in place (no allocation per put).
+  void DrawOrder(std::mt19937_64& rng) {
+    static constexpr std::string_view kStatuses[] = {"open", "paid", "shipped", "delivered",
+                                                     "cancelled"};
+    const std::uint64_t r = rng();
+    put_.fields[0].value = static_cast<std::int64_t>(1 + r % 10000);
+    char customer[16];
+    const int n = std::snprintf(customer, sizeof customer, "c%05llu",
+                                static_cast<unsigned long long>((r >> 16) % 10000));
+    std::get<std::string>(put_.fields[1].value).assign(customer, static_cast<std::size_t>(n));
+    std::get<std::string>(put_.fields[2].value).assign(kStatuses[(r >> 32) % 5]);
   }
 
   void SendReads(Connection& c) {
@@ -334,6 +355,13 @@ Status ParseDistribution(std::string_view text, LoadOptions* o) {
     return Error(Code::kInvalidArgument, "--distribution zipf theta '{}' is not a number in (0, 1)",
                  theta);
   o->zipf_theta = value;
+  return OkStatus();
+}
+
+Status ParseShape(std::string_view text, LoadOptions* o) {
+  if (text != "kv" && text != "orders")
+    return Error(Code::kInvalidArgument, "--shape '{}' is not kv or orders", text);
+  o->shape = text == "kv" ? LoadShape::kKv : LoadShape::kOrders;
   return OkStatus();
 }
 

@@ -34,6 +34,8 @@ using Mix = std::array<std::uint32_t, kMixOps>;
 
 enum class KeyDistribution { kUniform, kZipf, kSequential };
 
+enum class LoadShape { kKv, kOrders };
+
 struct LoadOptions {
   std::string writer_endpoint;
   std::vector<std::string> reader_endpoints;
@@ -50,6 +52,10 @@ struct LoadOptions {
   std::uint32_t value_size = 100;
   std::uint32_t scan_limit = 10;
   std::string collection = "load";
+  // kv: one field `v` of `value_size` bytes. orders: `v` plus `status` (one of 5 strings),
+  // `customer` (one of 10,000 strings) and `amount` (an int in 1..10,000), drawn per put:
+  // data for the read models of examples/orders.toml.
+  LoadShape shape = LoadShape::kKv;
   Mix mix = {100, 0, 0, 0};  // weights of put, get, scan, rmw
 };
 
@@ -57,6 +63,8 @@ struct LoadOptions {
 Result<Mix> ParseMix(std::string_view text);
 // "uniform" | "zipf" | "zipf:0.8" (theta in (0, 1)) | "sequential" into options.
 Status ParseDistribution(std::string_view text, LoadOptions* options);
+// "kv" | "orders" into options.shape.
+Status ParseShape(std::string_view text, LoadOptions* options);
 
 // Draws key numbers in [0, keys). Sequential: 0, 1, 2, ... across all threads, wrapping (to
 // fill a key space: --requests K --keys K writes every key once). Zipf: rank r has probability

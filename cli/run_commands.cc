@@ -1,4 +1,5 @@
-// cqrs up (the whole pipeline) and cqrs load (a load generator).
+// cqrs up (the whole pipeline), cqrs rebuild (asks the projector for a fresh read store) and
+// cqrs load (a load generator).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -56,6 +57,7 @@ struct LoadCommand {
   std::vector<std::string> readers;
   std::string mix = "put=100";
   std::string distribution = "uniform";
+  std::string shape = "kv";
   LoadOptions options;
   bool json = false;
 };
@@ -74,10 +76,11 @@ int RunLoadCommand(LoadCommand& c) {
     return 2;
   }
   c.options.mix = mix.value();
-  if (Status s = ParseDistribution(c.distribution, &c.options); !s.ok()) {
-    std::fprintf(stderr, "cqrs load: %s\n", s.message().c_str());
-    return 2;
-  }
+  for (Status s : {ParseDistribution(c.distribution, &c.options), ParseShape(c.shape, &c.options)})
+    if (!s.ok()) {
+      std::fprintf(stderr, "cqrs load: %s\n", s.message().c_str());
+      return 2;
+    }
   auto report = RunLoad(
       c.options, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   if (!report.ok()) {
@@ -227,6 +230,10 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--value-size", o.value_size, "bytes per value")->capture_default_str();
   cmd->add_option("--scan-limit", o.scan_limit, "entities per scan")->capture_default_str();
   cmd->add_option("--collection", o.collection, "collection to use")->capture_default_str();
+  cmd->add_option("--shape", c->shape,
+                  "what a put writes: kv (one field v of --value-size bytes) or orders (v plus "
+                  "status, customer and amount drawn per put, for examples/orders.toml)")
+      ->capture_default_str();
   cmd->add_flag("--json", c->json, "print the result as one line of JSON");
   cmd->callback([c, exit_code] { *exit_code = RunLoadCommand(*c); });
 }

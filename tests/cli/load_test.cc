@@ -71,6 +71,17 @@ TEST_CASE("ParseMix reads op=weight lists and names a bad part", "[cli][load]") 
   CHECK_THAT(ParseMix("put=0").status().message(), Catch::Contains("at least one weight"));
 }
 
+TEST_CASE("ParseShape reads kv and orders and names anything else", "[cli][load]") {
+  LoadOptions o;
+  REQUIRE(ParseShape("orders", &o).ok());
+  CHECK(o.shape == LoadShape::kOrders);
+  REQUIRE(ParseShape("kv", &o).ok());
+  CHECK(o.shape == LoadShape::kKv);
+  Status bad = ParseShape("nested", &o);
+  CHECK(bad.code() == Code::kInvalidArgument);
+  CHECK(bad.message() == "--shape 'nested' is not kv or orders");
+}
+
 TEST_CASE("ParseDistribution reads uniform, zipf and zipf:THETA", "[cli][load]") {
   LoadOptions o;
   REQUIRE(ParseDistribution("zipf", &o).ok());

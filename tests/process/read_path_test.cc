@@ -578,6 +578,20 @@ TEST_CASE("cqrs load runs every kind of operation through the pipeline and count
   CHECK(counts("put")[0] > 0);
   CHECK(counts("put")[1] == 0);
 
+  // --shape orders: entities with the fields examples/orders.toml declares read models on.
+  Run(
+      fmt::format("{} load {} --collection shaped --shape orders --requests 40 --keys 10 "
+                  "--warmup 0 --json 2>/dev/null",
+                  testing::CliBinary(), flags));
+  const std::string shaped =
+      Run(fmt::format("{} scan {} shaped --min-seq 1 2>/dev/null", testing::CliBinary(), flags));
+  INFO(shaped);
+  for (const char* field : {"\"amount\":", "\"customer\":\"c", "\"status\":\"", "\"v\":\"x"})
+    CHECK_THAT(shaped, Catch::Contains(field));
+  CHECK_THAT(
+      Run(fmt::format("{} load {} --shape nested 2>&1; echo rc=$?", testing::CliBinary(), flags)),
+      Catch::Contains("rc=2"));
+
   // Bad arguments: exit code 2 and a message naming the flag (Run requires exit 0).
   CHECK_THAT(Run(fmt::format("{} load {} --mix fly=1 2>&1; true", testing::CliBinary(), flags)),
              Catch::Contains("'fly' is not put, get, scan or rmw"));
