@@ -26,13 +26,6 @@ ValueView RecordField(std::string_view record, std::string_view name) {
   return {};
 }
 
-// The value of field `name` in a sorted after-image; kNone if absent.
-ValueView ImageField(const std::vector<FieldView>& fields, std::string_view name) {
-  auto it = std::lower_bound(fields.begin(), fields.end(), name,
-                             [](const FieldView& f, std::string_view n) { return f.name < n; });
-  return it != fields.end() && it->name == name ? it->value : ValueView();
-}
-
 bool Present(const ValueView& v) { return v.type != ValueType::kNone; }
 }  // namespace
 
@@ -101,16 +94,14 @@ Status EventApplier::End(store::Txn& txn) { return store_.WriteCheckpoint(txn, c
 
 Status EventApplier::ModelId(store::Txn& txn, std::string_view tenant, std::string_view collection,
                              char kind, std::string_view name, std::uint32_t* id) {
-  model_name_.assign(tenant).push_back('\0');
-  model_name_.append(collection).append(1, '#').append(1, kind).append(1, '.').append(name);
-  for (const auto& [cached, cached_id] : model_ids_)
-    if (cached == model_name_) {
+  store::ReadModelName(collection, kind, name, &model_name_);
+  for (const auto& [cached_tenant, cached, cached_id] : model_ids_)
+    if (cached == model_name_ && cached_tenant == tenant) {
       *id = cached_id;
       return OkStatus();
     }
-  const std::string_view qualified = std::string_view(model_name_).substr(tenant.size() + 1);
-  CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, qualified, id));
-  model_ids_.emplace_back(model_name_, *id);
+  CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, model_name_, id));
+  model_ids_.emplace_back(std::string(tenant), model_name_, *id);
   return OkStatus();
 }
 
@@ -118,13 +109,13 @@ Status EventApplier::ApplyReadModels(store::Txn& txn, const CollectionSpec& spec
                                      std::string_view tenant, std::string_view key, bool deleted) {
   const store::ReadDbs& dbs = store_.dbs();
   auto after = [&](std::string_view field) {
-    return deleted ? ValueView() : ImageField(fields_, field);
+    return deleted ? ValueView() : store::FieldByName(fields_, field);
   };
   for (const std::string& field : spec.indexes) {
     const ValueView old_value = RecordField(before_, field), new_value = after(field);
     if (old_value == new_value) continue;  // same type and value, or absent both times
     std::uint32_t id = 0;
-    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, 'i', field, &id));
+    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, store::kIndexModel, field, &id));
     store::KeyBuffer k;
     if (Present(old_value)) {
       k.U32(id);
@@ -146,7 +137,7 @@ Status EventApplier::ApplyReadModels(store::Txn& txn, const CollectionSpec& spec
     const ValueView new_sum = a.sum.empty() ? ValueView() : after(a.sum);
     if (old_group == new_group && old_sum == new_sum) continue;
     std::uint32_t id = 0;
-    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, 'a', a.name, &id));
+    CQRS_RETURN_IF_ERROR(ModelId(txn, tenant, spec.name, store::kAggregateModel, a.name, &id));
     if (Present(old_group)) CQRS_RETURN_IF_ERROR(AdjustGroup(txn, id, old_group, -1, old_sum));
     if (Present(new_group)) CQRS_RETURN_IF_ERROR(AdjustGroup(txn, id, new_group, +1, new_sum));
   }
@@ -170,15 +161,7 @@ Status EventApplier::AdjustGroup(store::Txn& txn, std::uint32_t id, const ValueV
   }
   if (delta < 0 && cell.count == 0)
     return Status(Code::kInternal, "aggregate group count would go below 0");
-  cell.count = delta > 0 ? cell.count + 1 : cell.count - 1;
-  // Wrapping int arithmetic (through unsigned): an overflowing sum wraps instead of being UB.
-  if (summed.type == ValueType::kInt)
-    cell.int_sum = static_cast<std::int64_t>(
-        delta > 0
-            ? static_cast<std::uint64_t>(cell.int_sum) + static_cast<std::uint64_t>(summed.i)
-            : static_cast<std::uint64_t>(cell.int_sum) - static_cast<std::uint64_t>(summed.i));
-  else if (summed.type == ValueType::kDouble)
-    cell.double_sum += delta > 0 ? summed.d : -summed.d;
+  store::AdjustAggregateCell(&cell, delta, summed);
   if (cell.count == 0) return txn.Del(dbs.aggregates, k.view());
   char bytes[store::AggregateCell::kBytes];
   store::EncodeAggregateCell(cell, bytes);

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/config.h"
@@ -52,7 +54,7 @@ class EventApplier {
   std::vector<FieldView> fields_;  // the event's after-image, by name
   std::string before_;             // the entity's record before the event ("": none)
   std::string model_name_;         // scratch for ModelId
-  std::vector<std::pair<std::string, std::uint32_t>> model_ids_;  // per batch
+  std::vector<std::tuple<std::string, std::string, std::uint32_t>> model_ids_;  // tenant, name, id
   std::string last_tenant_, last_collection_;  // the namespace last_ns_ is of (per batch)
   std::uint32_t last_ns_ = 0;
 };

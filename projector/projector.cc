@@ -38,8 +38,6 @@ class SnapshotLease {
   store::Txn& txn_;
 };
 
-constexpr std::size_t kRebuildEventsPerTxn = 50000;
-
 // Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE, Linux 3.15+, ext4, xfs,
 // tmpfs): a reader opening the path sees the old store or the new one, never neither.
 Status ExchangePaths(const std::string& a, const std::string& b) {
@@ -404,12 +402,11 @@ Status Projector::StartRebuild(std::uint64_t serves_request) {
                rebuild_->target.dir);
   Rebuild* r = rebuild_.get();
   r->thread = std::thread([this, r, target_seq = last.value()] {
-    auto applied =
-        ApplyLog(*write_, *r->target.store, *r->target.applier, target_seq, kRebuildEventsPerTxn,
-                 r->cancel, [this](std::uint64_t seq) {
-                   control_->seqs().rebuild_applied_seq.store(seq, std::memory_order_relaxed);
-                 });
-    r->status = applied.status();
+    auto built = BuildRebuildTarget(
+        *write_, r->target, config_.collections, target_seq, r->cancel, [this](std::uint64_t seq) {
+          control_->seqs().rebuild_applied_seq.store(seq, std::memory_order_relaxed);
+        });
+    r->status = built.status();
     r->done.store(true, std::memory_order_release);
   });
   return OkStatus();
@@ -426,11 +423,15 @@ Status Projector::FinishRebuild() {
                        kRebuildEventsPerTxn, no_cancel, {});
   if (!tail.ok()) return tail.status();
   const std::uint64_t events = r->target.applier->checkpoint().applied_seq;
-  // Close both (each is synced and drops its unsynced guard), swap the directories, reopen.
+  // Close both without syncing (the old one is removed later; the new one is reopened at once,
+  // its unsynced guard of this boot kept: a machine crash still rebuilds it, and with
+  // sync_read_store the reopen syncs it), swap the directories, reopen.
   index_snapshot_ = store::Txn();
   r->target.applier.reset();
+  r->target.store->LeaveUnsynced();
   r->target.store.reset();
   applier_.reset();
+  read_->LeaveUnsynced();
   read_.reset();
   CQRS_RETURN_IF_ERROR(ExchangePaths(r->target.dir, read_dir_));
   const std::uint64_t generation =

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/config.h"
 #include "base/status.h"
@@ -26,7 +27,34 @@ Result<std::uint64_t> ApplyLog(store::WriteStore& log, store::ReadStore& store,
                                std::size_t events_per_txn, const std::atomic<bool>& cancel,
                                const std::function<void(std::uint64_t)>& progress);
 
-// A read store being built in `dir` (created empty; whatever was there is removed first).
+// Events per transaction of a rebuild (about 40 MB of memory): large, since a transaction copies
+// each page it touches once however often it touches it, random keys touch most leaves of the
+// entities tree, and the first window of a rebuild is appended.
+inline constexpr std::size_t kRebuildEventsPerTxn = 1'000'000;
+
+// A rebuild's first pass: applies the events after `store`'s checkpoint through `to_seq` (or the
+// log's end) to entities and collection logs only, no read models, in windows of up to
+// `events_per_txn` events per transaction: a window's events are sorted by key and only each
+// key's last event is written, in key order (MDB_APPEND into an empty store).
+// `progress(applied_seq)` after each commit. Stops early (OK) when `cancel` is set.
+Result<std::uint64_t> BulkApplyLog(store::WriteStore& log, store::ReadStore& store,
+                                   std::uint64_t to_seq, std::size_t events_per_txn,
+                                   const std::atomic<bool>& cancel,
+                                   const std::function<void(std::uint64_t)>& progress);
+// Memory DeriveReadModels gathers entries in before writing them out.
+inline constexpr std::size_t kDeriveBudgetBytes = 256u << 20;
+
+// Builds the indexes and aggregates `models` declares from the entities of `store`, which must
+// have none yet (its events were applied by an EventApplier without models), in one transaction:
+// per (tenant, collection) with declarations, one scan of its entities gathers each index's keys
+// by value (entity keys come in order, so only the distinct values are sorted) and each
+// aggregate's cells, and writes them in order with MDB_APPEND. Past `budget_bytes` of gathered
+// entries it writes what it has and goes on (aggregate cells then add up).
+Status DeriveReadModels(store::ReadStore& store, const std::vector<CollectionSpec>& models,
+                        std::size_t budget_bytes);
+
+// A read store being built in `dir` (created empty; whatever was there is removed first);
+// `applier` is set by BuildRebuildTarget, for the tail.
 struct RebuildTarget {
   std::string dir;
   std::unique_ptr<store::ReadStore> store;
@@ -34,5 +62,14 @@ struct RebuildTarget {
 };
 Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& config,
                                           const std::string& write_store_id);
+
+// Fills a new target through `to_seq`: BulkApplyLog (no read models: many events of a long log
+// are overwritten later, and maintaining indexes per event costs several B-tree operations
+// each), then DeriveReadModels; then sets `target.applier` to one that maintains `models` (which
+// must outlive it) for the tail. False if cancelled.
+Result<bool> BuildRebuildTarget(store::WriteStore& log, RebuildTarget& target,
+                                const std::vector<CollectionSpec>& models, std::uint64_t to_seq,
+                                const std::atomic<bool>& cancel,
+                                const std::function<void(std::uint64_t)>& progress);
 
 }  // namespace cqrs::projector

@@ -185,7 +185,7 @@ Status QueryExecutor::Find(const store::Txn& snapshot, const fb::Find& find, std
 
   std::uint32_t ns = 0, id = 0;
   Status s = store_.namespaces().Lookup(snapshot, kTenant, collection, &ns);
-  name_.assign(collection).append("#i.").append(field);
+  store::ReadModelName(collection, store::kIndexModel, field, &name_);
   if (s.ok()) s = store_.namespaces().Lookup(snapshot, kTenant, name_, &id);
   if (s.code() == Code::kNotFound) return OkStatus();  // no entity ever had the field
   CQRS_RETURN_IF_ERROR(s);
@@ -272,7 +272,7 @@ Status QueryExecutor::Aggregate(const store::Txn& snapshot, const fb::Aggregate&
                  "[[collections]] aggregates)",
                  collection, name);
   std::uint32_t id = 0;
-  name_.assign(collection).append("#a.").append(name);
+  store::ReadModelName(collection, store::kAggregateModel, name, &name_);
   Status s = store_.namespaces().Lookup(snapshot, kTenant, name_, &id);
   if (s.code() == Code::kNotFound) return OkStatus();  // no group yet
   CQRS_RETURN_IF_ERROR(s);

@@ -277,4 +277,12 @@ Status Cursor::Get(MDB_cursor_op op, std::string_view* key, std::string_view* va
   return OkStatus();
 }
 
+Status Cursor::Put(std::string_view key, std::string_view value, unsigned flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v = ToVal(value);
+  if (int rc = mdb_cursor_put(cursor_, &k, &v, flags); rc != 0)
+    return LmdbError(fmt::format("mdb_cursor_put({})", dbi_.name), rc);
+  return OkStatus();
+}
+
 }  // namespace cqrs::store

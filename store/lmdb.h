@@ -158,6 +158,9 @@ class Cursor {
   // For MDB_SET/MDB_SET_RANGE `key` is the probe, for MDB_GET_BOTH(_RANGE) `key` and `value`;
   // on success key/value hold the entry.
   Status Get(MDB_cursor_op op, std::string_view* key, std::string_view* value);
+  // mdb_cursor_put (write txn); leaves the cursor on the entry, so the next put near it skips
+  // the descent from the root. MDB_KEYEXIST is kAlreadyExists.
+  Status Put(std::string_view key, std::string_view value, unsigned flags = 0);
 
  private:
   MDB_cursor* cursor_ = nullptr;

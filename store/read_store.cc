@@ -229,6 +229,17 @@ void EncodeAggregateCell(const AggregateCell& cell, char out[AggregateCell::kByt
   PutU64LE(p + 16, std::bit_cast<std::uint64_t>(cell.double_sum));
 }
 
+void AdjustAggregateCell(AggregateCell* cell, int delta, const ValueView& summed) {
+  cell->count = delta > 0 ? cell->count + 1 : cell->count - 1;
+  // Through unsigned: a wrapping sum instead of signed overflow (UB).
+  const auto add = static_cast<std::uint64_t>(summed.i);
+  const auto sum = static_cast<std::uint64_t>(cell->int_sum);
+  if (summed.type == ValueType::kInt)
+    cell->int_sum = static_cast<std::int64_t>(delta > 0 ? sum + add : sum - add);
+  else if (summed.type == ValueType::kDouble)
+    cell->double_sum += delta > 0 ? summed.d : -summed.d;
+}
+
 bool DecodeAggregateCell(std::string_view bytes, AggregateCell* cell) {
   if (bytes.size() != AggregateCell::kBytes) return false;
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());

@@ -47,8 +47,12 @@ class ReadStore {
   // Opens or (unless read_only) creates the store. Unavailable if a read-only open finds no
   // store yet (the projector has not created it) or the format differs.
   static Result<std::unique_ptr<ReadStore>> Open(const ReadStoreOptions& options);
-  // A writable store without sync_commits is fsynced and its `unsynced` file removed.
+  // A writable store without sync_commits is fsynced and its `unsynced` file removed, unless
+  // LeaveUnsynced() was called.
   ~ReadStore();
+  // Closing then skips the fsync and keeps the `unsynced` file: for a store about to be removed,
+  // or reopened at once under the same boot (the guard then still covers it).
+  void LeaveUnsynced() { guarded_ = false; }
   // True when Open removed a store left unsynced by an earlier boot.
   bool discarded_unsynced() const { return discarded_unsynced_; }
 

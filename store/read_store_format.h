@@ -26,7 +26,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 
+#include "base/value.h"
 #include "store/key_format.h"
 
 namespace cqrs::store {
@@ -49,7 +52,19 @@ struct AggregateCell {
   double sum() const { return static_cast<double>(int_sum) + double_sum; }
 };
 void EncodeAggregateCell(const AggregateCell& cell, char out[AggregateCell::kBytes]);
+// Counts an entity into (delta +1) or out of (-1) the cell, with its summed value (ints and
+// doubles are summed, other types are not). Int sums wrap instead of overflowing.
+void AdjustAggregateCell(AggregateCell* cell, int delta, const ValueView& summed);
 bool DecodeAggregateCell(std::string_view bytes, AggregateCell* cell);
+
+// The name a read model's id is interned under: "<collection>#i.<field>" for an index,
+// "<collection>#a.<aggregate>" for an aggregate.
+inline constexpr char kIndexModel = 'i';
+inline constexpr char kAggregateModel = 'a';
+inline void ReadModelName(std::string_view collection, char kind, std::string_view name,
+                          std::string* out) {
+  out->assign(collection).append(1, '#').append(1, kind).append(1, '.').append(name);
+}
 
 inline KeyBuffer CollectionLogKey(std::uint32_t ns, std::uint64_t seq) {
   KeyBuffer k;

@@ -1,6 +1,7 @@
 // Entity record encoding, decoding and merge.
 #include "store/record_format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/check.h"
@@ -188,6 +189,12 @@ std::size_t MergeFields(std::string_view old_record, std::span<const FieldView> 
 
 void PatchRecordSeq(char* record, std::uint64_t seq) {
   PutU64LE(reinterpret_cast<std::uint8_t*>(record) + kRecordSeqOffset, seq);
+}
+
+ValueView FieldByName(std::span<const FieldView> sorted_fields, std::string_view name) {
+  auto it = std::lower_bound(sorted_fields.begin(), sorted_fields.end(), name,
+                             [](const FieldView& f, std::string_view n) { return f.name < n; });
+  return it != sorted_fields.end() && it->name == name ? it->value : ValueView();
 }
 
 }  // namespace cqrs::store

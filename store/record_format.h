@@ -52,6 +52,9 @@ class RecordFieldReader {
   bool ok_ = true;
 };
 
+// The value of `name` among fields sorted by name (a record's order); kNone if absent.
+ValueView FieldByName(std::span<const FieldView> sorted_fields, std::string_view name);
+
 // Bytes one field takes in a record.
 std::size_t EncodedFieldBytes(const FieldView& field);
 
