@@ -135,6 +135,12 @@ Status ReadProjector(const toml::value& table, ProjectorConfig* p) {
   return r.Finish();
 }
 
+Status ReadCache(const toml::value& table, CacheConfig* c) {
+  TableReader r(table, "cache.");
+  r.Read("slots", &c->slots);
+  return r.Finish();
+}
+
 Status ReadReader(const toml::value& table, ReaderConfig* q) {
   TableReader r(table, "reader.");
   r.Read("endpoints", &q->endpoints);
@@ -304,6 +310,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* w = r.Table("writer")) r.Adopt(ReadWriter(*w, &config->writer));
   if (const toml::value* p = r.Table("projector")) r.Adopt(ReadProjector(*p, &config->projector));
   if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
+  if (const toml::value* k = r.Table("cache")) r.Adopt(ReadCache(*k, &config->cache));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   if (const toml::array* c = r.Tables("collections"))
     r.Adopt(ReadCollections(*c, &config->collections));
@@ -328,6 +335,8 @@ Status ValidateConfig(const Config& c) {
   };
   if (c.data_dir.empty()) return bad("data", "must not be empty");
   if (c.base_port < 1 || c.base_port > 65000) return bad("base_port", "must be in 1..65000");
+  if (c.cache.slots > (1u << 22) || (c.cache.slots & (c.cache.slots - 1)) != 0)
+    return bad("cache.slots", "must be 0 or a power of 2 up to 4194304 (2 GiB)");
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
   if (!kLevels.count(c.log_level))
     return bad("log_level", "must be trace, debug, info, warn, error or off");

@@ -77,6 +77,13 @@ struct ReaderConfig {
   std::uint32_t max_waiting = 10000;         // queries parked on min_seq; more: ResourceExhausted
 };
 
+struct CacheConfig {
+  // Slots of the shared-memory hot cache (512 bytes each; a power of 2; 0: no cache). Fixed when
+  // the segment is created: a changed value applies once every process of the data dir has
+  // stopped and the segment (/dev/shm/cqrs-<hash of the data dir>) was removed.
+  std::uint32_t slots = 16384;
+};
+
 // Read models declared per collection (docs/OPERATIONS.md): secondary indexes on fields, and
 // aggregates (count, plus the sum of a numeric field) grouped by a field.
 struct AggregateSpec {
@@ -107,6 +114,7 @@ struct Config {
   WriterConfig writer;
   ProjectorConfig projector;
   ReaderConfig reader;
+  CacheConfig cache;
   Limits limits;
   std::vector<CollectionSpec> collections;  // [[collections]]
 

@@ -102,7 +102,7 @@ int RunRebuild(const RebuildCommand& c) {
     std::fprintf(stderr, "cqrs rebuild: %s\n", config.status().message().c_str());
     return 2;
   }
-  auto control = shm::ControlBlock::Attach(config->data_dir);
+  auto control = shm::ControlBlock::Attach(config->data_dir, config->cache.slots);
   if (!control.ok()) {
     std::fprintf(stderr, "cqrs rebuild: %s\n", control.status().message().c_str());
     return 1;

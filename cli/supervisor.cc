@@ -122,7 +122,7 @@ void Supervisor::StopAll() {
 
 void Supervisor::PrintStatus(double seconds) {
   if (!control_) {
-    auto attached = shm::ControlBlock::Attach(config_.data_dir);
+    auto attached = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
     if (!attached.ok()) return;
     control_.emplace(std::move(attached).value());
   }

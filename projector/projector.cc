@@ -146,7 +146,7 @@ Status Projector::Init(const ProjectorOptions& options) {
                  applied_seq_, last.value(), r.dir);
 
   if (!serve_) return OkStatus();
-  auto control = shm::ControlBlock::Attach(config_.data_dir);
+  auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) {
     control_.emplace(std::move(control).value());
     control_->Claim(shm::kProjectorSlot);

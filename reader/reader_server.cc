@@ -36,7 +36,7 @@ Status ReaderServer::Init(const std::string& endpoint) {
   limits_.max_scan_limit = config_.reader.max_scan_limit;
   limits_.max_timeout_ms = config_.reader.max_timeout_ms;
 
-  auto control = shm::ControlBlock::Attach(config_.data_dir);
+  auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) control_.emplace(std::move(control).value());
   CQRS_RETURN_IF_ERROR(OpenStore());
   if (control_) {

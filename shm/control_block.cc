@@ -8,6 +8,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <chrono>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "base/clock.h"
@@ -31,9 +32,17 @@ std::uint64_t Fnv1a(std::string_view s) {
   return h;
 }
 
-bool Ready(const ControlBlockLayout& l) {
+bool Ready(const ControlBlockLayout& l, std::size_t mapped) {
   return l.header.magic.load(std::memory_order_acquire) == kControlBlockMagic &&
-         l.header.version == kControlBlockVersion && l.header.size == sizeof(ControlBlockLayout);
+         l.header.version == kControlBlockVersion && l.header.size == mapped &&
+         l.header.cache_offset == sizeof(ControlBlockLayout) &&
+         l.header.cache_slot_bytes == kCacheSlotBytes &&
+         mapped == sizeof(ControlBlockLayout) + std::size_t{l.header.cache_slots} * kCacheSlotBytes;
+}
+
+std::uint64_t RandomGeneration() {
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) ^ device() ^ WallNs();
 }
 
 }  // namespace
@@ -51,14 +60,21 @@ void ControlBlock::Remove(const std::string& data_dir) {
 
 ControlBlock::ControlBlock(std::unique_ptr<Mapping> mapping)
     : mapping_(std::move(mapping)),
-      layout_(static_cast<ControlBlockLayout*>(mapping_->region.get_address())) {}
+      layout_(static_cast<ControlBlockLayout*>(mapping_->region.get_address())) {
+  if (layout_->header.cache_slots > 0)
+    cache_ = HotCache(reinterpret_cast<CacheSlot*>(reinterpret_cast<char*>(layout_) +
+                                                   layout_->header.cache_offset),
+                      layout_->header.cache_slots);
+}
 ControlBlock::ControlBlock(ControlBlock&&) noexcept = default;
 ControlBlock& ControlBlock::operator=(ControlBlock&&) noexcept = default;
 ControlBlock::~ControlBlock() = default;
 
-Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir) {
+Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint32_t cache_slots) {
+  if (cache_slots & (cache_slots - 1))
+    return Error(Code::kInvalidArgument, "cache slots {} is not a power of 2", cache_slots);
   const std::string name = SegmentName(data_dir);
-  constexpr std::size_t kSize = sizeof(ControlBlockLayout);
+  const std::size_t kSize = sizeof(ControlBlockLayout) + std::size_t{cache_slots} * kCacheSlotBytes;
   for (int attempt = 0; attempt < 3; ++attempt) {
     try {
       auto m = std::make_unique<Mapping>();
@@ -68,7 +84,11 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir) {
         m->region = bip::mapped_region(m->object, bip::read_write);
         auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
         l->header.version = kControlBlockVersion;
-        l->header.size = static_cast<std::uint32_t>(kSize);
+        l->header.cache_slots = cache_slots;
+        l->header.size = kSize;
+        l->header.generation = RandomGeneration();
+        l->header.cache_offset = sizeof(ControlBlockLayout);
+        l->header.cache_slot_bytes = kCacheSlotBytes;
         l->header.creator_pid = static_cast<std::uint64_t>(getpid());
         l->header.creator_start_ns = WallNs();
         l->header.magic.store(kControlBlockMagic, std::memory_order_release);  // laid out
@@ -77,15 +97,23 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir) {
         if (e.get_error_code() != bip::already_exists_error) throw;
       }
       m->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
-      bip::offset_t size = 0;
-      if (m->object.get_size(size) && static_cast<std::size_t>(size) >= kSize) {
-        m->region = bip::mapped_region(m->object, bip::read_write, 0, kSize);
-        auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
-        // A creator lays the block out in microseconds; wait a little for one that is at it.
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-        while (!Ready(*l) && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (Ready(*l)) return ControlBlock(std::move(m));
+      // A creator sizes and lays the segment out in microseconds; wait a little for one that is
+      // at it.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      for (;;) {
+        bip::offset_t size = 0;
+        if (m->object.get_size(size) &&
+            static_cast<std::size_t>(size) >= sizeof(ControlBlockLayout)) {
+          const auto bytes = static_cast<std::size_t>(size);
+          m->region = bip::mapped_region(m->object, bip::read_write, 0, bytes);
+          auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
+          while (!Ready(*l, bytes) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          if (Ready(*l, bytes)) return ControlBlock(std::move(m));
+          break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       // Another version, or a creator that died half-way: start over, deterministically.
       bip::shared_memory_object::remove(name.c_str());

@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "shm/control_block_format.h"
+#include "shm/hot_cache.h"
 
 namespace cqrs::shm {
 
@@ -15,10 +16,11 @@ namespace cqrs::shm {
 // with one writer each: any thread may read; a process writes only its own slot's words.
 class ControlBlock {
  public:
-  // Opens the segment of `data_dir`, creating it if absent. A segment of another version, or one
-  // whose creator died before finishing its layout, is removed and created anew. Unavailable if
-  // shared memory cannot be used.
-  static Result<ControlBlock> Attach(const std::string& data_dir);
+  // Opens the segment of `data_dir`, creating it with `cache_slots` hot-cache slots (a power of
+  // 2, or 0: none) if absent; an existing segment keeps the slot count it was created with. A
+  // segment of another version, or one whose creator died before finishing its layout, is
+  // removed and created anew. Unavailable if shared memory cannot be used.
+  static Result<ControlBlock> Attach(const std::string& data_dir, std::uint32_t cache_slots);
 
   // The segment name for a data directory: "cqrs-" + 16 hex digits of its absolute path's hash.
   static std::string SegmentName(const std::string& data_dir);
@@ -32,6 +34,8 @@ class ControlBlock {
   ControlBlockLayout& layout() const { return *layout_; }
   Seqs& seqs() const { return layout_->seqs; }
   ProcessSlot& slot(int index) const { return layout_->slots[index]; }
+  const HotCache& cache() const { return cache_; }
+  HotCache& cache() { return cache_; }
 
   // Claims `index` for this process: sets pid, start and heartbeat (a restarted process keeps
   // the counters of its slot).
@@ -44,6 +48,7 @@ class ControlBlock {
   explicit ControlBlock(std::unique_ptr<Mapping> mapping);
   std::unique_ptr<Mapping> mapping_;
   ControlBlockLayout* layout_ = nullptr;
+  HotCache cache_;
 };
 
 }  // namespace cqrs::shm

@@ -1,14 +1,19 @@
-// Layout of the shared-memory control block: one Boost.Interprocess segment per data directory,
-// laid out once at creation. Every word is a std::atomic with exactly one writing process, so
-// nothing here locks and nothing is allocated after start-up (Boost 1.74 has no robust mutexes:
+// Layout of the shared-memory segment: one Boost.Interprocess segment per data directory, laid
+// out once at creation. Every word is a std::atomic with exactly one writing process, so nothing
+// here locks and nothing is allocated after start-up (Boost 1.74 has no robust mutexes:
 // RELIABILITY.md fact 9). A change of layout bumps kControlBlockVersion.
 //
-//   offset  size        what
-//   0       64          Header: magic (written last, release), version, size, creator pid,
-//                       creator start (ns since epoch)
-//   64      64          Seqs: writer committed seq, projector applied seq (one writer each)
-//   128     64 × 256    ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns, counters[29];
-//                       slot i is written only by the process that owns role slot i
+//   offset        size             what
+//   0             64               Header: magic (written last, release), version, cache slot
+//                                  count, segment size, creator pid and start (ns since epoch),
+//                                  generation (random, new with each creation), cache offset and
+//                                  slot size
+//   64            64               Seqs: writer committed seq, projector applied seq, read-store
+//                                  generation, rebuild progress (one writer each)
+//   128           256 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
+//                                  counters[13], latency buckets[16]; slot i is written only by
+//                                  the process that owns role slot i
+//   16512         512 x slots      the hot cache (shm/hot_cache.h), written only by the projector
 #pragma once
 
 #include <atomic>
@@ -18,9 +23,12 @@
 namespace cqrs::shm {
 
 inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
-inline constexpr std::uint32_t kControlBlockVersion = 2;
+inline constexpr std::uint32_t kControlBlockVersion = 3;
 inline constexpr int kMaxSlots = 64;
-inline constexpr int kCounters = 29;
+inline constexpr int kCounters = 13;
+// Latency histogram of a process's replies: bucket b counts replies that took [2^b, 2^(b+1)) µs
+// (bucket 0 also below 1 µs, the last one everything above).
+inline constexpr int kLatencyBuckets = 16;
 
 // Fixed slots: no allocation, no race for a slot.
 inline constexpr int kWriterSlot = 0;
@@ -41,6 +49,9 @@ enum Counter : int {
   kDeadlineExceeded = 7,  // reader
   kRepliesDropped = 8,    // writer/reader: the peer was gone
   kRestarts = 9,          // supervisor: children restarted
+  kCacheHits = 10,        // reader: Gets answered from the hot cache
+  kCacheMisses = 11,      // reader: Gets the cache could not answer (absent, busy, too new)
+  kCacheWrites = 12,      // projector: cache slots written or cleared
 };
 
 using AtomicU64 = std::atomic<std::uint64_t>;
@@ -49,9 +60,14 @@ static_assert(AtomicU64::is_always_lock_free, "shared-memory words must be lock-
 struct alignas(64) Header {
   AtomicU64 magic;
   std::uint32_t version;
-  std::uint32_t size;
+  std::uint32_t cache_slots;  // a power of 2, or 0: no cache
+  std::uint64_t size;         // of the whole segment
   std::uint64_t creator_pid;
   std::uint64_t creator_start_ns;
+  std::uint64_t generation;  // random: tells one creation of the segment from another
+  std::uint64_t cache_offset;
+  std::uint32_t cache_slot_bytes;
+  std::uint32_t reserved;
 };
 
 struct alignas(64) Seqs {
@@ -74,6 +90,7 @@ struct alignas(64) ProcessSlot {
   AtomicU64 started_ns;    // wall clock
   AtomicU64 heartbeat_ns;  // wall clock, refreshed at least every 100 ms while alive
   AtomicU64 counters[kCounters];
+  AtomicU64 latency[kLatencyBuckets];
 };
 
 struct ControlBlockLayout {

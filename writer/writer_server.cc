@@ -49,7 +49,7 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
     return Error(Code::kUnavailable, "bind {}: {}", config.TickEndpoint(), e.what());
   }
   server->last_tick_seq_ = server->committer_->committed_seq();
-  auto control = shm::ControlBlock::Attach(config.data_dir);
+  auto control = shm::ControlBlock::Attach(config.data_dir, config.cache.slots);
   if (control.ok()) {
     server->control_.emplace(std::move(control).value());
     server->control_->Claim(shm::kWriterSlot);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <tuple>
 
+#include "base/config.h"
 #include "client/client.h"
 #include "client/subscriber.h"
 #include "shm/control_block.h"
@@ -94,7 +95,7 @@ int ReaderSlots(const std::string& dir, pid_t owner, bool pinning) {
 }
 
 std::uint64_t AppliedSeq(const std::string& data_dir) {
-  auto control = shm::ControlBlock::Attach(data_dir);
+  auto control = shm::ControlBlock::Attach(data_dir, CacheConfig().slots);
   REQUIRE(control.ok());
   return control->seqs().projector_applied_seq.load();
 }
@@ -345,7 +346,7 @@ TEST_CASE(
   Client& client = *connected.value();
   const int n = 20000;
   std::atomic<int> acked{0};
-  auto control = shm::ControlBlock::Attach(p.data_dir);
+  auto control = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
   REQUIRE(control.ok());
   std::vector<std::pair<std::uint64_t, std::uint64_t>> at_kill;  // (committed, applied)
   std::thread killer([&] {
@@ -464,7 +465,7 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto warm_size = size();
 
-  auto control = shm::ControlBlock::Attach(p.data_dir);
+  auto control = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
   REQUIRE(control.ok());
   const int kills = 8;
   int pinned_kills = 0;  // kills that caught a reader inside a snapshot

@@ -15,19 +15,19 @@ TEST_CASE("ControlBlock is created once per data dir and shared by every attache
           "[shm][control]") {
   testing::TempDir dir;
   ControlBlock::Remove(dir.path());
-  auto a = ControlBlock::Attach(dir.path());
+  auto a = ControlBlock::Attach(dir.path(), 64);
   REQUIRE(a.ok());
   CHECK(a->layout().header.creator_pid == static_cast<std::uint64_t>(getpid()));
   a->seqs().writer_committed_seq.store(41);
   a->Claim(kWriterSlot);
-  auto b = ControlBlock::Attach(dir.path());
+  auto b = ControlBlock::Attach(dir.path(), 64);
   REQUIRE(b.ok());
   CHECK(b->seqs().writer_committed_seq.load() == 41);
   CHECK(b->slot(kWriterSlot).pid.load() == static_cast<std::uint64_t>(getpid()));
   // Another process sees and writes the same words.
   pid_t child = fork();
   if (child == 0) {
-    auto c = ControlBlock::Attach(dir.path());
+    auto c = ControlBlock::Attach(dir.path(), 64);
     if (!c.ok() || c->seqs().writer_committed_seq.load() != 41) _exit(1);
     c->seqs().projector_applied_seq.store(40);
     _exit(0);
@@ -49,11 +49,11 @@ TEST_CASE("A segment of another version or left half-made is replaced, not trust
   {
     // A creator that died before writing the magic: zeroes of the right size.
     bip::shared_memory_object stale(bip::create_only, name.c_str(), bip::read_write);
-    stale.truncate(sizeof(ControlBlockLayout));
+    stale.truncate(sizeof(ControlBlockLayout) + 64 * kCacheSlotBytes);
     bip::mapped_region region(stale, bip::read_write);
     static_cast<ControlBlockLayout*>(region.get_address())->seqs.writer_committed_seq.store(99);
   }
-  auto attached = ControlBlock::Attach(dir.path());
+  auto attached = ControlBlock::Attach(dir.path(), 64);
   REQUIRE(attached.ok());
   CHECK(attached->layout().header.magic.load() == kControlBlockMagic);
   CHECK(attached->seqs().writer_committed_seq.load() == 0);  // laid out anew
