@@ -4,13 +4,12 @@
 #include <fmt/format.h>
 
 #include "base/json.h"
+#include "wire/value.h"
 
 namespace cqrs::cli {
 namespace {
 
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+using wire::AsView;
 
 void AppendField(std::string* out, bool* first, std::string_view name, const ValueView& v) {
   if (!*first) out->push_back(',');

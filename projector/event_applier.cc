@@ -10,9 +10,7 @@
 
 namespace cqrs::projector {
 namespace {
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+using wire::AsView;
 
 // The value of field `name` in an encoded record ("" record: none); kNone if absent.
 ValueView RecordField(std::string_view record, std::string_view name) {
@@ -28,6 +26,23 @@ ValueView RecordField(std::string_view record, std::string_view name) {
 
 bool Present(const ValueView& v) { return v.type != ValueType::kNone; }
 }  // namespace
+
+void EventFields(const fb::Event& e, std::vector<FieldView>* fields) {
+  fields->clear();
+  if (e.op() == fb::Op::Delete || !e.fields()) return;
+  for (const fb::Field* f : *e.fields()) fields->push_back({AsView(f->name()), wire::ValueOf(*f)});
+  // The writer stores fields in name order; sort anyway so a record is always well-formed.
+  std::sort(fields->begin(), fields->end(),
+            [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
+}
+
+std::string_view EventRecord(const fb::Event& e, std::vector<FieldView>* fields,
+                             store::RecordBuilder* record) {
+  EventFields(e, fields);
+  record->Begin(e.version(), e.seq(), /*tombstone=*/false);
+  for (const FieldView& f : *fields) record->Add(f);
+  return record->Finish();
+}
 
 Status EventApplier::Begin(store::Txn& txn) {
   model_ids_.clear();  // ids interned in an aborted batch must not be reused
@@ -54,13 +69,7 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
   const store::ReadDbs& dbs = store_.dbs();
   store::KeyBuffer key = store::EntityKey(ns, AsView(e.key()));
   const bool deleted = e.op() == fb::Op::Delete;
-  fields_.clear();
-  if (!deleted && e.fields())
-    for (const fb::Field* f : *e.fields())
-      fields_.push_back({AsView(f->name()), wire::ValueOf(*f)});
-  // The writer stores fields in name order; sort anyway so a record is always well-formed.
-  std::sort(fields_.begin(), fields_.end(),
-            [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
+  EventFields(e, &fields_);
   const CollectionSpec* spec = FindCollectionSpec(models_, AsView(e.collection()));
   if (spec != nullptr && (!spec->indexes.empty() || !spec->aggregates.empty())) {
     std::string_view before;

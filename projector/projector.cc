@@ -19,11 +19,14 @@
 #include "store/namespaces.h"
 #include "store/read_store_format.h"
 #include "wire/command_decoder.h"
+#include "wire/value.h"
 
 namespace cqrs::projector {
 namespace {
 
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
+using wire::AsView;
+
 constexpr std::string_view kTenant = "default";  // TODO(#8): the subscriber's tenant
 
 // Resets a snapshot when the scope that renewed it ends (cursors of it are closed first).
@@ -150,6 +153,7 @@ Status Projector::Init(const ProjectorOptions& options) {
   if (control.ok()) {
     control_.emplace(std::move(control).value());
     control_->Claim(shm::kProjectorSlot);
+    ClearCache();
     control_->seqs().projector_applied_seq.store(applied_seq_, std::memory_order_release);
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
@@ -231,6 +235,7 @@ Result<std::uint64_t> Projector::CatchUp() {
     CQRS_RETURN_IF_ERROR(ApplyBatch(count.value()));
     total += count.value();
     if (control_) {
+      UpdateCache(count.value());
       control_->seqs().projector_applied_seq.store(applied_seq_, std::memory_order_release);
       auto& slot = control_->slot(shm::kProjectorSlot);
       slot.counters[shm::kBatches].fetch_add(1, std::memory_order_relaxed);
@@ -245,6 +250,30 @@ Result<std::uint64_t> Projector::CatchUp() {
     if (count.value() < config_.projector.batch_max_events) break;
   }
   return total;
+}
+
+void Projector::UpdateCache(std::size_t count) {
+  shm::HotCache& cache = control_->cache();
+  if (!cache.enabled()) return;
+  std::uint64_t writes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto* e = flatbuffers::GetRoot<fb::Event>(batch_[i].data());  // verified
+    cache_key_.Set(AsView(e->tenant()), AsView(e->collection()), AsView(e->key()));
+    if (e->op() == fb::Op::Delete)
+      writes += static_cast<std::uint64_t>(cache.Erase(cache_key_));
+    else
+      writes += static_cast<std::uint64_t>(
+          cache.Put(cache_key_, EventRecord(*e, &cache_fields_, &cache_record_), applied_seq_));
+  }
+  control_->slot(shm::kProjectorSlot)
+      .counters[shm::kCacheWrites]
+      .fetch_add(writes, std::memory_order_relaxed);
+}
+
+void Projector::ClearCache() {
+  const std::uint32_t odd = control_->cache().CountMidWrite();
+  if (odd > 0) spdlog::info("hot cache: {} slots left mid-write by a killed projector", odd);
+  control_->cache().Clear();
 }
 
 void Projector::PublishBatch(std::size_t count) {
@@ -447,6 +476,7 @@ Status Projector::FinishRebuild() {
   if (!checkpoint.ok()) return checkpoint.status();
   applied_seq_ = checkpoint->applied_seq;
   txn->Abort();
+  ClearCache();  // the new store may be ahead of what the cache was written from
   shm::Seqs& seqs = control_->seqs();
   seqs.projector_applied_seq.store(applied_seq_, std::memory_order_release);
   seqs.read_generation.store(generation, std::memory_order_release);

@@ -57,6 +57,12 @@ class Projector {
   Status Init(const ProjectorOptions& options);
   Result<std::size_t> ReadBatch();
   Status ApplyBatch(std::size_t count);
+  // The hot cache after a batch's commit, before its applied seq is published: each event's
+  // entity record as of that seq (a delete clears the key's slot).
+  void UpdateCache(std::size_t count);
+  // Empties the hot cache (start, and a switch to a rebuilt store): repairs slots a killed
+  // projector left mid-write, and drops entries whose as_of no longer matches the store.
+  void ClearCache();
   void PublishBatch(std::size_t count);
   void PublishHeartbeat();
   void PublishTick();
@@ -96,6 +102,9 @@ class Projector {
   wire::InboundMessage replay_message_;
   wire::AlignedBuffer replay_buffer_;
   wire::AlignedBuffer event_buffer_;
+  shm::CacheKey cache_key_;
+  std::vector<FieldView> cache_fields_;
+  store::RecordBuilder cache_record_;
 
   zmq::socket_t tick_sub_;
   zmq::socket_t events_pub_;

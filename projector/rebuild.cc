@@ -22,9 +22,7 @@
 namespace cqrs::projector {
 namespace {
 
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+using wire::AsView;
 
 // Events copied out of one short snapshot of the log (never held across a whole transaction).
 constexpr std::size_t kReadChunk = 4096;
@@ -288,15 +286,7 @@ class BulkWindow {
       event_.Assign(v.data(), v.size());
       const fb::Event* e = flatbuffers::GetRoot<fb::Event>(event_.data());
       if (e->op() == fb::Op::Delete) continue;
-      fields_.clear();
-      if (e->fields())
-        for (const fb::Field* f : *e->fields())
-          fields_.push_back({AsView(f->name()), wire::ValueOf(*f)});
-      std::sort(fields_.begin(), fields_.end(),
-                [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
-      record_.Begin(e->version(), e->seq(), /*tombstone=*/false);
-      for (const FieldView& f : fields_) record_.Add(f);
-      const std::string_view record = record_.Finish();
+      const std::string_view record = EventRecord(*e, &fields_, &record_);
       slots_[rank_[offset]] = {records_.size(), static_cast<std::uint32_t>(record.size())};
       records_.append(record);
     }

@@ -7,15 +7,14 @@
 #include "store/record_format.h"
 #include "wire/query_codec.h"
 #include "wire/validate.h"
+#include "wire/value.h"
 
 namespace cqrs::reader {
 namespace {
 
 constexpr std::string_view kTenant = "default";  // TODO(#8): the tenant of the caller
 
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+using wire::AsView;
 
 // Value kinds for Find bounds: a bound matches values of its own kind (ints and doubles are one).
 int KindOf(const ValueView& v) {
@@ -68,6 +67,7 @@ std::span<const std::uint8_t> QueryExecutor::Execute(const store::Txn& snapshot,
                                                      const fb::QueryRequest& request,
                                                      Code* status) {
   builder_.Begin();
+  seq_ = seq;
   Status s;
   std::string next;
   switch (request.query_type()) {
@@ -99,6 +99,17 @@ std::span<const std::uint8_t> QueryExecutor::Execute(const store::Txn& snapshot,
 
 Status QueryExecutor::Get(const store::Txn& snapshot, const fb::Get& get) {
   std::string_view collection = AsView(get.collection()), key = AsView(get.key());
+  if (cache_ != nullptr && cache_usable_) {
+    cache_key_.Set(kTenant, collection, key);
+    std::uint64_t as_of = 0;
+    if (applied_->load(std::memory_order_acquire) >= seq_ &&
+        cache_->Get(cache_key_, &cached_record_, &as_of) == shm::CacheLookup::kHit &&
+        as_of <= seq_ && builder_.AddEntity(collection, key, cached_record_)) {
+      hits_->fetch_add(1, std::memory_order_relaxed);
+      return OkStatus();
+    }
+    misses_->fetch_add(1, std::memory_order_relaxed);
+  }
   std::uint32_t ns = 0;
   Status s = store_.namespaces().Lookup(snapshot, kTenant, collection, &ns);
   std::string_view record;

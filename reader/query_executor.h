@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "reader/query_reply_builder.h"
 #include "schemas/cqrs_generated.h"
+#include "shm/hot_cache.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"
 
@@ -34,6 +35,21 @@ class QueryExecutor {
   // projector is rebuilding it): Find and Aggregate answer Unavailable, Get and Scan serve.
   void set_models_current(bool current) { models_current_ = current; }
 
+  // Lets Get answer from the shared-memory hot cache when the cache provably holds the
+  // snapshot's state of the key: the projector's applied seq (`applied`, loaded before the slot
+  // is read) is at least the snapshot's, and the slot was written at or before it (see
+  // shm/hot_cache.h). Hits and misses are counted into `hits` and `misses`. All must outlive the
+  // executor; null `cache`: no cache.
+  void set_cache(const shm::HotCache* cache, const shm::AtomicU64* applied, shm::AtomicU64* hits,
+                 shm::AtomicU64* misses) {
+    cache_ = cache;
+    applied_ = applied;
+    hits_ = hits;
+    misses_ = misses;
+  }
+  // Per batch: false while the projector's heartbeat is stale (then only LMDB answers).
+  void set_cache_usable(bool usable) { cache_usable_ = usable; }
+
   // A reply carrying only a status (refusals, DeadlineExceeded).
   std::span<const std::uint8_t> Refuse(std::uint64_t request_id, const Status& status,
                                        std::uint64_t seq);
@@ -50,6 +66,14 @@ class QueryExecutor {
   QueryReplyBuilder builder_;
   std::string name_;  // scratch: "<collection>#i.<field>"
   bool models_current_ = true;
+  std::uint64_t seq_ = 0;  // the snapshot's applied seq, during Execute
+  const shm::HotCache* cache_ = nullptr;
+  const shm::AtomicU64* applied_ = nullptr;
+  shm::AtomicU64* hits_ = nullptr;
+  shm::AtomicU64* misses_ = nullptr;
+  bool cache_usable_ = false;
+  shm::CacheKey cache_key_;
+  std::string cached_record_;
 };
 
 }  // namespace cqrs::reader

@@ -38,9 +38,9 @@ Status ReaderServer::Init(const std::string& endpoint) {
 
   auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) control_.emplace(std::move(control).value());
+  slot_index_ = shm::kFirstReaderSlot + static_cast<int>(index_);
   CQRS_RETURN_IF_ERROR(OpenStore());
   if (control_) {
-    slot_index_ = shm::kFirstReaderSlot + static_cast<int>(index_);
     control_->Claim(slot_index_);
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
@@ -76,6 +76,11 @@ Status ReaderServer::OpenStore() {
   txn->Abort();
   auto executor = std::make_unique<QueryExecutor>(*store, config_.reader, config_.collections);
   executor->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
+  if (control_ && control_->cache().enabled()) {
+    auto& counters = control_->slot(slot_index_).counters;
+    executor->set_cache(&control_->cache(), &control_->seqs().projector_applied_seq,
+                        &counters[shm::kCacheHits], &counters[shm::kCacheMisses]);
+  }
   snapshot_ = store::Txn();  // a snapshot of the old store ends before it closes
   executor_ = std::move(executor);
   store_ = std::move(store);
@@ -125,6 +130,7 @@ void ReaderServer::Receive(std::vector<Slot*>* fresh) {
       free_.push_back(slot);
       return;
     }
+    slot->received_ns = MonoNs();
     fresh->push_back(slot);
   }
 }
@@ -133,7 +139,10 @@ void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code s
   bool sent = wire::SendEnvelopeReply(router_, slot->message.envelope(), reply);
   free_.push_back(slot);
   if (!control_) return;
-  auto& counters = control_->slot(slot_index_).counters;
+  shm::ProcessSlot& mine = control_->slot(slot_index_);
+  mine.latency[shm::LatencyBucket(MonoNs() - slot->received_ns)].fetch_add(
+      1, std::memory_order_relaxed);
+  auto& counters = mine.counters;
   counters[shm::kRequests].fetch_add(1, std::memory_order_relaxed);
   if (status != Code::kOk) counters[shm::kRequestErrors].fetch_add(1, std::memory_order_relaxed);
   if (status == Code::kDeadlineExceeded)
@@ -141,12 +150,31 @@ void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code s
   if (!sent) counters[shm::kRepliesDropped].fetch_add(1, std::memory_order_relaxed);
 }
 
+bool ReaderServer::WaitingCanProgress(std::uint64_t now) const {
+  if (!control_) return true;
+  const std::uint64_t applied =
+      control_->seqs().projector_applied_seq.load(std::memory_order_acquire);
+  for (const Slot* slot : waiting_)
+    if (slot->min_seq <= applied || now >= slot->deadline_ns) return true;
+  return false;
+}
+
+bool ReaderServer::ProjectorAlive() const {
+  const std::uint64_t beat =
+      control_->slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
+  return beat != 0 && WallNs() - std::min(beat, WallNs()) < kProjectorStaleNs;
+}
+
 void ReaderServer::Process(std::vector<Slot*>& fresh) {
   if (fresh.empty() && waiting_.empty()) return;
+  const std::uint64_t now = MonoNs();
+  // Only parked queries, and the projector (per the control block) has applied none of their
+  // min_seqs and none is due: no snapshot needed.
+  if (fresh.empty() && !WaitingCanProgress(now)) return;
   FollowGeneration();
+  if (control_) executor_->set_cache_usable(ProjectorAlive());
   std::uint64_t seq = 0;
   Status s = RenewSnapshot(&seq);
-  const std::uint64_t now = MonoNs();
   if (!s.ok()) {
     spdlog::error("snapshot: {}", s.ToString());
     Status unavailable(Code::kUnavailable, s.message());

@@ -43,6 +43,7 @@ class ReaderServer {
     wire::DecodedQuery decoded;
     std::uint64_t min_seq = 0;
     std::uint64_t deadline_ns = 0;
+    std::uint64_t received_ns = 0;  // for the latency histogram
   };
 
   ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context);
@@ -52,6 +53,12 @@ class ReaderServer {
   // read_generation changed). Between snapshots only; on failure keeps the current store.
   void FollowGeneration();
   Status OpenStore();
+  // Whether a parked query can be answered or expired now: one's min_seq is applied per the
+  // control block, or one is due (true without a control block).
+  bool WaitingCanProgress(std::uint64_t now) const;
+  // The projector's heartbeat is fresh: only then may Gets use the hot cache.
+  bool ProjectorAlive() const;
+  static constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
   // Receives up to the batch bound into fresh slots.
   void Receive(std::vector<Slot*>* fresh);
   // Answers, parks or refuses each fresh query and retries the parked ones.

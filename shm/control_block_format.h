@@ -54,6 +54,17 @@ enum Counter : int {
   kCacheWrites = 12,      // projector: cache slots written or cleared
 };
 
+// The latency bucket of a duration in ns.
+constexpr int LatencyBucket(std::uint64_t ns) {
+  std::uint64_t us = ns / 1000;
+  int b = 0;
+  while (us > 1 && b < kLatencyBuckets - 1) {
+    us >>= 1;
+    ++b;
+  }
+  return b;
+}
+
 using AtomicU64 = std::atomic<std::uint64_t>;
 static_assert(AtomicU64::is_always_lock_free, "shared-memory words must be lock-free");
 

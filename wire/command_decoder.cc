@@ -6,15 +6,12 @@
 
 #include "wire/protocol.h"
 #include "wire/validate.h"
+#include "wire/value.h"
 
 namespace cqrs::wire {
 namespace {
 
 Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
-
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
 
 }  // namespace
 

@@ -9,10 +9,6 @@
 namespace cqrs::wire {
 namespace {
 
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
-
 template <typename T>
 Status Verify(std::span<const std::uint8_t> aligned, const char* identifier, std::string_view what,
               const T** out) {

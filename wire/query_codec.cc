@@ -6,13 +6,10 @@
 #include "wire/command_decoder.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"
+#include "wire/value.h"
 
 namespace cqrs::wire {
 namespace {
-
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
 
 Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
 

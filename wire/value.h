@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -14,6 +15,13 @@
 namespace cqrs {
 
 enum class Op : std::uint8_t { kCreate = 0, kUpdate = 1, kUpsert = 2, kDelete = 3 };
+
+namespace wire {
+// A FlatBuffers string as a view ("" when absent).
+inline std::string_view AsView(const flatbuffers::String* s) {
+  return s ? std::string_view(s->data(), s->size()) : std::string_view();
+}
+}  // namespace wire
 
 struct Bytes {
   std::string data;  // arbitrary bytes

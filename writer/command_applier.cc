@@ -8,13 +8,12 @@
 #include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"
+#include "wire/value.h"
 
 namespace cqrs::writer {
 namespace {
 
-std::string_view AsView(const flatbuffers::String* s) {
-  return s ? std::string_view(s->data(), s->size()) : std::string_view();
-}
+using wire::AsView;
 
 std::string_view AsView(std::span<const std::uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};

@@ -61,3 +61,18 @@ TEST_CASE("A segment of another version or left half-made is replaced, not trust
 }
 
 }  // namespace cqrs::shm
+
+namespace cqrs::shm {
+
+TEST_CASE("Latency buckets double from 1 µs and end in one for everything slower",
+          "[shm][control]") {
+  CHECK(LatencyBucket(0) == 0);
+  CHECK(LatencyBucket(1'999) == 0);  // 1 µs
+  CHECK(LatencyBucket(2'000) == 1);  // [2, 4) µs
+  CHECK(LatencyBucket(3'999) == 1);
+  CHECK(LatencyBucket(4'000) == 2);
+  CHECK(LatencyBucket(1'000'000) == 9);  // 1 ms: [512, 1024) µs
+  CHECK(LatencyBucket(60'000'000'000ull) == kLatencyBuckets - 1);
+}
+
+}  // namespace cqrs::shm

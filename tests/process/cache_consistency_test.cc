@@ -1,0 +1,124 @@
+// Readers answering Gets from the shared-memory hot cache while the projector applies a stream
+// of updates to a few hot keys: every answer, checked against the event log afterwards, is the
+// key's state at the seq the reply reports (the key's last event at or before it), never older.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "base/config.h"
+#include "client/client.h"
+#include "shm/control_block.h"
+#include "store/key_format.h"
+#include "store/write_store.h"
+#include "tests/support/pipeline.h"
+#include "wire/aligned_buffer.h"
+#include "wire/event_codec.h"
+#include "wire/value.h"
+
+namespace cqrs {
+namespace {
+
+struct Answer {
+  std::string key;
+  std::uint64_t reply_seq, entity_seq;
+};
+
+// key → the seqs of its events, ascending, from the write store's log.
+std::map<std::string, std::vector<std::uint64_t>> EventSeqs(const std::string& data_dir) {
+  store::WriteStoreOptions o;
+  o.dir = data_dir + "/write";
+  o.read_only = true;
+  auto log = store::WriteStore::Open(o);
+  REQUIRE(log.ok());
+  auto txn = store::Txn::BeginRead(log.value()->env());
+  REQUIRE(txn.ok());
+  auto cursor = store::Cursor::Open(txn.value(), log.value()->dbs().events);
+  REQUIRE(cursor.ok());
+  std::map<std::string, std::vector<std::uint64_t>> seqs;
+  wire::AlignedBuffer buffer;
+  std::string_view k, v;
+  for (Status s = cursor->Get(MDB_FIRST, &k, &v); s.ok(); s = cursor->Get(MDB_NEXT, &k, &v)) {
+    buffer.Assign(v.data(), v.size());
+    const fb::Event* e = nullptr;
+    REQUIRE(wire::VerifyEvent(buffer.span(), &e).ok());
+    seqs[std::string(wire::AsView(e->key()))].push_back(e->seq());
+  }
+  return seqs;
+}
+
+std::uint64_t ReaderCounter(const std::string& data_dir, int counter) {
+  auto control = shm::ControlBlock::Attach(data_dir, CacheConfig().slots);
+  REQUIRE(control.ok());
+  std::uint64_t n = 0;
+  for (int i = shm::kFirstReaderSlot; i < shm::kMaxSlots; ++i)
+    n += control->slot(i).counters[counter].load();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq",
+          "[process][cache]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  testing::Pipeline p(dir, config);
+  p.StartUp();
+  constexpr int kHotKeys = 8;
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto client = Client::Connect(p.client_options());
+    REQUIRE(client.ok());
+    for (std::int64_t n = 0; !stop.load(); ++n) {
+      auto r = client.value()->Execute(Upsert("hot", fmt::format("k{}", n % kHotKeys),
+                                              {{"n", n}, {"pad", std::string(40, 'p')}}));
+      REQUIRE(r.ok());
+    }
+  });
+  std::vector<std::vector<Answer>> answers(2);
+  std::vector<std::thread> readers;
+  for (std::size_t t = 0; t < answers.size(); ++t)
+    readers.emplace_back([&, t] {
+      auto client = Client::Connect(p.client_options());
+      REQUIRE(client.ok());
+      std::mt19937_64 rng(t + 1);
+      ReadOptions any;
+      any.min_seq = 0;
+      while (!stop.load()) {
+        const std::string key = fmt::format("k{}", rng() % kHotKeys);
+        QueryResult q = client.value()->Get("hot", key, any);
+        if (q.status == Code::kNotFound) continue;  // not written yet
+        REQUIRE(q.ok());
+        REQUIRE(q.entities.size() == 1);
+        answers[t].push_back({key, q.seq, q.entities[0].seq});
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  stop = true;
+  writer.join();
+  for (auto& r : readers) r.join();
+
+  const auto seqs = EventSeqs(p.data_dir);
+  std::size_t checked = 0;
+  for (const auto& list : answers)
+    for (const Answer& a : list) {
+      INFO(a.key << " answered at seq " << a.reply_seq << " with the entity at seq "
+                 << a.entity_seq);
+      const std::vector<std::uint64_t>& events = seqs.at(a.key);
+      // The key's last event at or before the reply's seq.
+      auto after = std::upper_bound(events.begin(), events.end(), a.reply_seq);
+      REQUIRE(after != events.begin());
+      CHECK(*(after - 1) == a.entity_seq);
+      ++checked;
+    }
+  CHECK(checked > 1000);
+  const std::uint64_t hits = ReaderCounter(p.data_dir, shm::kCacheHits);
+  INFO("cache hits " << hits << ", misses " << ReaderCounter(p.data_dir, shm::kCacheMisses));
+  CHECK(hits > checked / 10);  // the cache did answer a good share
+}
+
+}  // namespace cqrs
