@@ -80,7 +80,7 @@ struct ReaderConfig {
 struct CacheConfig {
   // Slots of the shared-memory hot cache (512 bytes each; a power of 2; 0: no cache). Fixed when
   // the segment is created: a changed value applies once every process of the data dir has
-  // stopped and the segment (/dev/shm/cqrs-<hash of the data dir>) was removed.
+  // stopped and the segment (/dev/shm/cqrs-<hash of the data dir>-v<version>) was removed.
   std::uint32_t slots = 16384;
 };
 

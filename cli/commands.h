@@ -15,5 +15,6 @@ void AddUpCommand(CLI::App& app, int* exit_code);
 // load
 void AddLoadCommand(CLI::App& app, int* exit_code);
 void AddRebuildCommand(CLI::App& app, int* exit_code);
+void AddStatsCommand(CLI::App& app, int* exit_code);
 
 }  // namespace cqrs::cli

@@ -1,5 +1,5 @@
-// cqrs up (the whole pipeline), cqrs rebuild (asks the projector for a fresh read store) and
-// cqrs load (a load generator).
+// cqrs up (the whole pipeline), cqrs rebuild (asks the projector for a fresh read store),
+// cqrs stats (the control block) and cqrs load (a load generator).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +14,7 @@
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
+#include "cli/stats.h"
 #include "cli/supervisor.h"
 #include "shm/control_block.h"
 
@@ -168,7 +169,90 @@ int RunRebuild(const RebuildCommand& c) {
   return 0;
 }
 
+struct StatsCommand {
+  CommonFlags common;
+  bool remove = false;
+  bool watch = false;
+  bool json = false;
+  double interval_s = 1;
+};
+
+int RunStats(const StatsCommand& c) {
+  auto config = ResolveConfig(c.common);
+  if (!config.ok()) {
+    std::fprintf(stderr, "cqrs stats: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (!(c.interval_s >= 0.05 && c.interval_s <= 3600)) {
+    std::fprintf(stderr, "cqrs stats: --interval must be in 0.05..3600 seconds\n");
+    return 2;
+  }
+  const std::string segment = shm::ControlBlock::SegmentName(config->data_dir);
+  if (!shm::ControlBlock::Exists(config->data_dir)) {
+    std::fprintf(stderr,
+                 "cqrs stats: no shared memory for %s (/dev/shm/%s): no process of the pipeline "
+                 "has run on it since the machine started\n",
+                 config->data_dir.c_str(), segment.c_str());
+    return 1;
+  }
+  auto control = shm::ControlBlock::Attach(config->data_dir, config->cache.slots);
+  if (!control.ok()) {
+    std::fprintf(stderr, "cqrs stats: %s\n", control.status().message().c_str());
+    return 1;
+  }
+  if (c.remove) {
+    std::string alive;
+    for (const ProcessSample& p : TakeSample(control.value()).processes)
+      if (p.alive) alive += fmt::format(" {} (pid {})", p.role, p.pid);
+    if (!alive.empty()) {
+      std::fprintf(stderr, "cqrs stats: not removing %s: alive:%s\n", segment.c_str(),
+                   alive.c_str());
+      return 1;
+    }
+    shm::ControlBlock::Remove(config->data_dir);
+    std::printf("removed /dev/shm/%s\n", segment.c_str());
+    return 0;
+  }
+  const std::atomic<bool>& stop = InstallStopSignals();
+  const auto interval = std::chrono::duration<double>(c.interval_s);
+  StatsSample then = TakeSample(control.value());
+  do {
+    // Sleep in short steps so Ctrl-C ends at once.
+    const auto until = std::chrono::steady_clock::now() + interval;
+    while (!stop.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (stop.load()) break;
+    StatsSample now = TakeSample(control.value());
+    if (c.json) {
+      std::printf("%s\n", RenderStatsJson(then, now, segment).c_str());
+    } else {
+      if (c.watch && isatty(STDOUT_FILENO)) std::printf("\033[H\033[2J");  // redraw in place
+      std::printf("%s%s", RenderStatsText(then, now, segment).c_str(), c.watch ? "\n" : "");
+    }
+    std::fflush(stdout);
+    then = std::move(now);
+  } while (c.watch);
+  return 0;
+}
+
 }  // namespace
+
+void AddStatsCommand(CLI::App& app, int* exit_code) {
+  auto c = std::make_shared<StatsCommand>();
+  CLI::App* cmd = app.add_subcommand(
+      "stats",
+      "what the shared-memory control block says: seqs and lag, each process's liveness, rates "
+      "and latency, the hot cache's hit ratio (rates over --interval)");
+  AddCommonFlags(*cmd, &c->common);
+  cmd->add_flag("--watch", c->watch, "print again every --interval until Ctrl-C");
+  cmd->add_flag("--remove", c->remove,
+                "remove the segment (counters, cache) when no process of it is alive; the next "
+                "process to start lays out a new one (e.g. with another [cache] slots)");
+  cmd->add_flag("--json", c->json, "one line of JSON per sample");
+  cmd->add_option("--interval", c->interval_s, "seconds between the two samples of a rate")
+      ->capture_default_str();
+  cmd->callback([c, exit_code] { *exit_code = RunStats(*c); });
+}
 
 void AddRebuildCommand(CLI::App& app, int* exit_code) {
   auto c = std::make_shared<RebuildCommand>();

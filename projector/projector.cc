@@ -237,6 +237,10 @@ Result<std::uint64_t> Projector::CatchUp() {
     if (control_) {
       UpdateCache(count.value());
       control_->seqs().projector_applied_seq.store(applied_seq_, std::memory_order_release);
+      const auto* last = flatbuffers::GetRoot<fb::Event>(batch_[count.value() - 1].data());
+      const std::uint64_t now = WallNs();
+      control_->seqs().projector_lag_ns.store(
+          now > last->timestamp_ns() ? now - last->timestamp_ns() : 0, std::memory_order_relaxed);
       auto& slot = control_->slot(shm::kProjectorSlot);
       slot.counters[shm::kBatches].fetch_add(1, std::memory_order_relaxed);
       slot.counters[shm::kEventsApplied].fetch_add(count.value(), std::memory_order_relaxed);
@@ -263,7 +267,7 @@ void Projector::UpdateCache(std::size_t count) {
       writes += static_cast<std::uint64_t>(cache.Erase(cache_key_));
     else
       writes += static_cast<std::uint64_t>(
-          cache.Put(cache_key_, EventRecord(*e, &cache_fields_, &cache_record_), applied_seq_));
+          cache.Put(cache_key_, EventRecord(*e, &cache_fields_, &cache_record_), e->seq()));
   }
   control_->slot(shm::kProjectorSlot)
       .counters[shm::kCacheWrites]

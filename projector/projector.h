@@ -58,7 +58,7 @@ class Projector {
   Result<std::size_t> ReadBatch();
   Status ApplyBatch(std::size_t count);
   // The hot cache after a batch's commit, before its applied seq is published: each event's
-  // entity record as of that seq (a delete clears the key's slot).
+  // entity record, as of the event's seq (a delete clears the key's slot).
   void UpdateCache(std::size_t count);
   // Empties the hot cache (start, and a switch to a rebuilt store): repairs slots a killed
   // projector left mid-write, and drops entries whose as_of no longer matches the store.

@@ -2,6 +2,7 @@
 #include "shm/control_block.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/interprocess/mapped_region.hpp>
@@ -40,6 +41,15 @@ bool Ready(const ControlBlockLayout& l, std::size_t mapped) {
          mapped == sizeof(ControlBlockLayout) + std::size_t{l.header.cache_slots} * kCacheSlotBytes;
 }
 
+// Whether `name` (in /dev/shm, where glibc's shm_open keeps segments) is still `object`.
+bool SameObject(const bip::shared_memory_object& object, const std::string& name) {
+  struct stat ours {
+  }, named{};
+  if (fstat(object.get_mapping_handle().handle, &ours) != 0) return false;
+  if (stat(("/dev/shm/" + name).c_str(), &named) != 0) return false;
+  return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+}
+
 std::uint64_t RandomGeneration() {
   std::random_device device;
   return (std::uint64_t{device()} << 32) ^ device() ^ WallNs();
@@ -51,7 +61,19 @@ std::string ControlBlock::SegmentName(const std::string& data_dir) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::weakly_canonical(data_dir, ec);
   if (ec) dir = std::filesystem::absolute(data_dir);
-  return fmt::format("cqrs-{:016x}", Fnv1a(dir.lexically_normal().string()));
+  // The layout version is part of the name: processes of two versions never share, or remove,
+  // each other's segment.
+  return fmt::format("cqrs-{:016x}-v{}", Fnv1a(dir.lexically_normal().string()),
+                     kControlBlockVersion);
+}
+
+bool ControlBlock::Exists(const std::string& data_dir) {
+  try {
+    bip::shared_memory_object object(bip::open_only, SegmentName(data_dir).c_str(), bip::read_only);
+    return true;
+  } catch (const bip::interprocess_exception&) {
+    return false;
+  }
 }
 
 void ControlBlock::Remove(const std::string& data_dir) {
@@ -115,8 +137,9 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
         if (std::chrono::steady_clock::now() >= deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
-      // Another version, or a creator that died half-way: start over, deterministically.
-      bip::shared_memory_object::remove(name.c_str());
+      // A creator that died half-way: start over. Only if the name still means the object we
+      // looked at: another process may have replaced it already, and that one is good.
+      if (SameObject(m->object, name)) bip::shared_memory_object::remove(name.c_str());
     } catch (const bip::interprocess_exception& e) {
       return Error(Code::kUnavailable, "shared memory {}: {}", name, e.what());
     }

@@ -17,13 +17,17 @@ namespace cqrs::shm {
 class ControlBlock {
  public:
   // Opens the segment of `data_dir`, creating it with `cache_slots` hot-cache slots (a power of
-  // 2, or 0: none) if absent; an existing segment keeps the slot count it was created with. A
-  // segment of another version, or one whose creator died before finishing its layout, is
-  // removed and created anew. Unavailable if shared memory cannot be used.
+  // 2, or 0: none) if absent; an existing segment keeps the slot count it was created with.
+  // Another layout version has another name (both may exist; neither touches the other). A
+  // segment whose creator died before finishing its layout is removed and created anew, by
+  // whichever process finds it first. Unavailable if shared memory cannot be used.
   static Result<ControlBlock> Attach(const std::string& data_dir, std::uint32_t cache_slots);
 
-  // The segment name for a data directory: "cqrs-" + 16 hex digits of its absolute path's hash.
+  // The segment name for a data directory: "cqrs-" + 16 hex digits of its absolute path's hash
+  // + "-v" + the layout version.
   static std::string SegmentName(const std::string& data_dir);
+  // Whether the segment of `data_dir` exists (without creating it).
+  static bool Exists(const std::string& data_dir);
   // Removes the segment (tests, and operators resetting counters).
   static void Remove(const std::string& data_dir);
 

@@ -8,12 +8,12 @@
 //                                  count, segment size, creator pid and start (ns since epoch),
 //                                  generation (random, new with each creation), cache offset and
 //                                  slot size
-//   64            64               Seqs: writer committed seq, projector applied seq, read-store
-//                                  generation, rebuild progress (one writer each)
-//   128           256 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
+//   64            128              Seqs: writer committed seq, projector applied seq, read-store
+//                                  generation, rebuild progress, projector lag (one writer each)
+//   192           256 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
 //                                  counters[13], latency buckets[16]; slot i is written only by
 //                                  the process that owns role slot i
-//   16512         512 x slots      the hot cache (shm/hot_cache.h), written only by the projector
+//   16576         512 x slots      the hot cache (shm/hot_cache.h), written only by the projector
 #pragma once
 
 #include <atomic>
@@ -94,6 +94,9 @@ struct alignas(64) Seqs {
   AtomicU64 rebuild_applied_seq;  // how far the current rebuild has applied the log
   AtomicU64 rebuild_started_ns;   // wall clock
   AtomicU64 rebuilds_done;        // rebuilds switched to
+  // Wall-clock ns from the writer's commit of the projector's last applied event (its
+  // timestamp) to the projector publishing it: the command-to-applied lag of the last batch.
+  AtomicU64 projector_lag_ns;
 };
 
 struct alignas(64) ProcessSlot {
@@ -111,8 +114,8 @@ struct ControlBlockLayout {
 };
 
 static_assert(sizeof(Header) == 64);
-static_assert(sizeof(Seqs) == 64);
+static_assert(sizeof(Seqs) == 128);
 static_assert(sizeof(ProcessSlot) == 256);
-static_assert(offsetof(ControlBlockLayout, slots) == 128);
+static_assert(offsetof(ControlBlockLayout, slots) == 192);
 
 }  // namespace cqrs::shm

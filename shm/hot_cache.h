@@ -6,9 +6,10 @@
 // Slot (512 bytes, 64 words):
 //   word 0      seqlock: odd while the projector writes the slot
 //   word 1      hash of the entry's key (0: empty)
-//   word 2      as_of: the projector's applied seq when it wrote the slot; the record is the
-//               entity's state at that seq, and stays its state until the projector rewrites
-//               or clears the slot
+//   word 2      as_of: the seq of the event the record results from (the entity's state right
+//               after it), which stays its state until the projector rewrites or clears the slot
+//               (a batch with several events of one key rewrites its slot once per event, each
+//               with its own seq, so a slot read in between is still true at its as_of)
 //   word 3      key bytes (low 32 bits), record bytes (high 32 bits)
 //   words 4-63  the key ("tenant\0collection\0key"), then the record (store/record_format.h)
 // An entry lives in one of kProbe slots from its home (hash mod slots); the projector keeps at

@@ -1,6 +1,7 @@
-// Readers answering Gets from the shared-memory hot cache while the projector applies a stream
-// of updates to a few hot keys: every answer, checked against the event log afterwards, is the
-// key's state at the seq the reply reports (the key's last event at or before it), never older.
+// Readers and LocalReader answering Gets from the shared-memory hot cache while the projector
+// applies a stream of updates to a few hot keys: every answer, checked against the event log
+// afterwards, is the key's state at the seq the reply reports (the key's last event at or before
+// it), never older. And LocalReader's API: fields, Scan, NotFound, min_seq waits.
 #include <fmt/format.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "base/config.h"
 #include "client/client.h"
+#include "client/local_reader.h"
 #include "shm/control_block.h"
 #include "store/key_format.h"
 #include "store/write_store.h"
@@ -119,6 +121,106 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
   const std::uint64_t hits = ReaderCounter(p.data_dir, shm::kCacheHits);
   INFO("cache hits " << hits << ", misses " << ReaderCounter(p.data_dir, shm::kCacheMisses));
   CHECK(hits > checked / 10);  // the cache did answer a good share
+}
+
+TEST_CASE("LocalReader answers from the cache or a snapshot, each at the seq it reports",
+          "[process][cache][local_reader]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  testing::Pipeline p(dir, config);
+  p.StartUp();
+  auto connected = Client::Connect(p.client_options());
+  REQUIRE(connected.ok());
+  Client& client = *connected.value();
+  CommandResult first = client.Execute(Upsert("things", "a", {{"n", std::int64_t{1}}}));
+  REQUIRE(first.ok());
+  REQUIRE(client.Execute(Upsert("things", "b", {{"s", std::string("x")}})).ok());
+  REQUIRE(client.Execute(Delete("things", "b")).ok());
+  CommandResult last = client.Execute(Upsert("things", "c", {{"d", 2.5}}));
+  REQUIRE(last.ok());
+
+  LocalReaderOptions o;
+  o.data_dir = p.data_dir;
+  auto opened = LocalReader::Open(o);
+  REQUIRE(opened.ok());
+  LocalReader& local = *opened.value();
+  LocalReadOptions at;
+  at.min_seq = last.seq;
+  LocalEntity e;
+  std::uint64_t seq = 0;
+  REQUIRE(local.Get("things", "a", at, &e, &seq).ok());
+  CHECK(seq >= last.seq);
+  CHECK(e.key == "a");
+  CHECK(e.version == 1);
+  CHECK(e.seq == first.seq);
+  CHECK(e.from_cache);  // written a moment ago
+  auto fields = e.fields();
+  FieldView f;
+  REQUIRE(fields.Next(&f));
+  CHECK(f.name == "n");
+  CHECK(f.value.i == 1);
+  CHECK(local.Get("things", "b", at, &e, &seq).code() == Code::kNotFound);  // deleted
+  CHECK(local.Get("nothing", "a", at, &e, &seq).code() == Code::kNotFound);
+  std::vector<LocalEntity> page;
+  REQUIRE(local.Scan("things", "", 10, at, &page, &seq).ok());
+  REQUIRE(page.size() == 2);
+  CHECK(page[0].key == "a");
+  CHECK(page[1].key == "c");
+  REQUIRE(local.Scan("things", "b", 1, at, &page, &seq).ok());
+  REQUIRE(page.size() == 1);
+  CHECK(page[0].key == "c");
+  LocalReadOptions future;
+  future.min_seq = last.seq + 1000;
+  future.wait = std::chrono::milliseconds(50);
+  Status late = local.Get("things", "a", future, &e, &seq);
+  CHECK(late.code() == Code::kDeadlineExceeded);
+  CHECK_THAT(late.message(), Catch::Contains("min_seq"));
+  local.Release();
+
+  // Hot keys under a stream of writes, through the cache and through LMDB alternately.
+  constexpr int kHotKeys = 8;
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto c = Client::Connect(p.client_options());
+    REQUIRE(c.ok());
+    for (std::int64_t n = 0; !stop.load(); ++n)
+      REQUIRE(c.value()->Execute(Upsert("hot", fmt::format("k{}", n % kHotKeys), {{"n", n}})).ok());
+  });
+  LocalReaderOptions no_cache = o;
+  no_cache.use_cache = false;
+  auto direct = LocalReader::Open(no_cache);
+  REQUIRE(direct.ok());
+  std::vector<Answer> answers;
+  std::uint64_t hits = 0, previous = 0;
+  std::mt19937_64 rng(5);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  LocalReadOptions any;
+  while (std::chrono::steady_clock::now() < end) {
+    const std::string key = fmt::format("k{}", rng() % kHotKeys);
+    LocalReader& r = rng() % 2 ? local : *direct.value();
+    Status s = r.Get("hot", key, any, &e, &seq);
+    if (s.code() == Code::kNotFound) continue;
+    REQUIRE(s.ok());
+    if (&r == &local) {
+      CHECK(seq >= previous);  // one LocalReader's seqs never go back
+      previous = seq;
+    }
+    hits += e.from_cache ? 1 : 0;
+    answers.push_back({key, seq, e.seq});
+  }
+  stop = true;
+  writer.join();
+  const auto seqs = EventSeqs(p.data_dir);
+  for (const Answer& a : answers) {
+    INFO(a.key << " answered at seq " << a.reply_seq << " with the entity at seq " << a.entity_seq);
+    const std::vector<std::uint64_t>& events = seqs.at(a.key);
+    auto after = std::upper_bound(events.begin(), events.end(), a.reply_seq);
+    REQUIRE(after != events.begin());
+    CHECK(*(after - 1) == a.entity_seq);
+  }
+  CHECK(answers.size() > 1000);
+  CHECK(hits > 0);
 }
 
 }  // namespace cqrs

@@ -108,8 +108,8 @@ TEST_CASE("cqrs rebuild switches to a fresh read store while queries keep answer
       }
     });
   const std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
-  std::string rebuilt =
-      testing::RunShell(fmt::format("{} rebuild {} --timeout 120", testing::CliBinary(), flags));
+  std::string rebuilt = testing::RunShell(
+      fmt::format("{} rebuild {} --timeout 120 2>&1", testing::CliBinary(), flags), p.log_path);
   CHECK_THAT(rebuilt, Catch::Contains("\"status\":\"Ok\",\"generation\":1"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // answers from the new store
   stop = true;
@@ -127,7 +127,8 @@ TEST_CASE("cqrs rebuild switches to a fresh read store while queries keep answer
   const std::string before = Answers(p);
   CHECK_THAT(before, Catch::Contains("\"key\":\"o"));
   CHECK_THAT(
-      testing::RunShell(fmt::format("{} rebuild {} --timeout 120", testing::CliBinary(), flags)),
+      testing::RunShell(
+          fmt::format("{} rebuild {} --timeout 120 2>&1", testing::CliBinary(), flags), p.log_path),
       Catch::Contains("\"generation\":2"));
   CHECK(Answers(p) == before);
   std::string offline = dir / "offline";

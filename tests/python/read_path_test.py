@@ -32,7 +32,7 @@ def main():
         with open(config, "w") as f:
             f.write('log_level = "warn"\n[writer]\nendpoint = "%s"\ndurability = "nosync"\n'
                     '[projector]\nevents_endpoint = "%s"\nreplay_endpoint = "%s"\n'
-                    '[reader]\nendpoints = ["%s", "%s"]\n'
+                    '[reader]\nendpoints = ["%s", "%s"]\n[cache]\nslots = 1024\n'
                     % (ep["writer"], ep["events"], ep["replay"], ep["reader0"], ep["reader1"]))
         log = open(os.path.join(tmp, "up.log"), "w")
         up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config,
@@ -46,6 +46,10 @@ def main():
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
+            # The shared-memory segment outlives the temp dir otherwise.
+            subprocess.run([args.cqrs, "stats", "--remove", "--config", config,
+                            "--data", os.path.join(tmp, "data")], check=True,
+                           stdout=subprocess.DEVNULL)
     print("python read path: all checks passed")
 
 

@@ -21,6 +21,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writer", required=True, help="path of the cqrs-writer binary")
     parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
+    parser.add_argument("--cqrs", help="path of the cqrs binary (removes the shm segment after)")
     args = parser.parse_args()
     wire.load(args.gen)  # the cqrs.fb package flatc generated at build time
 
@@ -41,6 +42,9 @@ def main():
         finally:
             writer.terminate()
             writer.wait(timeout=10)
+            if args.cqrs:  # the shared-memory segment outlives the temp dir otherwise
+                subprocess.run([args.cqrs, "stats", "--remove", "--data",
+                                os.path.join(tmp, "data")], check=True, stdout=subprocess.DEVNULL)
     print("python writer client: all checks passed")
 
 

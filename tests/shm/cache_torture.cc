@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "shm/control_block.h"
 
@@ -34,15 +35,17 @@ int Writer(const std::string& dir, std::uint64_t count) {
   std::mt19937_64 rng(static_cast<std::uint64_t>(getpid()));
   CacheKey keys[kKeys];
   for (int k = 0; k < kKeys; ++k) keys[k].Set("default", "torture", "k" + std::to_string(k));
-  std::string record;
-  for (std::uint64_t i = 1; i <= count; ++i) {
+  // Records drawn up front: the loop is all Put, so a kill mostly lands inside a slot's write.
+  std::vector<std::string> records(256);
+  for (std::string& record : records) {
     const std::size_t n = 8 + rng() % 393;
     record.assign(8, '\0');
     for (std::size_t b = 0; b < n; ++b) record.push_back(static_cast<char>(rng()));
     const std::uint64_t sum = Checksum(std::string_view(record).substr(8));
     std::memcpy(record.data(), &sum, 8);
-    cache.Put(keys[rng() % kKeys], record, i);
   }
+  for (std::uint64_t i = 1; i <= count; ++i)
+    cache.Put(keys[i % kKeys], records[(i * 7) % records.size()], i);
   return 0;
 }
 

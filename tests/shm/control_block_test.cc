@@ -40,8 +40,7 @@ TEST_CASE("ControlBlock is created once per data dir and shared by every attache
   ControlBlock::Remove(dir.path());
 }
 
-TEST_CASE("A segment of another version or left half-made is replaced, not trusted",
-          "[shm][control]") {
+TEST_CASE("A segment left half-made is replaced, not trusted", "[shm][control]") {
   namespace bip = boost::interprocess;
   testing::TempDir dir;
   const std::string name = ControlBlock::SegmentName(dir.path());
@@ -63,6 +62,39 @@ TEST_CASE("A segment of another version or left half-made is replaced, not trust
 }  // namespace cqrs::shm
 
 namespace cqrs::shm {
+
+TEST_CASE("Processes attaching at once to a fresh data dir all share one segment",
+          "[shm][control]") {
+  testing::TempDir dir;
+  ControlBlock::Remove(dir.path());
+  int go[2];
+  REQUIRE(pipe(go) == 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < 8; ++i) {
+    pid_t child = fork();
+    if (child == 0) {
+      char c;
+      if (read(go[0], &c, 1) != 1) _exit(3);  // all start together
+      auto attached = ControlBlock::Attach(dir.path(), 64);
+      if (!attached.ok()) _exit(2);
+      attached->seqs().rebuild_requests.fetch_add(1);
+      _exit(0);
+    }
+    children.push_back(child);
+  }
+  REQUIRE(write(go[1], "gogogogo", 8) == 8);
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  auto attached = ControlBlock::Attach(dir.path(), 64);
+  REQUIRE(attached.ok());
+  CHECK(attached->seqs().rebuild_requests.load() == 8);  // no child was on a segment of its own
+  CHECK_THAT(ControlBlock::SegmentName(dir.path()),
+             Catch::Matches("cqrs-[0-9a-f]{16}-v" + std::to_string(kControlBlockVersion)));
+  ControlBlock::Remove(dir.path());
+}
 
 TEST_CASE("Latency buckets double from 1 µs and end in one for everything slower",
           "[shm][control]") {

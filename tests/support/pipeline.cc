@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <zmq.hpp>
 
+#include "shm/control_block.h"
+
 namespace cqrs::testing {
 
 std::string ProjectorBinary() { return CQRS_PROJECTOR_BINARY; }
@@ -30,9 +32,9 @@ Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
       "log_level = \"warn\"\n"
       "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n"
       "[projector]\nevents_endpoint = \"{}\"\nreplay_endpoint = \"{}\"\n{}"
-      "[reader]\nendpoints = [{}]\n{}\n",
+      "[reader]\nendpoints = [{}]\n[cache]\nslots = {}\n{}\n",
       writer, config.durability, events, replay, config.projector_toml, reader_list,
-      config.extra_toml);
+      config.cache_slots, config.extra_toml);
 }
 
 Pipeline::~Pipeline() {
@@ -41,6 +43,7 @@ Pipeline::~Pipeline() {
     up->Wait(std::chrono::seconds(15));
   }
   CheckProcessLog(log_path, expect_restarts);
+  shm::ControlBlock::Remove(data_dir);  // /dev/shm outlives the temp dir otherwise
 }
 
 std::vector<std::string> Pipeline::common_flags() const {

@@ -2,6 +2,7 @@
 // collide), and the processes started either by `cqrs up` or one by one.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,8 +16,9 @@ namespace cqrs::testing {
 struct PipelineConfig {
   int readers = 2;
   std::string durability = "sync";
-  std::string projector_toml;  // lines added to the [projector] table
-  std::string extra_toml;      // appended to the generated config
+  std::string projector_toml;        // lines added to the [projector] table
+  std::string extra_toml;            // appended to the generated config
+  std::uint32_t cache_slots = 1024;  // [cache] slots: small, tests run many pipelines
 };
 
 class Pipeline {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -93,14 +94,21 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-std::string RunShell(const std::string& command) {
+std::string RunShell(const std::string& command, const std::string& log_on_failure) {
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
   char buf[65536];
   while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  INFO(command);
-  REQUIRE(pclose(pipe) == 0);
+  const int status = pclose(pipe);
+  INFO(command << "\n" << out);
+  if (status != 0 && !log_on_failure.empty()) {
+    const std::string log = ReadFile(log_on_failure);
+    INFO(log_on_failure << " (last 8 KiB):\n"
+                        << log.substr(log.size() - std::min<std::size_t>(log.size(), 8192)));
+    REQUIRE(status == 0);
+  }
+  REQUIRE(status == 0);
   return out;
 }
 

@@ -49,7 +49,8 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 
 std::string ReadFile(const std::string& path);
 
-// Runs `command` with /bin/sh and returns its stdout; the command must exit 0 (REQUIREd).
-std::string RunShell(const std::string& command);
+// Runs `command` with /bin/sh and returns its stdout; the command must exit 0 (REQUIREd; on
+// failure the report shows its output and, if given, the end of the file `log_on_failure`).
+std::string RunShell(const std::string& command, const std::string& log_on_failure = {});
 
 }  // namespace cqrs::testing

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "shm/control_block.h"
+
 namespace cqrs::testing {
 
 std::string WriterBinary() { return CQRS_WRITER_BINARY; }
@@ -32,6 +34,7 @@ WriterProcess::~WriterProcess() {
     process->Wait(std::chrono::seconds(10));
   }
   CheckProcessLog(log_path);
+  shm::ControlBlock::Remove(data_dir);  // /dev/shm outlives the temp dir otherwise
 }
 std::string CliBinary() { return CQRS_CLI_BINARY; }
 

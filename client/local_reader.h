@@ -1,0 +1,106 @@
+// cqrs::LocalReader: reads for a process on the pipeline's host, without a socket. Get looks in
+// the shared-memory hot cache first and otherwise reads a read-only LMDB snapshot of the read
+// store; Scan reads the snapshot. Same promises as a reader process: every answer carries the
+// seq its state is as of, never below the min_seq asked for (waiting up to `wait_ms` for the
+// projector to apply it), and the seqs one LocalReader reports never go back.
+//
+// Views (LocalEntity::key, ::record) stay valid until the next call on the same LocalReader, or
+// Release(): a Get answered by LMDB, and every Scan, hand out views into the snapshot, which is
+// held until then (call Release() when going idle: a held snapshot keeps the projector from
+// reusing the pages it freed since). A cache hit is copied out of its slot.
+//
+// Not thread-safe: one LocalReader per thread. Any number may be open in one process (they share
+// one LMDB environment per read store, as LMDB requires).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/config.h"
+#include "base/status.h"
+#include "shm/control_block.h"
+#include "store/lmdb.h"
+#include "store/read_store.h"
+#include "store/record_format.h"
+
+namespace cqrs {
+
+struct LocalReaderOptions {
+  std::string data_dir = "./data";
+  // Only used if no process of the data dir has created the shared-memory segment yet.
+  std::uint32_t cache_slots = CacheConfig().slots;
+  std::string tenant = "default";
+  bool use_cache = true;  // false: every Get reads LMDB (for comparison)
+};
+
+struct LocalReadOptions {
+  std::uint64_t min_seq = 0;             // the answer's state is at least this recent
+  std::chrono::milliseconds wait{1000};  // for min_seq; then DeadlineExceeded
+};
+
+// One entity: views valid until the next call on its LocalReader (see above).
+struct LocalEntity {
+  std::string_view key;
+  std::uint64_t version = 0;
+  std::uint64_t seq = 0;    // of its last change
+  std::string_view record;  // store/record_format.h; fields() walks it
+  bool from_cache = false;
+  store::RecordFieldReader fields() const { return store::RecordFieldReader(record); }
+};
+
+class LocalReader {
+ public:
+  // Unavailable if the read store does not exist yet (start the pipeline first) or shared
+  // memory cannot be used.
+  static Result<std::unique_ptr<LocalReader>> Open(const LocalReaderOptions& options);
+  ~LocalReader();
+
+  // OK with `*entity`; NotFound; DeadlineExceeded (min_seq not applied within the wait);
+  // Unavailable (the read store could not be read). `*seq`: the seq the answer is as of.
+  Status Get(std::string_view collection, std::string_view key, const LocalReadOptions& options,
+             LocalEntity* entity, std::uint64_t* seq);
+  // Up to `limit` entities of `collection` with key >= `start`, in key order, from one snapshot.
+  Status Scan(std::string_view collection, std::string_view start, std::uint32_t limit,
+              const LocalReadOptions& options, std::vector<LocalEntity>* entities,
+              std::uint64_t* seq);
+  // Ends the snapshot the last answer's views point into.
+  void Release();
+
+ private:
+  struct SharedStore;
+  // The process's one open environment of the store at `generation` (opened if needed).
+  static Result<std::shared_ptr<SharedStore>> AcquireStore(const std::string& data_dir,
+                                                           std::uint64_t generation);
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  LocalReader(LocalReaderOptions options, shm::ControlBlock control);
+  // The namespace id of `collection` in the snapshot's store (NotFound: no entity ever).
+  Status Namespace(std::string_view collection, std::uint32_t* ns);
+  // Waits until the projector's applied seq reaches `min_seq`; DeadlineExceeded if it does not.
+  Status WaitApplied(const LocalReadOptions& options);
+  // A snapshot at or past every seq reported so far; follows a rebuilt store.
+  Status Snapshot(std::uint64_t* seq);
+  bool ProjectorAlive() const;
+
+  LocalReaderOptions options_;
+  shm::ControlBlock control_;
+  std::shared_ptr<SharedStore> store_;
+  store::Txn snapshot_;
+  bool snapshot_active_ = false;
+  std::uint64_t reported_ = 0;  // the highest seq answered so far
+  // collection → id in store_ (ids differ between rebuilt stores)
+  std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> namespaces_;
+  shm::CacheKey cache_key_;
+  std::string cached_;  // a cache hit's record
+  std::string probe_;
+};
+
+}  // namespace cqrs
