@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 
 namespace cqrs {
 
@@ -11,6 +12,15 @@ inline std::uint64_t WallNs() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+}
+
+// WallNs to a few milliseconds (CLOCK_REALTIME_COARSE: no hardware clock read), for staleness
+// checks on hot paths.
+inline std::uint64_t WallCoarseNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 // Nanoseconds on the monotonic clock; for deadlines and intervals.

@@ -67,7 +67,7 @@ void LocalReader::Release() {
 bool LocalReader::ProjectorAlive() const {
   const std::uint64_t beat =
       control_.slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
-  const std::uint64_t now = WallNs();
+  const std::uint64_t now = WallCoarseNs();  // a few ms coarse: fine against 1 s
   return beat != 0 && now - std::min(beat, now) < kProjectorStaleNs;
 }
 

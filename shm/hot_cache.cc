@@ -30,12 +30,17 @@ inline void CpuRelax() {
 }  // namespace
 
 std::uint64_t CacheHash(std::string_view bytes) {
-  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ bytes.size();
-  std::size_t i = 0;
-  for (; i + 8 <= bytes.size(); i += 8)
-    h = (h ^ Mix(Load64(bytes.data() + i, 8))) * 0x100000001b3ull;
-  if (i < bytes.size())
-    h = (h ^ Mix(Load64(bytes.data() + i, bytes.size() - i))) * 0x100000001b3ull;
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+  for (; n >= 8; p += 8, n -= 8) h = (h ^ Mix(Load64(p, 8))) * 0x100000001b3ull;
+  if (n > 0) {
+    // The last n bytes: one 8-byte load ending at the end when the key has 8 bytes before it
+    // (little-endian: they are its high bytes), else byte by byte.
+    const std::uint64_t tail =
+        bytes.size() >= 8 ? Load64(p + n - 8, 8) >> (64 - 8 * n) : Load64(p, n);
+    h = (h ^ Mix(tail)) * 0x100000001b3ull;
+  }
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 32;
@@ -112,8 +117,8 @@ void HotCache::Write(CacheSlot& s, std::uint64_t hash, std::uint64_t as_of, std:
   s.as_of.store(as_of, std::memory_order_relaxed);
   s.lengths.store(key.size() | (std::uint64_t{record.size()} << 32), std::memory_order_relaxed);
   char bytes[kCachePayloadBytes] = {};
-  std::memcpy(bytes, key.data(), key.size());
-  std::memcpy(bytes + key.size(), record.data(), record.size());
+  if (!key.empty()) std::memcpy(bytes, key.data(), key.size());  // an empty view may be null
+  if (!record.empty()) std::memcpy(bytes + key.size(), record.data(), record.size());
   const std::size_t words = (key.size() + record.size() + 7) / 8;
   for (std::size_t w = 0; w < words; ++w) {
     std::uint64_t v = 0;
