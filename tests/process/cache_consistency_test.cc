@@ -223,4 +223,64 @@ TEST_CASE("LocalReader answers from the cache or a snapshot, each at the seq it 
   CHECK(hits > 0);
 }
 
+TEST_CASE("A segment left by killed processes is taken over on restart, cache repaired",
+          "[process][cache]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  testing::Pipeline p(dir, config);
+  p.expect_restarts = true;  // children may die before `cqrs up` does
+  p.StartUp();
+  std::uint64_t last = 0;
+  {
+    auto client = Client::Connect(p.client_options());
+    REQUIRE(client.ok());
+    for (int i = 0; i < 200; ++i) {
+      CommandResult r = client.value()->Execute(Upsert("hot", fmt::format("k{}", i % 10), {}));
+      REQUIRE(r.ok());
+      last = r.seq;
+    }
+  }
+  auto before = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
+  REQUIRE(before.ok());
+  const std::uint64_t generation = before->layout().header.generation;
+  // Everything killed at once, one cache slot left mid-write as a killed projector would.
+  // ([a]: the pattern must not match the shell running pkill.)
+  testing::RunShell(fmt::format("pkill -KILL -f -- '--dat[a] {}'", p.data_dir));
+  REQUIRE(testing::WaitFor([&] { return !p.up->running(); }, std::chrono::seconds(10)));
+  before->cache().Put(
+      [] {
+        shm::CacheKey k;
+        k.Set("default", "hot", "k1");
+        return k;
+      }(),
+      "stale", 1);
+  // (A Put leaves the slot even: make one odd by hand.)
+  REQUIRE(before->cache().CountMidWrite() == 0);
+  auto* slots = reinterpret_cast<shm::CacheSlot*>(reinterpret_cast<char*>(&before->layout()) +
+                                                  before->layout().header.cache_offset);
+  slots[0].seq.fetch_add(1);
+  REQUIRE(before->cache().CountMidWrite() == 1);
+
+  p.StartUp();  // a new `cqrs up` on the same data dir and segment
+  CHECK(before->layout().header.generation == generation);  // attached, not recreated
+  CHECK(before->cache().CountMidWrite() == 0);              // the projector repaired it
+  const std::string stats =
+      testing::RunShell(fmt::format("{} stats --config {} --data {} --json --interval 0.2",
+                                    testing::CliBinary(), p.config_path, p.data_dir));
+  INFO(stats);
+  CHECK_THAT(stats, Catch::Contains("\"role\":\"writer\""));
+  CHECK(stats.find("\"alive\":false") == std::string::npos);  // every slot's process is the new one
+  LocalReaderOptions o;
+  o.data_dir = p.data_dir;
+  auto local = LocalReader::Open(o);
+  REQUIRE(local.ok());
+  LocalReadOptions at;
+  at.min_seq = last;
+  LocalEntity e;
+  std::uint64_t seq = 0;
+  REQUIRE(local.value()->Get("hot", "k1", at, &e, &seq).ok());
+  CHECK(e.record != "stale");  // the slot written by hand was cleared
+}
+
 }  // namespace cqrs
