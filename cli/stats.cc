@@ -140,15 +140,13 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
   for (const ProcessSample& p : now.processes) {
     const int counter = RateCounter(p.slot);
     const bool replies = p.slot == shm::kWriterSlot || p.slot >= shm::kFirstReaderSlot;
-    out += fmt::format(
-        "{:<12} {:>8} {:>6} {:>7} ms {:>12} {:>10} {:>10} {:>10}\n", p.role, p.pid,
-        p.alive ? "yes" : "NO", p.heartbeat_age_ms,
-        fmt::format("{:.0f} {}", Rate(then, now, p, counter), RateName(p.slot)),
-        replies ? fmt::format("{:.0f}", Rate(then, now, p, shm::kRequestErrors)) : "-",
-        p.slot >= shm::kFirstReaderSlot ? fmt::format("≤{}", LatencyPercentileUs(p.latency, 0.5))
-                                        : "-",
-        p.slot >= shm::kFirstReaderSlot ? fmt::format("≤{}", LatencyPercentileUs(p.latency, 0.99))
-                                        : "-");
+    out +=
+        fmt::format("{:<12} {:>8} {:>6} {:>7} ms {:>12} {:>10} {:>10} {:>10}\n", p.role, p.pid,
+                    p.alive ? "yes" : "NO", p.heartbeat_age_ms,
+                    fmt::format("{:.0f} {}", Rate(then, now, p, counter), RateName(p.slot)),
+                    replies ? fmt::format("{:.0f}", Rate(then, now, p, shm::kRequestErrors)) : "-",
+                    replies ? fmt::format("≤{}", LatencyPercentileUs(p.latency, 0.5)) : "-",
+                    replies ? fmt::format("≤{}", LatencyPercentileUs(p.latency, 0.99)) : "-");
   }
   const std::uint64_t hits = Sum(now, shm::kCacheHits), misses = Sum(now, shm::kCacheMisses);
   double recent = -1;

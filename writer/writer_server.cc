@@ -109,6 +109,7 @@ bool WriterServer::ProcessBatch() {
       if (e.num() != EINTR) throw;
     }
     if (!got) break;
+    slot.received_ns = MonoNs();
     const zmq::message_t& body = slot.message.body();
     // Copy into an aligned buffer: ZeroMQ frames are often misaligned (RELIABILITY.md fact 5).
     slot.buffer.Assign(body.data(), body.size());
@@ -131,6 +132,10 @@ bool WriterServer::ProcessBatch() {
     Slot& slot = *slots_[i];
     if (slot.item.status != Code::kOk) ++errors;
     if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply)) ++dropped;
+    if (control_)  // receipt to reply, the commit's fsync included
+      control_->slot(shm::kWriterSlot)
+          .latency[shm::LatencyBucket(MonoNs() - slot.received_ns)]
+          .fetch_add(1, std::memory_order_relaxed);
   }
   counters_.replies_dropped += dropped;
   if (control_) {

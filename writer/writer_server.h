@@ -51,6 +51,7 @@ class WriterServer {
     wire::InboundMessage message;
     wire::AlignedBuffer buffer;
     BatchItem item;
+    std::uint64_t received_ns = 0;  // for the latency histogram
   };
 
   WriterServer(const Config& config, zmq::context_t& context);
