@@ -135,6 +135,14 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
       static_cast<double>(now.lag_ns) / 1e3, now.read_generation);
   if (now.rebuild_target > 0)
     out += fmt::format("rebuild   {}/{} events\n", now.rebuild_applied, now.rebuild_target);
+  for (const ProcessSample& p : now.processes) {
+    if (p.slot != shm::kWriterSlot && p.slot != shm::kProjectorSlot) continue;
+    const double batches = Rate(then, now, p, shm::kBatches);
+    const double items = Rate(then, now, p, RateCounter(p.slot));
+    out += fmt::format("batches   {}: {:.0f}/s of {:.1f} {} on average\n", p.role, batches,
+                       batches > 0 ? items / batches : 0.0,
+                       p.slot == shm::kWriterSlot ? "requests" : "events");
+  }
   out += fmt::format("{:<12} {:>8} {:>6} {:>10} {:>12} {:>10} {:>10} {:>10}\n", "process", "pid",
                      "alive", "heartbeat", "rate/s", "errors/s", "p50 µs", "p99 µs");
   for (const ProcessSample& p : now.processes) {
@@ -182,12 +190,13 @@ std::string RenderStatsJson(const StatsSample& then, const StatsSample& now,
     AppendJsonString(&out, p.role);
     out += fmt::format(
         ",\"pid\":{},\"alive\":{},\"heartbeat_age_ms\":{},\"rate_per_s\":{:.1f},"
-        "\"errors_per_s\":{:.1f},\"total\":{},\"errors\":{},\"latency_us_p50\":{},"
-        "\"latency_us_p99\":{}}}",
+        "\"errors_per_s\":{:.1f},\"total\":{},\"errors\":{},\"batches\":{},"
+        "\"latency_us_p50\":{},\"latency_us_p99\":{}}}",
         p.pid, p.alive ? "true" : "false", p.heartbeat_age_ms,
         Rate(then, now, p, RateCounter(p.slot)), Rate(then, now, p, shm::kRequestErrors),
         p.counters[static_cast<std::size_t>(RateCounter(p.slot))], p.counters[shm::kRequestErrors],
-        LatencyPercentileUs(p.latency, 0.5), LatencyPercentileUs(p.latency, 0.99));
+        p.counters[shm::kBatches], LatencyPercentileUs(p.latency, 0.5),
+        LatencyPercentileUs(p.latency, 0.99));
   }
   const std::uint64_t hits = Sum(now, shm::kCacheHits), misses = Sum(now, shm::kCacheMisses);
   out += fmt::format(

@@ -39,6 +39,8 @@ TEST_CASE("cqrs stats reports seqs, lag, liveness, rates and the cache hit ratio
   reader.latency[4].store(10);
   const StatsSample then = TakeSample(c);
   reader.counters[shm::kRequests].fetch_add(500);
+  c.slot(shm::kWriterSlot).counters[shm::kRequests].fetch_add(40);
+  c.slot(shm::kWriterSlot).counters[shm::kBatches].fetch_add(4);
   reader.counters[shm::kCacheHits].fetch_add(1);
   reader.counters[shm::kCacheMisses].fetch_add(3);
   usleep(20'000);
@@ -54,6 +56,7 @@ TEST_CASE("cqrs stats reports seqs, lag, liveness, rates and the cache hit ratio
   CHECK_THAT(text, Catch::Contains("50.0 % (since start)"));    // 4 of 8
   CHECK_THAT(text, Catch::Contains("25.0 % (this interval)"));  // 1 of 4
   CHECK_THAT(text, Catch::Contains("64 slots"));
+  CHECK_THAT(text, Catch::Contains("of 10.0 requests on average"));  // 40 in 4 batches
 
   const std::string json = RenderStatsJson(then, now, "cqrs-test");
   INFO(json);
