@@ -64,6 +64,8 @@ struct Projector::Rebuild {
   ~Rebuild() {
     cancel = true;
     if (thread.joinable()) thread.join();
+    // An unfinished store is removed on the next start: not worth an fsync now.
+    if (target.store) target.store->LeaveUnsynced();
   }
 };
 
@@ -416,14 +418,11 @@ void Projector::MaybeStartRebuild() {
 }
 
 Status Projector::StartRebuild(std::uint64_t serves_request) {
-  auto target = CreateRebuildTarget(read_dir_ + ".rebuild", config_, write_->store_id());
-  if (!target.ok()) return target.status();
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
   auto last = write_->LastSeq(log_snapshot_);
   log_snapshot_.Reset();
   if (!last.ok()) return last.status();
   rebuild_ = std::make_unique<Rebuild>();
-  rebuild_->target = std::move(target).value();
   rebuild_->serves_request = serves_request;
   rebuild_->started_ns = WallNs();
   shm::Seqs& seqs = control_->seqs();
@@ -431,15 +430,25 @@ Status Projector::StartRebuild(std::uint64_t serves_request) {
   seqs.rebuild_applied_seq.store(0, std::memory_order_relaxed);
   seqs.rebuild_target_seq.store(std::max<std::uint64_t>(last.value(), 1),
                                 std::memory_order_release);
-  spdlog::info("rebuilding the read store from the log ({} events) in {}", last.value(),
-               rebuild_->target.dir);
+  spdlog::info("rebuilding the read store from the log ({} events) in {}.rebuild", last.value(),
+               read_dir_);
   Rebuild* r = rebuild_.get();
+  // Everything that touches the disk runs in the thread: creating the new store fsyncs its
+  // guard file, which on a busy ext4 can wait for the journal for seconds, and the main loop
+  // must keep applying and beating meanwhile.
   r->thread = std::thread([this, r, target_seq = last.value()] {
-    auto built = BuildRebuildTarget(
-        *write_, r->target, config_.collections, target_seq, r->cancel, [this](std::uint64_t seq) {
-          control_->seqs().rebuild_applied_seq.store(seq, std::memory_order_relaxed);
-        });
-    r->status = built.status();
+    auto target = CreateRebuildTarget(read_dir_ + ".rebuild", config_, write_->store_id());
+    if (!target.ok()) {
+      r->status = target.status();
+    } else {
+      r->target = std::move(target).value();
+      auto built = BuildRebuildTarget(*write_, r->target, config_.collections, target_seq,
+                                      r->cancel, [this](std::uint64_t seq) {
+                                        control_->seqs().rebuild_applied_seq.store(
+                                            seq, std::memory_order_relaxed);
+                                      });
+      r->status = built.status();
+    }
     r->done.store(true, std::memory_order_release);
   });
   return OkStatus();
