@@ -3,8 +3,10 @@
 #   make test    install deps if missing, build, run every test
 #   make bench   build and run the micro benchmarks
 #   make asan    the same tests in an ASan+UBSan build (build-asan/)
+#   make fuzz    each libFuzzer target for FUZZ_SECONDS (clang 14, ASan+UBSan, build-fuzz/)
 #   make format  clang-format every source file; make format-check fails on a diff
 
+SHELL := /bin/bash  # make fuzz reads PIPESTATUS
 BUILD ?= build
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
@@ -14,7 +16,10 @@ DATA ?= ./data
 TRACKED = $(shell git ls-files '*.h' '*.cc')
 SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.h' '*.cc')
 
-.PHONY: deps configure build run test bench asan format format-check clean
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = command query event replay
+
+.PHONY: deps configure build run test bench asan fuzz format format-check clean
 
 deps:
 	@scripts/install-deps
@@ -39,6 +44,22 @@ asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=RelWithDebInfo \
 	  CMAKE_FLAGS="-DCQRS_SANITIZE=address,undefined -DCQRS_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
 
+# New inputs go to build-fuzz/corpus/<target>; a crash stops with the input in
+# build-fuzz/crash-<target>-*: keep it in fuzz/regressions/<target>/ (see fuzz/README.md).
+fuzz: deps
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCQRS_FUZZ=ON -DCQRS_BUILD_TESTS=OFF -DCQRS_BUILD_BENCH=OFF \
+	  "-DCQRS_SANITIZE=address,undefined,fuzzer-no-link" > /dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS)) \
+	  > build-fuzz/build.log 2>&1 || { cat build-fuzz/build.log; exit 1; }
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; mkdir -p build-fuzz/corpus/$$t; \
+	  build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
+	    2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix)" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 format:
 	clang-format -i $(SOURCES)
 
@@ -46,4 +67,4 @@ format-check:
 	@clang-format --dry-run --Werror $(TRACKED) && echo "format-check: $(words $(TRACKED)) files clean"
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
