@@ -1,6 +1,8 @@
 // CommandRequest and CommandReply encoding and decoding.
 #include "wire/command_codec.h"
 
+#include <cstdint>
+
 #include "wire/command_decoder.h"
 #include "wire/protocol.h"
 
@@ -52,6 +54,11 @@ Status ParseCommandReply(std::span<const std::uint8_t> aligned, CommandReplyData
   if (!verifier.VerifyBuffer<fb::CommandReply>(kCommandReplyId))
     return Status(Code::kInvalidArgument, "CommandReply failed FlatBuffers verification");
   const auto* r = flatbuffers::GetRoot<fb::CommandReply>(aligned.data());
+  // The Verifier (FlatBuffers 2.0.8) checks a vector's 4-byte length prefix, not its elements'
+  // 8-byte alignment: reading a misaligned [ulong] would be undefined (found by fuzz_command).
+  if (r->versions() &&
+      reinterpret_cast<std::uintptr_t>(r->versions()->data()) % alignof(std::uint64_t) != 0)
+    return Status(Code::kInvalidArgument, "CommandReply.versions is not 8-byte aligned");
   out->request_id = r->request_id();
   out->status = FromWire(r->status());
   out->message = r->message() ? r->message()->str() : std::string();
