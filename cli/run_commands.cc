@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "base/clock.h"
@@ -21,6 +22,14 @@
 namespace cqrs::cli {
 namespace {
 
+// The command's configuration; nullopt once it has said on stderr what is wrong (exit 2).
+std::optional<Config> ConfigOrComplain(const CommonFlags& common, const char* command) {
+  auto config = ResolveConfig(common);
+  if (config.ok()) return std::move(config).value();
+  std::fprintf(stderr, "cqrs %s: %s\n", command, config.status().message().c_str());
+  return std::nullopt;
+}
+
 struct UpCommand {
   CommonFlags common;
   std::optional<std::uint32_t> readers;
@@ -29,11 +38,8 @@ struct UpCommand {
 };
 
 int RunUp(const UpCommand& c) {
-  auto config = ResolveConfig(c.common);
-  if (!config.ok()) {
-    std::fprintf(stderr, "cqrs up: %s\n", config.status().message().c_str());
-    return 2;
-  }
+  std::optional<Config> config = ConfigOrComplain(c.common, "up");
+  if (!config) return 2;
   SupervisorOptions o;
   o.bin_dir = c.bin_dir.empty() ? Supervisor::SelfDirectory() : c.bin_dir;
   o.readers = c.readers.value_or(config->ReaderCount());
@@ -64,11 +70,8 @@ struct LoadCommand {
 };
 
 int RunLoadCommand(LoadCommand& c) {
-  auto config = ResolveConfig(c.common);
-  if (!config.ok()) {
-    std::fprintf(stderr, "cqrs load: %s\n", config.status().message().c_str());
-    return 2;
-  }
+  std::optional<Config> config = ConfigOrComplain(c.common, "load");
+  if (!config) return 2;
   c.options.writer_endpoint = c.writer.empty() ? config->WriterEndpoint() : c.writer;
   c.options.reader_endpoints = c.readers.empty() ? config->ReaderEndpoints() : c.readers;
   auto mix = ParseMix(c.mix);
@@ -98,21 +101,14 @@ struct RebuildCommand {
 };
 
 int RunRebuild(const RebuildCommand& c) {
-  auto config = ResolveConfig(c.common);
-  if (!config.ok()) {
-    std::fprintf(stderr, "cqrs rebuild: %s\n", config.status().message().c_str());
-    return 2;
-  }
+  std::optional<Config> config = ConfigOrComplain(c.common, "rebuild");
+  if (!config) return 2;
   auto control = shm::ControlBlock::Attach(config->data_dir, config->cache.slots);
   if (!control.ok()) {
     std::fprintf(stderr, "cqrs rebuild: %s\n", control.status().message().c_str());
     return 1;
   }
-  auto projector_alive = [&] {
-    const std::uint64_t beat =
-        control->slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
-    return beat != 0 && WallNs() - beat < 2'000'000'000ull;
-  };
+  auto projector_alive = [&] { return control->BeatWithin(shm::kProjectorSlot, 2'000'000'000ull); };
   if (!projector_alive()) {
     std::fprintf(stderr,
                  "cqrs rebuild: no projector is running on %s: start the pipeline (cqrs up), "
@@ -178,11 +174,8 @@ struct StatsCommand {
 };
 
 int RunStats(const StatsCommand& c) {
-  auto config = ResolveConfig(c.common);
-  if (!config.ok()) {
-    std::fprintf(stderr, "cqrs stats: %s\n", config.status().message().c_str());
-    return 2;
-  }
+  std::optional<Config> config = ConfigOrComplain(c.common, "stats");
+  if (!config) return 2;
   if (!(c.interval_s >= 0.05 && c.interval_s <= 3600)) {
     std::fprintf(stderr, "cqrs stats: --interval must be in 0.05..3600 seconds\n");
     return 2;

@@ -64,13 +64,6 @@ void LocalReader::Release() {
   snapshot_active_ = false;
 }
 
-bool LocalReader::ProjectorAlive() const {
-  const std::uint64_t beat =
-      control_.slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
-  const std::uint64_t now = WallCoarseNs();  // a few ms coarse: fine against 1 s
-  return beat != 0 && now - std::min(beat, now) < kProjectorStaleNs;
-}
-
 Status LocalReader::WaitApplied(const LocalReadOptions& options) {
   const shm::AtomicU64& applied = control_.seqs().projector_applied_seq;
   if (applied.load(std::memory_order_acquire) >= options.min_seq) return OkStatus();
@@ -127,7 +120,8 @@ Status LocalReader::Get(std::string_view collection, std::string_view key,
                         const LocalReadOptions& options, LocalEntity* entity, std::uint64_t* seq) {
   CQRS_RETURN_IF_ERROR(WaitApplied(options));
   const shm::HotCache& cache = control_.cache();
-  if (options_.use_cache && cache.enabled() && ProjectorAlive()) {
+  if (options_.use_cache && cache.enabled() &&
+      control_.BeatWithin(shm::kProjectorSlot, kProjectorStaleNs)) {
     cache_key_.Set(options_.tenant, collection, key);
     const std::uint64_t applied =
         control_.seqs().projector_applied_seq.load(std::memory_order_acquire);

@@ -88,7 +88,6 @@ class LocalReader {
   Status WaitApplied(const LocalReadOptions& options);
   // A snapshot at or past every seq reported so far; follows a rebuilt store.
   Status Snapshot(std::uint64_t* seq);
-  bool ProjectorAlive() const;
 
   LocalReaderOptions options_;
   shm::ControlBlock control_;

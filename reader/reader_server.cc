@@ -159,12 +159,6 @@ bool ReaderServer::WaitingCanProgress(std::uint64_t now) const {
   return false;
 }
 
-bool ReaderServer::ProjectorAlive() const {
-  const std::uint64_t beat =
-      control_->slot(shm::kProjectorSlot).heartbeat_ns.load(std::memory_order_acquire);
-  return beat != 0 && WallNs() - std::min(beat, WallNs()) < kProjectorStaleNs;
-}
-
 void ReaderServer::Process(std::vector<Slot*>& fresh) {
   if (fresh.empty() && waiting_.empty()) return;
   const std::uint64_t now = MonoNs();
@@ -172,7 +166,8 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
   // min_seqs and none is due: no snapshot needed.
   if (fresh.empty() && !WaitingCanProgress(now)) return;
   FollowGeneration();
-  if (control_) executor_->set_cache_usable(ProjectorAlive());
+  if (control_)
+    executor_->set_cache_usable(control_->BeatWithin(shm::kProjectorSlot, kProjectorStaleNs));
   std::uint64_t seq = 0;
   Status s = RenewSnapshot(&seq);
   if (!s.ok()) {

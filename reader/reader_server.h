@@ -56,8 +56,7 @@ class ReaderServer {
   // Whether a parked query can be answered or expired now: one's min_seq is applied per the
   // control block, or one is due (true without a control block).
   bool WaitingCanProgress(std::uint64_t now) const;
-  // The projector's heartbeat is fresh: only then may Gets use the hot cache.
-  bool ProjectorAlive() const;
+  // Gets use the hot cache only while the projector's heartbeat is this fresh.
   static constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
   // Receives up to the batch bound into fresh slots.
   void Receive(std::vector<Slot*>* fresh);

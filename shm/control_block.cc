@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <chrono>
@@ -156,6 +157,12 @@ void ControlBlock::Claim(int index) const {
 
 void ControlBlock::Beat(int index) const {
   slot(index).heartbeat_ns.store(WallNs(), std::memory_order_release);
+}
+
+bool ControlBlock::BeatWithin(int index, std::uint64_t within_ns) const {
+  const std::uint64_t beat = slot(index).heartbeat_ns.load(std::memory_order_acquire);
+  const std::uint64_t now = WallCoarseNs();
+  return beat != 0 && now - std::min(beat, now) < within_ns;
 }
 
 }  // namespace cqrs::shm

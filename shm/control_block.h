@@ -46,6 +46,9 @@ class ControlBlock {
   void Claim(int index) const;
   // Refreshes this process's heartbeat in `index`.
   void Beat(int index) const;
+  // Whether slot `index` has beaten within the last `within_ns` (wall clock, read coarsely: a few
+  // ms of error, cheap enough for every query).
+  bool BeatWithin(int index, std::uint64_t within_ns) const;
 
  private:
   struct Mapping;

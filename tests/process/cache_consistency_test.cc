@@ -61,6 +61,44 @@ std::uint64_t ReaderCounter(const std::string& data_dir, int counter) {
   return n;
 }
 
+constexpr int kHotKeys = 8;
+
+// Upserts to kHotKeys keys of "hot", one after another, until stopped (then joined).
+class HotKeyWriter {
+ public:
+  explicit HotKeyWriter(const testing::Pipeline& p)
+      : thread_([this, options = p.client_options()] {
+          auto client = Client::Connect(options);
+          REQUIRE(client.ok());
+          for (std::int64_t n = 0; !stop_.load(); ++n)
+            REQUIRE(client.value()
+                        ->Execute(Upsert("hot", fmt::format("k{}", n % kHotKeys),
+                                         {{"n", n}, {"pad", std::string(40, 'p')}}))
+                        .ok());
+        }) {}
+  ~HotKeyWriter() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Each answer is the key's last event at or before the reply's seq, per the write store's log.
+void CheckAgainstLog(const std::string& data_dir, const std::vector<Answer>& answers) {
+  const auto seqs = EventSeqs(data_dir);
+  for (const Answer& a : answers) {
+    INFO(a.key << " answered at seq " << a.reply_seq << " with the entity at seq " << a.entity_seq);
+    const std::vector<std::uint64_t>& events = seqs.at(a.key);
+    auto after = std::upper_bound(events.begin(), events.end(), a.reply_seq);
+    REQUIRE(after != events.begin());
+    CHECK(*(after - 1) == a.entity_seq);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq",
@@ -70,17 +108,8 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
   config.durability = "nosync";
   testing::Pipeline p(dir, config);
   p.StartUp();
-  constexpr int kHotKeys = 8;
   std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    auto client = Client::Connect(p.client_options());
-    REQUIRE(client.ok());
-    for (std::int64_t n = 0; !stop.load(); ++n) {
-      auto r = client.value()->Execute(Upsert("hot", fmt::format("k{}", n % kHotKeys),
-                                              {{"n", n}, {"pad", std::string(40, 'p')}}));
-      REQUIRE(r.ok());
-    }
-  });
+  HotKeyWriter writer(p);
   std::vector<std::vector<Answer>> answers(2);
   std::vector<std::thread> readers;
   for (std::size_t t = 0; t < answers.size(); ++t)
@@ -101,22 +130,12 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
     });
   std::this_thread::sleep_for(std::chrono::seconds(3));
   stop = true;
-  writer.join();
+  writer.Stop();
   for (auto& r : readers) r.join();
-
-  const auto seqs = EventSeqs(p.data_dir);
-  std::size_t checked = 0;
-  for (const auto& list : answers)
-    for (const Answer& a : list) {
-      INFO(a.key << " answered at seq " << a.reply_seq << " with the entity at seq "
-                 << a.entity_seq);
-      const std::vector<std::uint64_t>& events = seqs.at(a.key);
-      // The key's last event at or before the reply's seq.
-      auto after = std::upper_bound(events.begin(), events.end(), a.reply_seq);
-      REQUIRE(after != events.begin());
-      CHECK(*(after - 1) == a.entity_seq);
-      ++checked;
-    }
+  std::vector<Answer> all;
+  for (const auto& list : answers) all.insert(all.end(), list.begin(), list.end());
+  CheckAgainstLog(p.data_dir, all);
+  const std::size_t checked = all.size();
   CHECK(checked > 1000);
   const std::uint64_t hits = ReaderCounter(p.data_dir, shm::kCacheHits);
   INFO("cache hits " << hits << ", misses " << ReaderCounter(p.data_dir, shm::kCacheMisses));
@@ -179,14 +198,7 @@ TEST_CASE("LocalReader answers from the cache or a snapshot, each at the seq it 
   local.Release();
 
   // Hot keys under a stream of writes, through the cache and through LMDB alternately.
-  constexpr int kHotKeys = 8;
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    auto c = Client::Connect(p.client_options());
-    REQUIRE(c.ok());
-    for (std::int64_t n = 0; !stop.load(); ++n)
-      REQUIRE(c.value()->Execute(Upsert("hot", fmt::format("k{}", n % kHotKeys), {{"n", n}})).ok());
-  });
+  HotKeyWriter writer(p);
   LocalReaderOptions no_cache = o;
   no_cache.use_cache = false;
   auto direct = LocalReader::Open(no_cache);
@@ -209,16 +221,8 @@ TEST_CASE("LocalReader answers from the cache or a snapshot, each at the seq it 
     hits += e.from_cache ? 1 : 0;
     answers.push_back({key, seq, e.seq});
   }
-  stop = true;
-  writer.join();
-  const auto seqs = EventSeqs(p.data_dir);
-  for (const Answer& a : answers) {
-    INFO(a.key << " answered at seq " << a.reply_seq << " with the entity at seq " << a.entity_seq);
-    const std::vector<std::uint64_t>& events = seqs.at(a.key);
-    auto after = std::upper_bound(events.begin(), events.end(), a.reply_seq);
-    REQUIRE(after != events.begin());
-    CHECK(*(after - 1) == a.entity_seq);
-  }
+  writer.Stop();
+  CheckAgainstLog(p.data_dir, answers);
   CHECK(answers.size() > 1000);
   CHECK(hits > 0);
 }
