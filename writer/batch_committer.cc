@@ -2,6 +2,7 @@
 #include "writer/batch_committer.h"
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "wire/command_codec.h"
 
@@ -65,6 +66,7 @@ std::uint64_t BatchCommitter::Commit(std::span<BatchItem*> items) {
     Status s = RunTransaction(items, timestamp_ns);
     if (s.ok()) {
       committed_seq_ = applier_.last_seq();
+      fault::MaybeCrash(fault::Point::kCrashAfterCommit);
       return committed_seq_;
     }
     if (store::IsMapFull(s)) {
@@ -102,6 +104,7 @@ Status BatchCommitter::RunTransaction(std::span<BatchItem*> items, std::uint64_t
                                         &item->reply, &item->status));
   }
   CQRS_RETURN_IF_ERROR(applier_.EndBatch(txn));
+  fault::MaybeCrash(fault::Point::kCrashBeforeCommit);
   return txn.Commit();
 }
 

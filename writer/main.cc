@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "base/config.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "writer/writer_server.h"
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   cqrs::InitLogging("cqrs-writer", config.log_level);
+  auto faults = cqrs::fault::ArmFromEnvironment();  // the fault suite's, never set in production
+  if (!faults.ok()) {
+    std::fprintf(stderr, "cqrs-writer: %s\n", faults.status().message().c_str());
+    return 2;
+  }
+  if (!faults->empty()) spdlog::warn("fault points armed (CQRS_FAULTS): {}", *faults);
 
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "store/key_format.h"
 #include "wire/protocol.h"
@@ -131,6 +132,7 @@ bool WriterServer::ProcessBatch() {
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     Slot& slot = *slots_[i];
     if (slot.item.status != Code::kOk) ++errors;
+    if (fault::Fire(fault::Point::kDropReply)) continue;  // the fault suite's lost reply
     if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply)) ++dropped;
     if (control_)  // receipt to reply, the commit's fsync included
       control_->slot(shm::kWriterSlot)

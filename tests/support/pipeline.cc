@@ -30,11 +30,11 @@ Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
   }
   std::ofstream(config_path) << fmt::format(
       "log_level = \"warn\"\n"
-      "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n"
+      "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n{}"
       "[projector]\nevents_endpoint = \"{}\"\nreplay_endpoint = \"{}\"\n{}"
       "[reader]\nendpoints = [{}]\n[cache]\nslots = {}\n{}\n",
-      writer, config.durability, events, replay, config.projector_toml, reader_list,
-      config.cache_slots, config.extra_toml);
+      writer, config.durability, config.writer_toml, events, replay, config.projector_toml,
+      reader_list, config.cache_slots, config.extra_toml);
 }
 
 Pipeline::~Pipeline() {
@@ -58,14 +58,15 @@ void Pipeline::StartUp() {
 }
 
 std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
-                                                     std::vector<std::string> extra) {
+                                                     std::vector<std::string> extra,
+                                                     std::vector<std::string> env) {
   std::string binary = name == "cqrs-writer"      ? WriterBinary()
                        : name == "cqrs-projector" ? ProjectorBinary()
                                                   : ReaderBinary();
   std::vector<std::string> argv = {binary};
   for (const auto& f : common_flags()) argv.push_back(f);
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return std::make_unique<ChildProcess>(argv, log_path);
+  return std::make_unique<ChildProcess>(argv, log_path, std::move(env));
 }
 
 void Pipeline::WaitAnswering(const std::string& endpoint) {

@@ -16,6 +16,7 @@ namespace cqrs::testing {
 struct PipelineConfig {
   int readers = 2;
   std::string durability = "sync";
+  std::string writer_toml;           // lines added to the [writer] table
   std::string projector_toml;        // lines added to the [projector] table
   std::string extra_toml;            // appended to the generated config
   std::uint32_t cache_slots = 1024;  // [cache] slots: small, tests run many pipelines
@@ -29,9 +30,10 @@ class Pipeline {
   // `cqrs up --quiet` with the generated config; waits until every endpoint answers.
   void StartUp();
   // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader"), with extra
-  // flags; returns it. Does not wait.
+  // flags and environment ("NAME=value"); returns it. Does not wait.
   std::unique_ptr<ChildProcess> StartProcess(const std::string& name,
-                                             std::vector<std::string> extra = {});
+                                             std::vector<std::string> extra = {},
+                                             std::vector<std::string> env = {});
   // Waits until `endpoint` answers a garbage frame (every server answers one).
   static void WaitAnswering(const std::string& endpoint);
   void WaitAllAnswering();

@@ -29,10 +29,15 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log_path) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log_path,
+                           std::vector<std::string> env) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  std::vector<char*> envp;  // built before fork: the child only calls async-signal-safe functions
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -42,7 +47,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log
       dup2(fd, 2);
       close(fd);
     }
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
 }

@@ -27,8 +27,10 @@ class TempDir {
 // A child process; killed (SIGKILL) and reaped on destruction if still running.
 class ChildProcess {
  public:
-  // Starts `argv[0]` with `argv`; stdout and stderr go to `log_path` (appended).
-  ChildProcess(std::vector<std::string> argv, const std::string& log_path);
+  // Starts `argv[0]` with `argv`; stdout and stderr go to `log_path` (appended). `env`
+  // ("NAME=value") is added to the inherited environment.
+  ChildProcess(std::vector<std::string> argv, const std::string& log_path,
+               std::vector<std::string> env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -1,0 +1,35 @@
+// Fault points for the fault suite (tests/faults): places where a test can make a process die or
+// drop a reply at a chosen moment. Armed only by the environment variable CQRS_FAULTS, e.g.
+//   CQRS_FAULTS="crash_before_commit=0.01,crash_after_commit=0.01,drop_reply=0.05"
+// (each point's probability per occurrence). Unarmed, Fire() is one predictable branch.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace cqrs::fault {
+
+enum class Point : int {
+  kCrashBeforeCommit,  // writer: the batch applied, its transaction not yet committed
+  kCrashAfterCommit,   // writer: the batch committed, no reply sent yet
+  kDropReply,          // writer: a reply is not sent (as if the network lost it)
+  kCount,
+};
+
+// Reads CQRS_FAULTS once. InvalidArgument naming the entry for an unknown point or a
+// probability outside [0, 1]. Returns a description of what is armed ("" when nothing).
+Result<std::string> ArmFromEnvironment();
+
+namespace internal {
+extern bool armed;
+bool Draw(Point p);
+}  // namespace internal
+
+// True with the point's probability (never when unarmed).
+inline bool Fire(Point p) { return internal::armed && internal::Draw(p); }
+
+// SIGKILLs this process when Fire(p): a kill -9 at exactly this point.
+void MaybeCrash(Point p);
+
+}  // namespace cqrs::fault

@@ -1,0 +1,376 @@
+// The fault suite (RELIABILITY.md's table): real processes under the history-recording load,
+// a fault injected again and again, then the histories judged against the event log and the
+// read store against a rebuild from the log. Each case prints one line of counts.
+//
+// Short form by default (ctest, CI); CQRS_FAULT_SCALE=full for the table's sizes (make faults).
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "base/clock.h"
+#include "client/client.h"
+#include "tests/faults/history.h"
+#include "tests/support/pipeline.h"
+
+namespace cqrs {
+namespace {
+
+using faults::HistoryClient;
+using faults::HistoryCounts;
+using faults::HistoryOptions;
+using faults::Verdict;
+using testing::ChildProcess;
+using testing::Pipeline;
+using testing::PipelineConfig;
+using testing::TempDir;
+
+bool FullScale() {
+  const char* s = std::getenv("CQRS_FAULT_SCALE");
+  return s != nullptr && std::string(s) == "full";
+}
+
+// Command `i` of `client`: 80 % Upserts over 64 keys of its own (versions climb), 10 % Creates
+// of a fresh key, 10 % Updates of a key that never exists (a definite NotFound that must never be
+// applied). The same (client, i) always gives the same command: resends re-make it.
+HistoryClient::Workload Workload(int client, std::size_t pad) {
+  return [client, pad](std::uint64_t i) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(client) << 40 ^ i);
+    auto kind = rng() % 10;
+    auto value = static_cast<std::int64_t>(i);
+    if (kind < 8)
+      return Upsert("faults", fmt::format("c{}-k{}", client, rng() % 64),
+                    {{"i", value}, {"pad", std::string(pad, 'p')}});
+    if (kind == 8) return Create("faults", fmt::format("c{}-u{}", client, i), {{"i", value}});
+    return Update("faults", fmt::format("c{}-missing-{}", client, i), {{"i", value}});
+  };
+}
+
+void SleepMs(std::uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// A pipeline whose processes the test starts, kills and restarts itself.
+struct FaultPipeline {
+  explicit FaultPipeline(PipelineConfig config, std::vector<std::string> env = {})
+      : p(dir, std::move(config)), writer_env(std::move(env)) {}
+  ~FaultPipeline() {
+    for (auto* c : {writer.get(), projector.get()}) {
+      if (c && c->running()) {
+        c->Signal(SIGTERM);
+        c->Wait(std::chrono::seconds(15));
+      }
+    }
+  }
+
+  // Waits until it answers unless `wait` is false (a writer armed to crash may die first).
+  void StartWriter(bool wait = true) {
+    writer = p.StartProcess("cqrs-writer", {}, writer_env);
+    if (wait) Pipeline::WaitAnswering(p.writer);
+  }
+  void StartProjector() { projector = p.StartProcess("cqrs-projector"); }
+  static void Stop(std::unique_ptr<ChildProcess>& c) {
+    if (!c || !c->running()) return;
+    c->Signal(SIGTERM);
+    REQUIRE(c->Wait(std::chrono::seconds(20)) != -1);
+  }
+
+  // Runs one history client per option on its own thread, each sending at least
+  // `min_commands`, and more until `during` (run on this thread: the fault loop) returns; then
+  // waits for every client to have an outcome for each command it sent, calling `tend` (if any)
+  // meanwhile, e.g. to restart a writer that keeps crashing.
+  void RunClients(std::vector<HistoryOptions> options, std::uint64_t min_commands, std::size_t pad,
+                  const std::function<void()>& during, const std::function<void()>& tend = {}) {
+    std::atomic<bool> keep_going{true}, abort{false};
+    std::atomic<std::size_t> running{options.size()};
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < options.size(); ++i) {
+      options[i].endpoint = p.writer;
+      clients.push_back(std::make_unique<HistoryClient>(context, options[i]));
+      threads.emplace_back([&, i] {
+        clients[i]->Run(Workload(static_cast<int>(i), pad), min_commands, keep_going,
+                        std::chrono::seconds(FullScale() ? 900 : 120), abort);
+        running.fetch_sub(1);
+      });
+    }
+    try {
+      during();
+      keep_going = false;
+      while (running.load() > 0) {
+        if (tend) tend();
+        SleepMs(5);
+      }
+    } catch (...) {  // a failed REQUIRE: stop the clients before the threads go
+      abort = true;
+      for (auto& t : threads) t.join();
+      throw;
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  // Stops both, judges the histories and the read store (caught up by a restart, then equal to
+  // one rebuilt from the log, checkpoint at the log's head); prints and returns the line.
+  Verdict Judge(const std::string& name, int kills) {
+    Stop(writer);
+    Stop(projector);
+    std::vector<const HistoryClient*> views;
+    HistoryCounts counts;
+    for (const auto& c : clients) {
+      views.push_back(c.get());
+      counts += c->counts();
+    }
+    auto verdict = faults::CheckHistories(p.data_dir, views);
+    REQUIRE(verdict.ok());
+    std::string line = faults::CountsLine(name, counts, kills, verdict.value());
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    INFO(line);
+    CHECK(verdict->clean());
+    CHECK(counts.acked + counts.failed == counts.commands);
+
+    std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
+    testing::RunShell(fmt::format("{} {} --once 2>/dev/null", testing::ProjectorBinary(), flags),
+                      p.log_path);
+    std::string live = testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), flags));
+    testing::RunShell(fmt::format("{} {} --once --read-dir {} 2>/dev/null",
+                                  testing::ProjectorBinary(), flags, dir / "rebuilt"));
+    std::string rebuilt = testing::RunShell(
+        fmt::format("{} dump {} --read-dir {}", testing::CliBinary(), flags, dir / "rebuilt"));
+    CHECK(live == rebuilt);
+    CHECK_THAT(live, Catch::Contains(fmt::format("{{\"applied_seq\":{},", verdict->events)));
+    return verdict.value();
+  }
+
+  TempDir dir;
+  Pipeline p;
+  std::vector<std::string> writer_env;
+  zmq::context_t context;
+  std::unique_ptr<ChildProcess> writer, projector;
+  std::vector<std::unique_ptr<HistoryClient>> clients;
+};
+
+PipelineConfig Config() {
+  PipelineConfig c;
+  c.readers = 1;  // configured; started only by the map-full case
+  return c;
+}
+
+std::vector<HistoryOptions> Clients(int n, std::chrono::milliseconds attempt_timeout,
+                                    int req_clients = 0) {
+  std::vector<HistoryOptions> out;
+  for (int i = 0; i < n; ++i) {
+    HistoryOptions o;
+    o.client_id = fmt::format("fault-client-{}", i);
+    o.req_socket = i < req_clients;
+    o.attempt_timeout = attempt_timeout;
+    out.push_back(o);
+  }
+  return out;
+}
+
+// kill -9 of the writer or the projector `kills` times under load, each restarted at once;
+// `pause_ms(kill)` before each kill.
+void KillLoop(bool writer, std::chrono::milliseconds attempt_timeout,
+              const std::function<std::uint64_t(int)>& pause_ms) {
+  const bool full = FullScale();
+  const int clients = full ? 8 : 4, kills = full ? 50 : 6;
+  const std::uint64_t per_client = full ? 12500 : 1000;
+  FaultPipeline f(Config());
+  f.StartWriter();
+  f.StartProjector();
+  int done = 0;
+  f.RunClients(Clients(clients, attempt_timeout), per_client, 16, [&] {
+    for (; done < kills; ++done) {
+      SleepMs(pause_ms(done));
+      auto& victim = writer ? f.writer : f.projector;
+      victim->Signal(SIGKILL);
+      victim->Wait(std::chrono::seconds(10));
+      writer ? f.StartWriter() : f.StartProjector();
+    }
+  });
+  f.Judge(writer ? "writer kill -9" : "projector kill -9", done);
+}
+
+}  // namespace
+
+TEST_CASE("fault: writer kill -9 under pipelined load", "[faults][writer]") {
+  std::mt19937_64 rng(42);
+  KillLoop(true, std::chrono::milliseconds(300), [&](int) { return 20 + rng() % 180; });
+}
+
+TEST_CASE("fault: projector kill -9 in catch-up and steady state", "[faults][projector]") {
+  std::mt19937_64 rng(43);
+  // Odd kills soon after a start (catching up), even ones after a while.
+  KillLoop(false, std::chrono::milliseconds(1000),
+           [&](int kill) { return kill % 2 ? 5 + rng() % 30 : 100 + rng() % 200; });
+}
+
+TEST_CASE("fault: writer killed between commit and reply, and before commit", "[faults][writer]") {
+  const bool full = FullScale();
+  const int clients = full ? 8 : 4, deaths = full ? 50 : 8;
+  const std::uint64_t per_client = full ? 5000 : 500;
+  // Each batch: 2 % die with the transaction built but not committed, 2 % with it committed but
+  // no reply sent. One client is a REQ.
+  FaultPipeline f(Config(), {"CQRS_FAULTS=crash_before_commit=0.02,crash_after_commit=0.02"});
+  f.StartWriter();
+  f.StartProjector();
+  int died = 0;
+  auto restart = [&] {
+    if (f.writer->running()) return false;
+    ++died;
+    f.StartWriter(false);
+    return true;
+  };
+  f.RunClients(
+      Clients(clients, std::chrono::milliseconds(300), 1), per_client, 16,
+      [&] {
+        while (died < deaths) {
+          REQUIRE(f.writer->Wait(std::chrono::seconds(60)) != -1);  // died at a fault point
+          restart();
+        }
+      },
+      [&] { restart(); });
+  f.Judge("commit-ack window", died);
+  CHECK_THAT(testing::ReadFile(f.p.log_path), Catch::Contains("fault points armed"));
+}
+
+TEST_CASE("fault: lost replies to DEALER and REQ clients", "[faults][writer]") {
+  const bool full = FullScale();
+  const int clients = full ? 8 : 4;
+  const std::uint64_t per_client = full ? 5000 : 400;
+  FaultPipeline f(Config(), {"CQRS_FAULTS=drop_reply=0.05"});
+  f.StartWriter();
+  f.StartProjector();
+  // Half REQ (a fresh socket after each loss), half pipelined DEALER.
+  f.RunClients(Clients(clients, std::chrono::milliseconds(150), clients / 2), per_client, 16,
+               [] {});
+  f.Judge("lost reply", 0);
+  HistoryCounts counts;
+  for (const auto& c : f.clients) counts += c->counts();
+  CHECK(counts.indeterminate > 0);  // replies were lost, and each was recovered
+}
+
+TEST_CASE("fault: frozen writer (SIGSTOP) is noticed and loses nothing after SIGCONT",
+          "[faults][writer]") {
+  const int freezes = FullScale() ? 5 : 1;
+  FaultPipeline f(Config());
+  f.StartWriter();
+  f.StartProjector();
+  std::vector<std::uint64_t> stopped_ns;
+  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), 500, 16, [&] {
+    for (int i = 0; i < freezes; ++i) {
+      SleepMs(300);
+      stopped_ns.push_back(MonoNs());
+      f.writer->Signal(SIGSTOP);
+      SleepMs(2500);
+      f.writer->Signal(SIGCONT);
+    }
+    SleepMs(300);
+  });
+  f.Judge("frozen peer", freezes);
+  // Each client had requests in flight when the writer froze; each noticed within 1.5 s.
+  for (std::uint64_t stopped : stopped_ns) {
+    for (const auto& c : f.clients) {
+      auto after = std::find_if(c->timeouts_ns().begin(), c->timeouts_ns().end(),
+                                [&](std::uint64_t t) { return t >= stopped; });
+      REQUIRE(after != c->timeouts_ns().end());
+      double noticed_s = static_cast<double>(*after - stopped) / 1e9;
+      INFO(c->client_id() << " noticed after " << noticed_s << " s");
+      CHECK(noticed_s <= 1.5);
+    }
+  }
+}
+
+TEST_CASE("fault: maps of 1 MiB grow under load, readers follow the resized map",
+          "[faults][writer][projector]") {
+  const std::uint64_t per_client = FullScale() ? 5000 : 1000;
+  PipelineConfig config = Config();
+  config.writer_toml = "map_size_mb = 1\n";
+  config.projector_toml = "map_size_mb = 1\n";
+  FaultPipeline f(config);
+  f.StartWriter();
+  f.StartProjector();
+  auto reader = f.p.StartProcess("cqrs-reader", {"--index", "0"});
+  Pipeline::WaitAnswering(f.p.readers[0]);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> scans{0}, scan_errors{0};
+  std::string scan_error;
+  std::thread scanner([&] {
+    auto c = Client::Connect(f.p.client_options());
+    REQUIRE(c.ok());
+    while (!stop) {
+      auto page = c.value()->Scan({"faults", "", "", "", "", 50}, ReadOptions{0, 0});
+      if (page.ok()) {
+        scans.fetch_add(1);
+      } else {
+        scan_errors.fetch_add(1);
+        scan_error = page.message;
+      }
+    }
+  });
+  // 1 KiB values: both 1 MiB maps fill within the first thousand commands.
+  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), per_client, 1024, [] {});
+  stop = true;
+  scanner.join();
+  reader->Signal(SIGTERM);
+  reader->Wait(std::chrono::seconds(10));
+  f.Judge("map full", 0);
+  INFO(scan_error);
+  CHECK(scans.load() > 0);
+  CHECK(scan_errors.load() == 0);
+  for (const char* store : {"/write/data.mdb", "/read/data.mdb"})
+    CHECK(std::filesystem::file_size(f.p.data_dir + store) > (1u << 20));
+}
+
+TEST_CASE("fault: the write store's disk fills up, then has space again", "[faults][writer]") {
+  FaultPipeline f(Config());
+  // Only the write store on a small tmpfs (needs root and a mount namespace that allows it).
+  std::string write_dir = f.p.data_dir + "/write";
+  std::filesystem::create_directories(write_dir);
+  if (mount("tmpfs", write_dir.c_str(), "tmpfs", 0, "size=64m") != 0) {
+    WARN("skipped: cannot mount a tmpfs here (" << std::strerror(errno) << ")");
+    std::printf("disk full: skipped, cannot mount a tmpfs (%s)\n", std::strerror(errno));
+    return;
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{write_dir};
+  {  // Leave ~4 MiB for the store, and a filler to delete later (then the log of 256-byte
+     // values needs seconds to fill the 64 MiB: the test is done by then).
+    std::ofstream filler(write_dir + "/filler", std::ios::binary);
+    std::string mb(1 << 20, 'f');
+    for (int i = 0; i < 60; ++i) filler << mb;
+  }
+  f.StartWriter();
+  f.StartProjector();
+  bool refused = false, served_while_full = false;
+  f.RunClients(Clients(2, std::chrono::milliseconds(1000)), 1000, 256, [&] {
+    refused = testing::WaitFor(
+        [&] { return testing::ReadFile(f.p.log_path).find("not committed") != std::string::npos; },
+        std::chrono::seconds(60));
+    SleepMs(1000);  // refusing for a while
+    served_while_full = f.writer->running();
+    Pipeline::WaitAnswering(f.p.writer);
+    std::filesystem::remove(write_dir + "/filler");
+    SleepMs(300);  // and serving again
+  });
+  std::string log = testing::ReadFile(f.p.log_path);
+  INFO("pipeline log: " << log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
+  f.Judge("disk full", 0);
+  CHECK(refused);
+  CHECK(served_while_full);
+  CHECK_THAT(log, Catch::Contains("ResourceExhausted"));
+  HistoryCounts counts;
+  for (const auto& c : f.clients) counts += c->counts();
+  CHECK(counts.retryable > 0);
+}
+
+}  // namespace cqrs
