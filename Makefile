@@ -4,6 +4,8 @@
 #   make bench   build and run the micro benchmarks
 #   make asan    the same tests in an ASan+UBSan build (build-asan/)
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (clang 14, ASan+UBSan, build-fuzz/)
+#   make faults  the fault suite at full scale (docs/RELIABILITY.md); make test runs it short
+#   make mistakes  build each injected mistake and show that its fault test catches it
 #   make format  clang-format every source file; make format-check fails on a diff
 
 SHELL := /bin/bash  # make fuzz reads PIPESTATUS
@@ -19,7 +21,7 @@ SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.h' '*.cc'
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = command query event replay
 
-.PHONY: deps configure build run test bench asan fuzz format format-check clean
+.PHONY: deps configure build run test bench asan fuzz faults mistakes format format-check clean
 
 deps:
 	@scripts/install-deps
@@ -60,6 +62,14 @@ fuzz: deps
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
+# Each fault case prints one line of counts; then the process tests' kill -9 and feed-gap cases.
+faults: build
+	CQRS_FAULT_SCALE=full $(BUILD)/tests/fault_test
+	$(BUILD)/tests/process_test "[crash],[feed]"
+
+mistakes: deps
+	scripts/mistakes
+
 format:
 	clang-format -i $(SOURCES)
 
@@ -67,4 +77,4 @@ format-check:
 	@clang-format --dry-run --Werror $(TRACKED) && echo "format-check: $(words $(TRACKED)) files clean"
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-mistake-*

@@ -113,6 +113,7 @@ Status ReadWriter(const toml::value& table, WriterConfig* w) {
   r.Read("map_size_mb", &w->map_size_mb);
   r.Read("max_map_size_mb", &w->max_map_size_mb);
   r.Read("batch_max_requests", &w->batch_max_requests);
+  r.Read("shed_overload", &w->shed_overload);
   r.Read("batch_max_bytes", &w->batch_max_bytes);
   r.Read("reader_check_ms", &w->reader_check_ms);
   r.Read("max_message_bytes", &w->max_message_bytes);

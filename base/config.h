@@ -44,6 +44,10 @@ struct WriterConfig {
   std::uint32_t batch_max_requests = 1024;    // group commit bound, requests per transaction
   std::uint64_t batch_max_bytes = 16u << 20;  // group commit bound, request bytes per transaction
   std::uint32_t reader_check_ms = 1000;       // mdb_reader_check period
+  // Overload: when a batch fills up and more requests wait, answer up to another batch's worth
+  // of them at once with ResourceExhausted (nothing applied) instead of letting them queue. Off
+  // by default: cqrs::Client does not yet slow down on it (docs/OPERATIONS.md, "Overload").
+  bool shed_overload = false;
   // ZMQ_MAXMSGSIZE: a larger frame disconnects its sender (libzmq); a frame above
   // limits.max_request_bytes but within this gets InvalidArgument instead.
   std::uint32_t max_message_bytes = 1u << 20;

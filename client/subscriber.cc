@@ -91,6 +91,9 @@ Status Subscriber::HandleLive(const zmq::message_t& topic, const zmq::message_t&
     }
     // Events up to the head were published before this heartbeat; any we lack were dropped.
     if (head_seq_ <= last_seq_ || !pending_.empty()) return OkStatus();
+#ifdef CQRS_MISTAKE_NO_GAP_DETECTION  // the injected mistake of tests/faults (make mistakes)
+    return OkStatus();
+#endif
     if (!filtered()) {
       ++stats_.gaps;
       return Replay(head_seq_, h);
@@ -115,6 +118,9 @@ Status Subscriber::HandleLive(const zmq::message_t& topic, const zmq::message_t&
     ++stats_.duplicates;
     return OkStatus();
   }
+#ifdef CQRS_MISTAKE_NO_GAP_DETECTION  // the injected mistake: deliver past the gap
+  next_ = pos;
+#endif
   if (pos > next_) {
     // A gap: keep this one, fill in from the log, then deliver what was held.
     if (pending_.size() < kMaxPending)

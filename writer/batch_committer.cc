@@ -1,12 +1,20 @@
 // Group commit of a batch of requests.
 #include "writer/batch_committer.h"
 
+#include <sys/statvfs.h>
+
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
 #include "wire/command_codec.h"
 
 namespace cqrs::writer {
+namespace {
+
+// Free space below which a failed commit is reported as a full disk.
+constexpr std::uint64_t kDiskFullBytes = 4u << 20;
+
+}  // namespace
 
 BatchCommitter::BatchCommitter(store::WriteStore& store, const Limits& limits,
                                Authorizer& authorizer)
@@ -67,6 +75,9 @@ std::uint64_t BatchCommitter::Commit(std::span<BatchItem*> items) {
     if (s.ok()) {
       committed_seq_ = applier_.last_seq();
       fault::MaybeCrash(fault::Point::kCrashAfterCommit);
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+      if (Status d = applier_.CommitDeferred(); !d.ok()) spdlog::error("{}", d.ToString());
+#endif
       return committed_seq_;
     }
     if (store::IsMapFull(s)) {
@@ -79,6 +90,16 @@ std::uint64_t BatchCommitter::Commit(std::span<BatchItem*> items) {
       }
       s = Status(Code::kResourceExhausted,
                  fmt::format("write store is full: {}; retry later", grown.message()));
+    }
+    if (s.code() != Code::kResourceExhausted) {
+      // A full disk often surfaces as EIO (a short write): say so when the disk is (nearly) full.
+      struct statvfs fs;
+      if (statvfs(store_.env().dir().c_str(), &fs) == 0 &&
+          static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < kDiskFullBytes)
+        s = Status(Code::kResourceExhausted,
+                   fmt::format("disk full: {} bytes free under {} ({}); retry later",
+                               static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize,
+                               store_.env().dir(), s.message()));
     }
     ++stats_.failed_commits;
     spdlog::error("batch of {} requests not committed: {}", to_apply, s.ToString());
@@ -104,6 +125,9 @@ Status BatchCommitter::RunTransaction(std::span<BatchItem*> items, std::uint64_t
                                         &item->reply, &item->status));
   }
   CQRS_RETURN_IF_ERROR(applier_.EndBatch(txn));
+#ifdef CQRS_MISTAKE_ACK_BEFORE_COMMIT
+  if (before_commit) before_commit(items);
+#endif
   fault::MaybeCrash(fault::Point::kCrashBeforeCommit);
   return txn.Commit();
 }

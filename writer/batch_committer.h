@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,12 @@ class BatchCommitter {
 
   std::uint64_t committed_seq() const { return committed_seq_; }
   const BatchStats& stats() const { return stats_; }
+
+#ifdef CQRS_MISTAKE_ACK_BEFORE_COMMIT
+  // The injected mistake of tests/faults (make mistakes): called with the replies built, just
+  // before the transaction commits.
+  std::function<void(std::span<BatchItem*>)> before_commit;
+#endif
 
  private:
   Status RunTransaction(std::span<BatchItem*> items, std::uint64_t timestamp_ns);

@@ -25,6 +25,9 @@ CommandApplier::CommandApplier(store::WriteStore& store, const Limits& limits)
     : store_(store), dbs_(store.dbs()), limits_(limits) {}
 
 Status CommandApplier::BeginBatch(store::Txn& txn) {
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+  deferred_.clear();
+#endif
   auto last = store_.LastSeq(txn);
   if (!last.ok()) return last.status();
   last_seq_ = last.value();
@@ -94,6 +97,15 @@ Status CommandApplier::CheckOrder(store::Txn& txn, std::string_view tenant,
   CQRS_RETURN_IF_ERROR(s);
   std::string_view head;
   s = txn.Get(dbs_.requests, store::RequestHeadKey(tenant_ns, client_id).view(), &head);
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN  // the records of this batch are not in `txn`
+  for (auto it = deferred_.rbegin(); it != deferred_.rend(); ++it) {
+    if (it->first == store::RequestHeadKey(tenant_ns, client_id).view()) {
+      head = it->second;
+      s = OkStatus();
+      break;
+    }
+  }
+#endif
   if (s.code() == Code::kNotFound) return OkStatus();  // a new client: any first id
   CQRS_RETURN_IF_ERROR(s);
   std::uint64_t last = 0;
@@ -283,6 +295,13 @@ Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
                                 std::span<const std::uint8_t> reply) {
   std::uint32_t tenant_ns = 0;
   CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, "", &tenant_ns));
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+  deferred_.emplace_back(store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
+                         AsView(reply));
+  deferred_.emplace_back(store::RequestHeadKey(tenant_ns, client_id).view(),
+                         store::U64Value(request_id).view());
+  return OkStatus();
+#endif
   CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests,
                                store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
                                AsView(reply)));
@@ -297,6 +316,18 @@ Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
   }
   return OkStatus();
 }
+
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+Status CommandApplier::CommitDeferred() {
+  auto begun = store::Txn::BeginWrite(store_.env());
+  if (!begun.ok()) return begun.status();
+  store::Txn txn = std::move(begun).value();
+  for (const auto& [key, value] : deferred_)
+    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests, key, value));
+  deferred_.clear();
+  return txn.Commit();
+}
+#endif
 
 void CommandApplier::BuildReply(std::uint64_t request_id, Code code, std::string_view message,
                                 int failed_index, std::uint64_t seq,

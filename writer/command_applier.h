@@ -43,6 +43,12 @@ class CommandApplier {
   // The seq of the last event applied in the current batch (committed once the txn commits).
   std::uint64_t last_seq() const { return last_seq_; }
 
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+  // The injected mistake of tests/faults (make mistakes): the batch's request records are kept
+  // aside and written by this second transaction after the batch's commit.
+  Status CommitDeferred();
+#endif
+
  private:
   struct Planned {
     std::string_view collection;
@@ -80,6 +86,9 @@ class CommandApplier {
                     std::uint64_t timestamp_ns, std::string_view record);
   Status Remember(store::Txn& txn, std::string_view tenant, std::string_view client_id,
                   std::uint64_t request_id, std::span<const std::uint8_t> reply);
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
+  std::vector<std::pair<std::string, std::string>> deferred_;  // requests key → value
+#endif
   void BuildReply(std::uint64_t request_id, Code code, std::string_view message, int failed_index,
                   std::uint64_t seq, std::vector<std::uint8_t>* reply);
   Code last_code_ = Code::kOk;  // the status of the reply Apply made last

@@ -9,6 +9,7 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "store/key_format.h"
+#include "wire/command_codec.h"
 #include "wire/protocol.h"
 
 namespace cqrs::writer {
@@ -16,7 +17,8 @@ namespace cqrs::writer {
 WriterServer::WriterServer(const Config& config, zmq::context_t& context)
     : config_(config),
       router_(context, zmq::socket_type::router),
-      tick_(context, zmq::socket_type::pub) {}
+      tick_(context, zmq::socket_type::pub),
+      shed_decoder_(config.limits) {}
 
 WriterServer::~WriterServer() = default;
 
@@ -124,15 +126,26 @@ bool WriterServer::ProcessBatch() {
     batch_.push_back(&slot.item);
   }
   if (batch_.empty()) return false;
+  if (batch_.size() == max_requests && config_.writer.shed_overload) ShedWaiting(max_requests);
   counters_.max_batch = std::max<std::uint64_t>(counters_.max_batch, batch_.size());
 
+#ifdef CQRS_MISTAKE_ACK_BEFORE_COMMIT  // the injected mistake of tests/faults (make mistakes)
+  bool replied = false;
+  committer_->before_commit = [&](std::span<BatchItem*>) {
+    for (std::size_t i = 0; i < batch_.size(); ++i)
+      (void)wire::SendEnvelopeReply(router_, slots_[i]->message.envelope(), slots_[i]->item.reply);
+    replied = true;
+  };
+#else
+  const bool replied = false;
+#endif
   std::uint64_t seq = committer_->Commit(batch_);
 
   std::uint64_t errors = 0, dropped = 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     Slot& slot = *slots_[i];
     if (slot.item.status != Code::kOk) ++errors;
-    if (fault::Fire(fault::Point::kDropReply)) continue;  // the fault suite's lost reply
+    if (replied || fault::Fire(fault::Point::kDropReply)) continue;  // sent, or a lost reply
     if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply)) ++dropped;
     if (control_)  // receipt to reply, the commit's fsync included
       control_->slot(shm::kWriterSlot)
@@ -150,6 +163,39 @@ bool WriterServer::ProcessBatch() {
   }
   PublishTick(seq);
   return true;
+}
+
+void WriterServer::ShedWaiting(std::size_t max) {
+  std::size_t shed = 0;
+  for (; shed < max; ++shed) {
+    bool got = false;
+    try {
+      got = shed_.message.TryReceive(router_);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    if (!got) break;
+    const zmq::message_t& body = shed_.message.body();
+    shed_.buffer.Assign(body.data(), body.size());
+    // Only for the request id (0 if the frame does not verify: the client cannot match it).
+    std::uint64_t request_id = shed_decoder_.Decode(shed_.buffer.span()).request_id;
+    wire::BuildCommandReply(shed_fbb_, request_id, Code::kResourceExhausted,
+                            "writer overloaded: a full batch is being committed and more requests "
+                            "wait; nothing was applied, retry after a backoff",
+                            -1, 0, {});
+    if (!wire::SendEnvelopeReply(router_, shed_.message.envelope(),
+                                 {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()}))
+      ++counters_.replies_dropped;
+  }
+  counters_.shed += shed;
+  shed_since_log_ += shed;
+  std::uint64_t now = MonoNs();
+  if (shed_since_log_ > 0 && now - shed_logged_ns_ > 1'000'000'000) {
+    spdlog::warn("overloaded: answered {} requests ResourceExhausted since the last report",
+                 shed_since_log_);
+    shed_logged_ns_ = now;
+    shed_since_log_ = 0;
+  }
 }
 
 void WriterServer::PublishTick(std::uint64_t seq) {

@@ -25,6 +25,7 @@ namespace cqrs::writer {
 struct WriterCounters {
   std::uint64_t replies_dropped = 0;  // peer gone or its pipe full; the reply stays remembered
   std::uint64_t max_batch = 0;
+  std::uint64_t shed = 0;  // answered ResourceExhausted unapplied: overload
 };
 
 // Not thread-safe: Run() on one thread; Stop() may be called from a signal handler through the
@@ -58,6 +59,8 @@ class WriterServer {
   // Receives up to the batch bound, commits, replies. False if nothing was waiting.
   bool ProcessBatch();
   void PublishTick(std::uint64_t seq);
+  // Answers up to `max` waiting requests with ResourceExhausted, unapplied (overload).
+  void ShedWaiting(std::size_t max);
   void CheckReaders();
 
   Config config_;
@@ -70,6 +73,10 @@ class WriterServer {
   std::string tick_endpoint_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<BatchItem*> batch_;
+  Slot shed_;  // scratch for ShedWaiting
+  wire::CommandDecoder shed_decoder_;
+  flatbuffers::FlatBufferBuilder shed_fbb_{256};
+  std::uint64_t shed_logged_ns_ = 0, shed_since_log_ = 0;
   std::uint64_t last_tick_seq_ = 0;
   WriterCounters counters_;
   std::optional<shm::ControlBlock> control_;

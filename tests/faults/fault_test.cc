@@ -367,10 +367,55 @@ TEST_CASE("fault: the write store's disk fills up, then has space again", "[faul
   f.Judge("disk full", 0);
   CHECK(refused);
   CHECK(served_while_full);
+  // Every failed commit says why, whether LMDB saw ENOSPC or a short write (EIO).
   CHECK_THAT(log, Catch::Contains("ResourceExhausted"));
+  CHECK_THAT(log, !Catch::Contains("Unavailable: mdb_txn_commit"));
   HistoryCounts counts;
   for (const auto& c : f.clients) counts += c->counts();
   CHECK(counts.retryable > 0);
+}
+
+TEST_CASE("fault: overload, 64 times what a batch holds in flight: bounded memory, 0 lost",
+          "[faults][writer]") {
+  // Shedding off (the default): requests wait in ZeroMQ's bounded queues, clients see latency.
+  // On: the excess is answered ResourceExhausted at once and clients back off.
+  const bool shed = GENERATE(false, true);
+  PipelineConfig config = Config();
+  config.writer_toml = fmt::format("batch_max_requests = 64\nshed_overload = {}\n", shed);
+  FaultPipeline f(config);
+  f.StartWriter();
+  f.StartProjector();
+  auto rss_kb = [&] {
+    std::ifstream status(fmt::format("/proc/{}/status", f.writer->pid()));
+    std::string line;
+    while (std::getline(status, line))
+      if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+    return 0ull;
+  };
+  const unsigned long long rss_before = rss_kb();
+  unsigned long long rss_max = rss_before;
+  // 16 clients with 256 requests in flight each: 4096 waiting for batches of 64.
+  auto options = Clients(16, std::chrono::milliseconds(5000));
+  for (auto& o : options) o.window = 256;
+  f.RunClients(
+      options, FullScale() ? 20000 : 2000, 16, [] {},
+      [&] { rss_max = std::max(rss_max, rss_kb()); });
+  std::string log = testing::ReadFile(f.p.log_path);
+  std::string name = shed ? "overload, shedding" : "overload";
+  f.Judge(name, 0);
+  HistoryCounts counts;
+  for (const auto& c : f.clients) counts += c->counts();
+  INFO("writer RSS " << rss_before << " kB at start, at most " << rss_max << " kB under load");
+  std::printf("%s: writer RSS %llu kB at start, at most %llu kB under load\n", name.c_str(),
+              rss_before, rss_max);
+  CHECK(rss_max < rss_before + (256u << 10));  // less than 256 MiB more
+  if (shed) {
+    CHECK(counts.retryable > 0);  // told to back off, explicitly
+    CHECK_THAT(log, Catch::Contains("overloaded: answered"));
+  } else {
+    CHECK(counts.retryable == 0);
+    CHECK(counts.indeterminate == 0);  // waited, within the attempt timeout
+  }
 }
 
 }  // namespace cqrs

@@ -46,6 +46,7 @@ void HistoryClient::OpenSocket() {
   socket_->set(zmq::sockopt::linger, 0);
   socket_->connect(options_.endpoint);
   std::fill(awaiting_.begin(), awaiting_.end(), 0);
+  in_flight_ = 0;
 }
 
 void HistoryClient::Send(std::size_t index, const Workload& workload) {
@@ -55,6 +56,7 @@ void HistoryClient::Send(std::size_t index, const Workload& workload) {
   Record& r = records_[index];
   if (r.attempts++ > 0) ++resent_;
   sent_ns_[index] = MonoNs();
+  if (!awaiting_[index]) ++in_flight_;
   awaiting_[index] = 1;
   (void)socket_->send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
 }
@@ -66,6 +68,7 @@ void HistoryClient::HandleReply(const zmq::message_t& frame) {
   if (!wire::ParseCommandReply(buffer.span(), &reply).ok()) return;
   if (reply.request_id == 0 || reply.request_id > records_.size()) return;
   std::size_t index = reply.request_id - 1;
+  if (awaiting_[index]) --in_flight_;
   awaiting_[index] = 0;
   Record& r = records_[index];
   switch (reply.status) {
@@ -74,23 +77,32 @@ void HistoryClient::HandleReply(const zmq::message_t& frame) {
         r.outcome = Outcome::kOk;
         r.seq = reply.seq;
         backoff_ns_ = 0;
+        if (probe_ == index + 1) probe_ = 0;  // admitted again: the rest may follow
+        cwnd_ = std::min(cwnd_ + 1, options_.window);
       } else if (r.outcome == Outcome::kFailed || r.seq != reply.seq) {
         r.conflicting = true;
       }
       return;
     case Code::kOutOfOrder:  // an earlier id was not applied: resend in order
       ++out_of_order_;
-      if (r.outcome == Outcome::kPending) resend_ = true;
+      if (r.outcome == Outcome::kPending && (probe_ == 0 || probe_ == index + 1)) {
+        resend_ = true;
+        cwnd_ = std::max<std::uint32_t>(cwnd_ / 2, 1);
+      }
       return;
     case Code::kResourceExhausted:
     case Code::kUnavailable:  // nothing applied, nothing remembered
       ++retryable_;
-      if (r.outcome == Outcome::kPending) resend_ = true;
+      if (r.outcome == Outcome::kPending && (probe_ == 0 || probe_ == index + 1)) {
+        resend_ = true;
+        cwnd_ = std::max<std::uint32_t>(cwnd_ / 2, 1);
+      }
       return;
     default:
       if (r.outcome == Outcome::kPending) {
         r.outcome = Outcome::kFailed;
         r.code = reply.status;
+        if (probe_ == index + 1) probe_ = 0;  // a definite answer admits the rest too
       } else if (r.outcome == Outcome::kOk || r.code != reply.status) {
         r.conflicting = true;
       }
@@ -104,6 +116,7 @@ void HistoryClient::Run(const Workload& workload, std::uint64_t min_commands,
   records_.clear();
   sent_ns_.clear();
   awaiting_.clear();
+  cwnd_ = options_.window;
   OpenSocket();
   const std::uint64_t timeout_ns =
       static_cast<std::uint64_t>(options_.attempt_timeout.count()) * 1'000'000;
@@ -115,21 +128,34 @@ void HistoryClient::Run(const Workload& workload, std::uint64_t min_commands,
     while (base < next && records_[base].outcome != Outcome::kPending) ++base;
     if (base == next && !more) break;
     std::uint64_t now = MonoNs();
+    // After a refusal, back off, then probe with the oldest unanswered request alone; once it
+    // is admitted, resend the rest in order (resending a whole window into an overloaded writer
+    // only earns OutOfOrder for everything behind the first refused one).
     if (resend_ && resend_at == 0) {
       backoff_ns_ = std::clamp(backoff_ns_ * 2, kMinBackoffNs, kMaxBackoffNs);
       resend_at = now + backoff_ns_;
     }
-    if (resend_at != 0 && now >= resend_at) {  // every unanswered request, in id order
+    if (resend_at != 0 && now >= resend_at) {
       resend_ = false;
       resend_at = 0;
-      for (std::size_t i = base; i < next; ++i)
-        if (records_[i].outcome == Outcome::kPending && !awaiting_[i]) Send(i, workload);
+      for (std::size_t i = base; i < next; ++i) {
+        if (records_[i].outcome != Outcome::kPending) continue;
+        probe_ = i + 1;
+        if (!awaiting_[i]) Send(i, workload);
+        break;
+      }
     }
-    while (more && next - base < options_.window && resend_at == 0) {
-      records_.emplace_back();
-      sent_ns_.push_back(0);
-      awaiting_.push_back(0);
-      Send(next++, workload);
+    // Unanswered requests first, in id order, then new ones, while the congestion window
+    // allows (halved by each refusal, one more for each Ok).
+    if (resend_at == 0 && probe_ == 0) {
+      for (std::size_t i = base; i < next && in_flight_ < cwnd_; ++i)
+        if (records_[i].outcome == Outcome::kPending && !awaiting_[i]) Send(i, workload);
+      while (more && next - base < options_.window && in_flight_ < cwnd_) {
+        records_.emplace_back();
+        sent_ns_.push_back(0);
+        awaiting_.push_back(0);
+        Send(next++, workload);
+      }
     }
     now = MonoNs();
     // The oldest request without a reply in time: indeterminate. Replace the socket (a REQ
@@ -161,8 +187,11 @@ void HistoryClient::Run(const Workload& workload, std::uint64_t min_commands,
   if (std::getenv("CQRS_FAULT_DEBUG"))
     for (std::size_t i = base; i < next; ++i)
       if (records_[i].outcome == Outcome::kPending)
-        fmt::print(stderr, "{} request {} pending: attempts {} awaiting {} resend {}\n",
-                   options_.client_id, i + 1, records_[i].attempts, awaiting_[i], resend_);
+        fmt::print(stderr,
+                   "{} request {} pending: attempts {} awaiting {} resend {} probe {} cwnd {} "
+                   "in flight {}\n",
+                   options_.client_id, i + 1, records_[i].attempts, awaiting_[i], resend_, probe_,
+                   cwnd_, in_flight_);
 }
 
 HistoryCounts HistoryClient::counts() const {

@@ -4,8 +4,10 @@
 // request at a time) that does not use cqrs::Client, so the library's retry logic is under test
 // rather than trusted. It records every command as ok(seq), definite failure (its code) or still
 // pending, and whether any attempt was indeterminate (no reply in time: the socket is replaced
-// and every unanswered request resent with the same id). Retryable replies (ResourceExhausted,
-// Unavailable) and OutOfOrder are resent in id order after a backoff.
+// and every unanswered request resent with the same id). After a retryable reply
+// (ResourceExhausted, Unavailable) or OutOfOrder it backs off, probes with the oldest unanswered
+// request alone, and once that is admitted resends the rest in id order, under a congestion
+// window (halved by a refusal, one more per Ok) so that it does not flood a writer that sheds.
 //
 // CheckHistories compares the histories with the write store's event log once the writer is
 // stopped: 0 lost, 0 phantom, 0 duplicated, 0 reordered, each replied seq the event's seq.
@@ -84,6 +86,9 @@ class HistoryClient {
   std::vector<std::uint64_t> sent_ns_;
   std::vector<std::uint8_t> awaiting_;  // 1: sent on the current socket, no reply yet
   bool resend_ = false;                 // a retryable or OutOfOrder reply asked for a resend
+  std::uint64_t probe_ = 0;             // the request id sent alone after a backoff (0: none)
+  std::uint32_t cwnd_ = 0;              // requests allowed in flight now (1..window)
+  std::uint32_t in_flight_ = 0;         // sent on the current socket, no reply yet
   std::uint64_t backoff_ns_ = 0;
   std::vector<std::uint64_t> timeouts_ns_;
   std::uint64_t retryable_ = 0, out_of_order_ = 0, reconnects_ = 0, resent_ = 0;
