@@ -10,100 +10,10 @@
 #include <toml.hpp>
 
 #include "base/names.h"
+#include "base/toml_reader.h"
 
 namespace cqrs {
 namespace {
-
-// Reads known keys of one TOML table and reports the first unknown or mistyped one.
-class TableReader {
- public:
-  TableReader(const toml::value& table, std::string prefix)
-      : table_(table), prefix_(std::move(prefix)) {}
-
-  template <typename T>
-  void Read(const char* key, T* out) {
-    seen_.insert(key);
-    if (!status_.ok() || !table_.contains(key)) return;
-    const toml::value& v = table_.at(key);
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!v.is_string()) return Fail(key, "a string");
-      *out = v.as_string().str;
-    } else if constexpr (std::is_same_v<T, bool>) {
-      if (!v.is_boolean()) return Fail(key, "true or false");
-      *out = v.as_boolean();
-    } else if constexpr (std::is_integral_v<T>) {
-      if (!v.is_integer()) return Fail(key, "an integer");
-      std::int64_t i = v.as_integer();
-      if (i < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-          static_cast<std::uint64_t>(i) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
-        return Fail(key, "an integer in range");
-      *out = static_cast<T>(i);
-    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-      if (!v.is_array()) return Fail(key, "an array of strings");
-      out->clear();
-      for (const auto& item : v.as_array()) {
-        if (!item.is_string()) return Fail(key, "an array of strings");
-        out->push_back(item.as_string().str);
-      }
-    } else if constexpr (std::is_same_v<T, Durability>) {
-      if (!v.is_string()) return Fail(key, "\"sync\" or \"nosync\"");
-      auto d = ParseDurability(v.as_string().str);
-      if (!d) return Fail(key, "\"sync\" or \"nosync\"");
-      *out = *d;
-    }
-  }
-
-  // An array of tables (TOML's [[key]] or key = [{...}, ...]); absent is fine.
-  const toml::array* Tables(const char* key) {
-    seen_.insert(key);
-    if (!status_.ok() || !table_.contains(key)) return nullptr;
-    const toml::value& v = table_.at(key);
-    if (!v.is_array()) {
-      Fail(key, "an array of tables");
-      return nullptr;
-    }
-    for (const auto& item : v.as_array())
-      if (!item.is_table()) {
-        Fail(key, "an array of tables");
-        return nullptr;
-      }
-    return &v.as_array();
-  }
-  // Descends into a sub-table; absent is fine.
-  const toml::value* Table(const char* key) {
-    seen_.insert(key);
-    if (!status_.ok() || !table_.contains(key)) return nullptr;
-    const toml::value& v = table_.at(key);
-    if (!v.is_table()) {
-      Fail(key, "a table");
-      return nullptr;
-    }
-    return &v;
-  }
-
-  void Adopt(const Status& s) {
-    if (status_.ok() && !s.ok()) status_ = s;
-  }
-
-  Status Finish() {
-    if (!status_.ok()) return status_;
-    for (const auto& [key, value] : table_.as_table()) {
-      if (!seen_.count(key))
-        return Error(Code::kInvalidArgument, "unknown config key {}{}", prefix_, key);
-    }
-    return OkStatus();
-  }
-
- private:
-  void Fail(const char* key, const char* what) {
-    status_ = Error(Code::kInvalidArgument, "config key {}{} must be {}", prefix_, key, what);
-  }
-
-  const toml::value& table_;
-  std::string prefix_;
-  std::set<std::string> seen_;
-  Status status_;
-};
 
 Status ReadWriter(const toml::value& table, WriterConfig* w) {
   TableReader r(table, "writer.");

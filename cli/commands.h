@@ -16,5 +16,7 @@ void AddUpCommand(CLI::App& app, int* exit_code);
 void AddLoadCommand(CLI::App& app, int* exit_code);
 void AddRebuildCommand(CLI::App& app, int* exit_code);
 void AddStatsCommand(CLI::App& app, int* exit_code);
+// keygen, principal add/disable/enable/list
+void AddSecurityCommands(CLI::App& app, int* exit_code);
 
 }  // namespace cqrs::cli

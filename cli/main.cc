@@ -1,5 +1,6 @@
 // cqrs: the command-line tool. Writes (put, create, update, del), reads (get, scan), the change
-// feed (watch), the whole pipeline (up), load generation (load) and a read-store dump (dump).
+// feed (watch), the whole pipeline (up), load generation (load), a read-store dump (dump), key
+// pairs and the principals file (keygen, principal).
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   cqrs::cli::AddLoadCommand(app, &exit_code);
   cqrs::cli::AddRebuildCommand(app, &exit_code);
   cqrs::cli::AddStatsCommand(app, &exit_code);
+  cqrs::cli::AddSecurityCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,44 @@
+// CURVE key pairs (Z85 text, 40 characters per key) and the files that hold them.
+//
+// A key file is TOML, written by `cqrs keygen`:
+//   NAME.key (mode 0600)  public_key = "...", secret_key = "..."
+//   NAME.pub              public_key = "..."
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace cqrs::security {
+
+inline constexpr std::size_t kZ85KeyLength = 40;
+
+struct KeyPair {
+  std::string public_key;  // Z85
+  std::string secret_key;  // Z85; empty when read from a .pub file
+};
+
+// A fresh key pair (zmq_curve_keypair). Unavailable if libzmq was built without CURVE.
+Result<KeyPair> GenerateKeyPair();
+
+// OK if `z85` is 40 Z85 characters that decode to 32 bytes; else InvalidArgument naming `what`.
+Status ValidateKey(std::string_view z85, std::string_view what);
+
+// Writes <dir>/<name>.key (0600, both keys) and <dir>/<name>.pub. AlreadyExists if either file
+// exists and !overwrite; InvalidArgument for a name outside [A-Za-z0-9_.-]{1,64}.
+Status WriteKeyFiles(const std::string& dir, const std::string& name, const KeyPair& keys,
+                     bool overwrite);
+
+// Reads a .key or .pub file. InvalidArgument naming the file and key for a bad or missing key;
+// NotFound / Unavailable if it cannot be read. A .key file readable by others is refused.
+Result<KeyPair> ReadKeyFile(const std::string& path);
+
+// Writes `text` to a temp file created with `mode`, fsyncs it and renames it over `path`: a
+// reader never sees half a file, and a secret is never readable by others, even briefly.
+Status WriteFileAtomic(const std::string& path, const std::string& text, unsigned mode);
+
+// Principal and key-file names: [A-Za-z0-9_.-]{1,64}, not starting with '.'.
+bool IsValidPrincipalName(std::string_view name);
+
+}  // namespace cqrs::security

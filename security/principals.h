@@ -1,0 +1,60 @@
+// The principals file: who may connect (a CURVE public key), which tenant it acts for, and which
+// collections it may read and write. TOML, edited with `cqrs principal`:
+//
+//   [[principals]]
+//   name = "orders-service"
+//   public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"   # Z85, from `cqrs keygen`
+//   tenant = "acme"
+//   read = ["orders", "customers"]    # collections; "*" is every collection of the tenant
+//   write = ["orders"]
+//   disabled = false
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace cqrs::security {
+
+enum class Access { kRead, kWrite };
+
+struct Principal {
+  std::string name;
+  std::string public_key;
+  std::string tenant;
+  std::vector<std::string> read, write;  // collection names or "*"
+  bool disabled = false;
+
+  // Whether the ACL grants `access` to `collection` (a disabled principal is refused earlier).
+  bool Allows(Access access, std::string_view collection) const;
+};
+
+// InvalidArgument naming the principal and the field: a name outside [A-Za-z0-9_.-]{1,64}, a key
+// that is not 40 Z85 characters, a tenant or collection outside [a-z0-9_]{1,64} ("*" allowed in
+// the ACL).
+Status ValidatePrincipal(const Principal& p);
+
+class Principals {
+ public:
+  // An absent file is an empty set; a bad one is InvalidArgument naming the file, the entry and
+  // the key (unknown keys too). Names and public keys must be unique.
+  static Result<Principals> Load(const std::string& path);
+  // Writes the whole set: a temp file, fsync, rename (a reader never sees half a file).
+  Status Save(const std::string& path) const;
+
+  // Validates; AlreadyExists if the name or the key is taken.
+  Status Add(Principal p);
+  // NotFound if no principal has this name.
+  Status SetDisabled(std::string_view name, bool disabled);
+
+  const Principal* FindByName(std::string_view name) const;
+  const Principal* FindByKey(std::string_view public_key) const;
+  const std::vector<Principal>& all() const { return all_; }
+
+ private:
+  std::vector<Principal> all_;
+};
+
+}  // namespace cqrs::security
