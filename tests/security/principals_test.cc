@@ -51,7 +51,8 @@ TEST_CASE("keygen writes a 0600 key file and a public one that read back", "[sec
   // Never overwritten by accident; a bad name is refused before anything is written.
   CHECK(WriteKeyFiles(dir.path(), "svc", keys.value(), false).code() == Code::kAlreadyExists);
   CHECK(WriteKeyFiles(dir.path(), "svc", keys.value(), true).ok());
-  for (const char* bad : {"", ".hidden", "a/b", "sp ace", std::string(65, 'a').c_str()}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".hidden", "a/b", "sp ace", std::string(65, 'a')}) {
     INFO(bad);
     CHECK(WriteKeyFiles(dir.path(), bad, keys.value(), false).code() == Code::kInvalidArgument);
   }
