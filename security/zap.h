@@ -1,0 +1,76 @@
+// CURVE with a ZAP handler (RFC 27), built around RELIABILITY.md facts 7 and 8: CURVE alone
+// admits any key pair, a ZAP domain without a handler fails open unless ZMQ_ZAP_ENFORCE_DOMAIN
+// is set, and the only trustworthy identity is the ZAP User-Id of each message.
+//
+// A ZapHandler is a thread with a REP socket on inproc://zeromq.zap.01 in the server's context.
+// It admits a CURVE client whose public key belongs to a principal that is not disabled (the
+// reply's User-Id is the principal's name), and the server's own key as "self-test"; it refuses
+// everything else, and every other mechanism, domain or version. Start it before any bind.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+#include "base/status.h"
+#include "security/keys.h"
+#include "security/principals.h"
+
+namespace cqrs::security {
+
+inline constexpr const char kZapDomain[] = "cqrs";
+inline constexpr const char kSelfTestUser[] = "self-test";
+
+class ZapHandler {
+ public:
+  // Binds inproc://zeromq.zap.01 in `context` (Unavailable if another handler holds it) and
+  // starts the thread. `server` is the server's key pair (its public key is the self-test's).
+  static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context, const KeyPair& server,
+                                                   std::shared_ptr<const Principals> principals);
+  ~ZapHandler();  // stops and joins the thread
+  ZapHandler(const ZapHandler&) = delete;
+  ZapHandler& operator=(const ZapHandler&) = delete;
+
+  // New principals for the connections that follow (e.g. after SIGHUP). Thread-safe.
+  void Replace(std::shared_ptr<const Principals> principals);
+  std::shared_ptr<const Principals> principals() const;
+
+  std::uint64_t admitted() const { return admitted_.load(); }
+  std::uint64_t refused() const { return refused_.load(); }
+
+ private:
+  ZapHandler(zmq::context_t& context, std::string self_key);
+  void Run();
+  // The reply's status code, text and user id for one request's frames.
+  void Decide(const std::vector<zmq::message_t>& frames, std::string* code, std::string* text,
+              std::string* user_id) const;
+
+  zmq::socket_t socket_;
+  std::string self_key_;  // Z85
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Principals> principals_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> admitted_{0}, refused_{0};
+  std::thread thread_;
+};
+
+// Before bind: makes `socket` a CURVE server with `server`'s secret key, in kZapDomain, with
+// ZMQ_ZAP_ENFORCE_DOMAIN on (a missing handler then refuses everyone).
+Status MakeCurveServer(zmq::socket_t& socket, const KeyPair& server);
+
+// Before connect: makes `socket` a CURVE client of `server_public_key` with `client`'s keys.
+Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
+                       const std::string& server_public_key);
+
+// The start-up self-test of a server socket already bound to `endpoint` (a concrete address):
+// a client with the server's own key must get a message through (the ZAP handler answers), and
+// a client with an unknown key and a plaintext client must not. Reads what arrives on `server`
+// for up to `wait` (so run it before serving). Internal, saying which check failed.
+Status SelfTest(zmq::context_t& context, zmq::socket_t& server, const std::string& endpoint,
+                const KeyPair& server_keys, std::chrono::milliseconds wait);
+
+}  // namespace cqrs::security
