@@ -107,6 +107,17 @@ TEST_CASE("cqrs rebuild switches to a fresh read store while queries keep answer
         reads.fetch_add(1);
       }
     });
+  struct JoinAll {  // a failed REQUIRE below must not leave joinable threads (std::terminate)
+    std::atomic<bool>& stop;
+    std::thread& writer;
+    std::vector<std::thread>& readers;
+    ~JoinAll() {
+      stop = true;
+      if (writer.joinable()) writer.join();
+      for (auto& t : readers)
+        if (t.joinable()) t.join();
+    }
+  } join_all{stop, writer, readers};
   const std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
   std::string rebuilt = testing::RunShell(
       fmt::format("{} rebuild {} --timeout 120 2>&1", testing::CliBinary(), flags), p.log_path);
