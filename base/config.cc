@@ -52,6 +52,13 @@ Status ReadCache(const toml::value& table, CacheConfig* c) {
   return r.Finish();
 }
 
+Status ReadSecurity(const toml::value& table, SecurityConfig* c) {
+  TableReader r(table, "security.");
+  r.Read("server_key", &c->server_key);
+  r.Read("principals", &c->principals);
+  return r.Finish();
+}
+
 Status ReadReader(const toml::value& table, ReaderConfig* q) {
   TableReader r(table, "reader.");
   r.Read("endpoints", &q->endpoints);
@@ -94,6 +101,12 @@ std::string Config::DataIpcEndpoint(std::string_view name) const {
   std::filesystem::path dir = std::filesystem::absolute(data_dir, ec);
   if (ec) dir = data_dir;
   return fmt::format("ipc://{}", (dir.lexically_normal() / name).string());
+}
+
+std::string Config::PrincipalsPath() const {
+  return security.principals.empty()
+             ? (std::filesystem::path(data_dir) / "principals.toml").string()
+             : security.principals;
 }
 
 std::string Config::TickEndpoint() const {
@@ -222,6 +235,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* p = r.Table("projector")) r.Adopt(ReadProjector(*p, &config->projector));
   if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
   if (const toml::value* k = r.Table("cache")) r.Adopt(ReadCache(*k, &config->cache));
+  if (const toml::value* k = r.Table("security")) r.Adopt(ReadSecurity(*k, &config->security));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   if (const toml::array* c = r.Tables("collections"))
     r.Adopt(ReadCollections(*c, &config->collections));

@@ -16,6 +16,9 @@ class App;
 
 namespace cqrs {
 
+// The one tenant of every request while security is off.
+inline constexpr std::string_view kDefaultTenant = "default";
+
 // LMDB (Debian's build) caps keys at 511 bytes; entity keys carry a 4-byte namespace prefix.
 inline constexpr std::uint32_t kMaxStorableKeyBytes = 511 - 4;
 inline constexpr std::uint32_t kMaxCollectionBytes = 64;
@@ -88,6 +91,14 @@ struct CacheConfig {
   std::uint32_t slots = 16384;
 };
 
+// Authentication and tenants (docs/OPERATIONS.md, "Security"). Off while server_key is empty.
+struct SecurityConfig {
+  // The servers' CURVE key file (NAME.key from `cqrs keygen`, mode 0600). Set: every writer,
+  // reader, replay and events socket is CURVE with a ZAP allow-list of the principals file.
+  std::string server_key;
+  std::string principals;  // empty: <data>/principals.toml
+};
+
 // Read models declared per collection (docs/OPERATIONS.md): secondary indexes on fields, and
 // aggregates (count, plus the sum of a numeric field) grouped by a field.
 struct AggregateSpec {
@@ -119,6 +130,7 @@ struct Config {
   ProjectorConfig projector;
   ReaderConfig reader;
   CacheConfig cache;
+  SecurityConfig security;
   Limits limits;
   std::vector<CollectionSpec> collections;  // [[collections]]
 
@@ -140,6 +152,8 @@ struct Config {
   std::uint32_t ReaderCount() const;
   std::string ReaderEndpoint(std::uint32_t index) const;
   std::vector<std::string> ReaderEndpoints() const;
+  bool SecurityOn() const { return !security.server_key.empty(); }
+  std::string PrincipalsPath() const;
 };
 
 // The declarations a fingerprint (Config::ReadModelFingerprint) was made from, so that a store

@@ -5,17 +5,19 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/log.h"
 
 namespace cqrs::fault {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
-    "crash_before_commit", "crash_after_commit", "drop_reply"};
+    "crash_before_commit", "crash_after_commit", "drop_reply", "no_zap_handler"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 
@@ -46,7 +48,7 @@ Result<std::string> ArmFromEnvironment() {
     if (eq == std::string_view::npos || index == kNames.size())
       return Error(Code::kInvalidArgument,
                    "CQRS_FAULTS: \"{}\" is not <point>=<probability>; points: crash_before_commit, "
-                   "crash_after_commit, drop_reply",
+                   "crash_after_commit, drop_reply, no_zap_handler",
                    entry);
     std::string number(entry.substr(eq + 1));
     char* end = nullptr;
@@ -63,6 +65,16 @@ Result<std::string> ArmFromEnvironment() {
 
 void MaybeCrash(Point p) {
   if (Fire(p)) kill(getpid(), SIGKILL);
+}
+
+bool ArmFromEnvironmentOrReport(const char* program) {
+  auto faults = ArmFromEnvironment();  // the fault suite's, never set in production
+  if (!faults.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program, faults.status().message().c_str());
+    return false;
+  }
+  if (!faults->empty()) spdlog::warn("fault points armed (CQRS_FAULTS): {}", *faults);
+  return true;
 }
 
 }  // namespace cqrs::fault

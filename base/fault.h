@@ -14,12 +14,16 @@ enum class Point : int {
   kCrashBeforeCommit,  // writer: the batch applied, its transaction not yet committed
   kCrashAfterCommit,   // writer: the batch committed, no reply sent yet
   kDropReply,          // writer: a reply is not sent (as if the network lost it)
+  kNoZapHandler,       // any secured server: starts without its ZAP handler (self-test stops it)
   kCount,
 };
 
 // Reads CQRS_FAULTS once. InvalidArgument naming the entry for an unknown point or a
 // probability outside [0, 1]. Returns a description of what is armed ("" when nothing).
 Result<std::string> ArmFromEnvironment();
+// ArmFromEnvironment for a process's main: logs what is armed (a warning); on a bad entry prints
+// "<program>: <message>" to stderr and returns false (exit 2).
+bool ArmFromEnvironmentOrReport(const char* program);
 
 namespace internal {
 extern bool armed;

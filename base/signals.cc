@@ -6,7 +6,9 @@
 namespace cqrs {
 namespace {
 std::atomic<bool> g_stop{false};
+std::atomic<std::uint64_t> g_reloads{0};
 void OnStop(int) { g_stop.store(true); }
+void OnReload(int) { g_reloads.fetch_add(1); }
 }  // namespace
 
 const std::atomic<bool>& InstallStopSignals() {
@@ -14,6 +16,11 @@ const std::atomic<bool>& InstallStopSignals() {
   std::signal(SIGTERM, OnStop);
   std::signal(SIGPIPE, SIG_IGN);
   return g_stop;
+}
+
+const std::atomic<std::uint64_t>& InstallReloadSignal() {
+  std::signal(SIGHUP, OnReload);
+  return g_reloads;
 }
 
 }  // namespace cqrs

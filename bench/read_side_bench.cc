@@ -134,7 +134,8 @@ void RunQueries(benchmark::State& state,
     const auto& r = requests[i++ % requests.size()];
     auto decoded = wire::DecodeQueryRequest(r.span(), wire::QueryLimits());
     Code code;
-    auto reply = executor.Execute(snapshot.value(), 1, *decoded.request, &code);
+    auto reply =
+        executor.Execute(snapshot.value(), 1, *decoded.request, cqrs::kDefaultTenant, &code);
     bytes += reply.size();
     benchmark::DoNotOptimize(reply.data());
   }
@@ -167,7 +168,7 @@ void BM_Client_QueryReply_Parse(benchmark::State& state) {
   auto decoded = wire::DecodeQueryRequest(request.span(), wire::QueryLimits());
   auto snapshot = store::Txn::BeginRead(t.store().env());
   Code code;
-  auto reply = executor.Execute(snapshot.value(), 1, *decoded.request, &code);
+  auto reply = executor.Execute(snapshot.value(), 1, *decoded.request, cqrs::kDefaultTenant, &code);
   std::vector<std::uint8_t> frame(reply.begin(), reply.end());
   wire::AlignedBuffer aligned;
   wire::QueryReplyData parsed;

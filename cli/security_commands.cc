@@ -38,7 +38,7 @@ int RunKeygen(const KeygenCommand& c) {
 
 struct PrincipalCommand {
   CommonFlags common;
-  std::string file;  // empty: <data>/principals.toml
+  std::string file;  // empty: the config's
   security::Principal principal;
   std::string key_file;
   bool json = false;
@@ -47,7 +47,7 @@ struct PrincipalCommand {
     if (!file.empty()) return file;
     auto config = ResolveConfig(common);
     if (!config.ok()) return config.status();
-    return (std::filesystem::path(config->data_dir) / "principals.toml").string();
+    return config->PrincipalsPath();
   }
 };
 
@@ -84,7 +84,9 @@ std::string PrincipalJson(const security::Principal& p) {
 
 void AddFileFlags(CLI::App* cmd, PrincipalCommand* c) {
   AddCommonFlags(*cmd, &c->common);
-  cmd->add_option("--file", c->file, "the principals file (default <data>/principals.toml)");
+  cmd->add_option("--file", c->file,
+                  "the principals file (default: the config's security.principals, else "
+                  "<data>/principals.toml)");
 }
 
 }  // namespace

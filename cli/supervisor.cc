@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/signals.h"
 #include "shm/control_block.h"
 
 namespace cqrs::cli {
@@ -168,9 +169,17 @@ int Supervisor::Run(const std::atomic<bool>& stop) {
                   config_.data_dir, config_.WriterEndpoint(), config_.ReaderEndpoint(0)));
   const std::uint64_t start = MonoNs();
   std::uint64_t next_status = start + 1'000'000'000;
+  const std::atomic<std::uint64_t>& reloads = InstallReloadSignal();
+  std::uint64_t reloads_forwarded = reloads.load();
   while (!stop.load()) {
     std::uint64_t now = MonoNs();
     Reap(now, false);
+    if (const std::uint64_t r = reloads.load(); r != reloads_forwarded) {
+      reloads_forwarded = r;  // SIGHUP: each child reloads what it can (the principals file)
+      Log("SIGHUP: passing it on to every process");
+      for (Child& c : children_)
+        if (c.pid > 0) kill(c.pid, SIGHUP);
+    }
     for (Child& c : children_) {
       if (c.pid > 0 || now < c.next_start_ns) continue;
       Status s = Start(c);

@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const cqrs::fb::Event* event = nullptr;
   if (!cqrs::wire::VerifyEvent(frame.span(), &event).ok()) return 0;
   static std::string topic;
-  cqrs::wire::EventTopic(*event, &topic);
+  cqrs::wire::EventTopic(*event, true, &topic);
   std::size_t touched = cqrs::wire::AsView(event->tenant()).size() +
                         cqrs::wire::AsView(event->collection()).size() +
                         cqrs::wire::AsView(event->key()).size();

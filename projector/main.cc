@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/config.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "projector/projector.h"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   }
   const cqrs::Config config = std::move(resolved).value();
   cqrs::InitLogging("cqrs-projector", config.log_level);
+  if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-projector")) return 2;
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
   options.serve = !once;
 

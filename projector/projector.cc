@@ -19,6 +19,7 @@
 #include "store/namespaces.h"
 #include "store/read_store_format.h"
 #include "wire/command_decoder.h"
+#include "wire/validate.h"
 #include "wire/value.h"
 
 namespace cqrs::projector {
@@ -26,8 +27,6 @@ namespace {
 
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
 using wire::AsView;
-
-constexpr std::string_view kTenant = "default";  // TODO(#8): the subscriber's tenant
 
 // Resets a snapshot when the scope that renewed it ends (cursors of it are closed first).
 class SnapshotLease {
@@ -73,7 +72,8 @@ Projector::Projector(const Config& config, zmq::context_t& context)
     : config_(config),
       context_(context),
       tick_sub_(context, zmq::socket_type::sub),
-      events_pub_(context, zmq::socket_type::pub),
+      // With security on, an XPUB: each subscription is admitted by its sender's tenant and ACL.
+      events_pub_(context, config.SecurityOn() ? zmq::socket_type::xpub : zmq::socket_type::pub),
       replay_router_(context, zmq::socket_type::router),
       tick_pub_(context, zmq::socket_type::pub) {}
 
@@ -160,16 +160,18 @@ Status Projector::Init(const ProjectorOptions& options) {
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
   }
+  auto security = security::ServerSecurity::Start(config_, context_);
+  if (!security.ok()) return security.status();
+  security_ = std::move(security).value();
   try {
     tick_sub_.set(zmq::sockopt::linger, 0);
     tick_sub_.set(zmq::sockopt::subscribe, "");
     tick_sub_.connect(config_.TickEndpoint());
-    events_pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.projector.events_sndhwm));
-    events_pub_.set(zmq::sockopt::linger, 0);
-    events_endpoint_ = wire::BindResolved(events_pub_, config_.EventsEndpoint());
+    CQRS_RETURN_IF_ERROR(BindEvents(config_.EventsEndpoint()));
     wire::SocketTuning tuning;
     tuning.max_message_bytes = config_.limits.max_request_bytes;
     wire::ConfigureRouter(replay_router_, tuning);
+    if (security_) CQRS_RETURN_IF_ERROR(security_->Secure(replay_router_));
     replay_endpoint_ = wire::BindResolved(replay_router_, config_.ReplayEndpoint());
     tick_pub_.set(zmq::sockopt::sndhwm, 16);
     tick_pub_.set(zmq::sockopt::linger, 0);
@@ -177,7 +179,65 @@ Status Projector::Init(const ProjectorOptions& options) {
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "projector endpoints: {}", e.what());
   }
+  if (security_) {
+    CQRS_RETURN_IF_ERROR(security_->SelfTest(context_, events_pub_, events_endpoint_,
+                                             security::ServerSocket::kXpub));
+    CQRS_RETURN_IF_ERROR(security_->SelfTest(context_, replay_router_, replay_endpoint_,
+                                             security::ServerSocket::kRouter));
+  }
   return OkStatus();
+}
+
+Status Projector::BindEvents(const std::string& endpoint) {
+  events_pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.projector.events_sndhwm));
+  events_pub_.set(zmq::sockopt::linger, 0);
+  if (security_) {
+    CQRS_RETURN_IF_ERROR(security_->Secure(events_pub_));
+    events_pub_.set(zmq::sockopt::xpub_manual, 1);
+  }
+  events_endpoint_ = wire::BindResolved(events_pub_, endpoint);
+  return OkStatus();
+}
+
+void Projector::AdmitSubscriptions() {
+  for (int handled = 0; handled < 64; ++handled) {
+    zmq::message_t msg;
+    if (!events_pub_.recv(msg, zmq::recv_flags::dontwait)) return;
+    const auto* bytes = msg.data<char>();
+    if (msg.size() == 0 || (bytes[0] != 0 && bytes[0] != 1)) continue;  // not a subscription
+    const std::string_view topic(bytes + 1, msg.size() - 1);
+    if (bytes[0] == 0) {
+      events_pub_.set(zmq::sockopt::unsubscribe, topic);
+      continue;
+    }
+    Status refusal;
+    const security::Principal* p = security_->Authenticate(security::UserId(msg), &refusal);
+    if (p != nullptr && p->AllowsTopic(topic)) {
+      events_pub_.set(zmq::sockopt::subscribe, topic);
+      continue;
+    }
+    ++subscriptions_refused_;
+    spdlog::warn("change feed: refused a subscription to {}: {}", wire::Quoted(topic),
+                 p == nullptr ? refusal.message()
+                              : fmt::format("principal \"{}\" (tenant {}) may not read it", p->name,
+                                            p->tenant));
+  }
+}
+
+Status Projector::ReloadSecurity() {
+  if (!security_->ReloadIfSignalled()) return OkStatus();
+  // Subscriptions are admitted once, not per message: cut every subscriber so each comes back
+  // through ZAP and admission under the new principals (the rest replay what they missed).
+  spdlog::info("change feed: principals lost access; rebinding {} so every subscriber reconnects",
+               events_endpoint_);
+  const std::string endpoint = events_endpoint_;
+  events_pub_.close();
+  events_pub_ = zmq::socket_t(context_, zmq::socket_type::xpub);
+  try {
+    return BindEvents(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "rebind {}: {}", endpoint, e.what());
+  }
 }
 
 Result<std::size_t> Projector::ReadBatch() {
@@ -285,7 +345,7 @@ void Projector::ClearCache() {
 void Projector::PublishBatch(std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     const auto* event = flatbuffers::GetRoot<fb::Event>(batch_[i].data());  // verified
-    wire::EventTopic(*event, &topic_);
+    wire::EventTopic(*event, security_ != nullptr, &topic_);
     zmq::message_t topic(topic_.data(), topic_.size());
     zmq::message_t body(batch_[i].data(), batch_[i].size());
     // PUB never blocks: past a subscriber's high-water mark it drops, and the subscriber sees
@@ -317,7 +377,8 @@ void Projector::PublishHeartbeat() {
   if (control_) control_->Beat(shm::kProjectorSlot);
 }
 
-Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head) {
+Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head,
+                                std::string_view tenant) {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
   SnapshotLease log_lease(log_snapshot_);
   store::Txn& log = log_snapshot_;
@@ -349,7 +410,7 @@ Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::
   SnapshotLease index_lease(index_snapshot_);
   store::Txn& index = index_snapshot_;
   std::uint32_t ns = 0;
-  Status s = read_->namespaces().Lookup(index, kTenant, request.collection, &ns);
+  Status s = read_->namespaces().Lookup(index, tenant, request.collection, &ns);
   if (s.code() == Code::kNotFound) return OkStatus();
   CQRS_RETURN_IF_ERROR(s);
   auto cursor = store::Cursor::Open(index, read_->dbs().collection_log);
@@ -369,6 +430,23 @@ Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::
   return OkStatus();
 }
 
+Status Projector::AuthorizeReplay(const wire::DecodedReplayRequest& request,
+                                  std::string_view* tenant) {
+  Status refusal;
+  const security::Principal* p =
+      security_->Authenticate(security::UserId(replay_message_.body()), &refusal);
+  if (p == nullptr) return refusal;
+  // The global seq interleaves every tenant's events: only a collection's log is the tenant's.
+  if (request.collection.empty())
+    return Error(Code::kPermissionDenied,
+                 "with security on a replay names a collection (principal \"{}\")", p->name);
+  if (!p->Allows(security::Access::kRead, request.collection))
+    return Error(Code::kPermissionDenied, "principal \"{}\" may not read collection \"{}\"",
+                 p->name, request.collection);
+  *tenant = p->tenant;
+  return OkStatus();
+}
+
 void Projector::ServeReplay() {
   for (int served = 0; served < 16; ++served) {
     if (!replay_message_.TryReceive(replay_router_)) return;
@@ -379,7 +457,9 @@ void Projector::ServeReplay() {
     batch_builder_.Begin();
     Status s = request.status;
     const std::uint64_t head = applied_seq_;
-    if (s.ok()) s = CollectReplay(request, head);
+    std::string_view tenant = kDefaultTenant;
+    if (s.ok() && security_) s = AuthorizeReplay(request, &tenant);
+    if (s.ok()) s = CollectReplay(request, head, tenant);
     if (!s.ok()) {
       batch_builder_.Begin();
       if (s.code() != Code::kInvalidArgument) spdlog::error("replay: {}", s.ToString());
@@ -552,14 +632,17 @@ void Projector::Run(const std::atomic<bool>& stop) {
   auto now = Clock::now();
   auto next_heartbeat = now, next_poll = now, next_check = now + check;
   zmq::pollitem_t items[] = {{tick_sub_.handle(), 0, ZMQ_POLLIN, 0},
-                             {replay_router_.handle(), 0, ZMQ_POLLIN, 0}};
+                             {replay_router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {events_pub_.handle(), 0, ZMQ_POLLIN, 0}};
+  // The events socket is polled only with security on (it then carries subscriptions to admit).
+  const std::size_t polled = security_ ? 3 : 2;
   zmq::message_t tick;
   while (!stop.load(std::memory_order_relaxed)) {
     now = Clock::now();
     auto until = std::min({next_heartbeat, next_poll, next_check});
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     try {
-      zmq::poll(items, 2, std::clamp(wait, std::chrono::milliseconds(0), heartbeat));
+      zmq::poll(items, polled, std::clamp(wait, std::chrono::milliseconds(0), heartbeat));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;
@@ -587,6 +670,14 @@ void Projector::Run(const std::atomic<bool>& stop) {
       }
     }
     if (items[1].revents & ZMQ_POLLIN) ServeReplay();
+    if (security_) {
+      if (items[2].revents & ZMQ_POLLIN) AdmitSubscriptions();
+      if (Status s = ReloadSecurity(); !s.ok()) {
+        spdlog::error("{}", s.ToString());
+        throw std::runtime_error(s.ToString());  // the supervisor restarts us, bound again
+      }
+      items[2].socket = events_pub_.handle();  // a new socket after a rebind
+    }
     now = Clock::now();
     if (now >= next_heartbeat) {
       PublishHeartbeat();

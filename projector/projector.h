@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/status.h"
 #include "projector/event_applier.h"
+#include "security/server_security.h"
 #include "shm/control_block.h"
 #include "store/read_store.h"
 #include "store/write_store.h"
@@ -67,7 +68,18 @@ class Projector {
   void PublishHeartbeat();
   void PublishTick();
   void ServeReplay();
-  Status CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head);
+  // Security on: the replay's principal may read the named collection; sets its tenant.
+  Status AuthorizeReplay(const wire::DecodedReplayRequest& request, std::string_view* tenant);
+  Status CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head,
+                       std::string_view tenant);
+  // Binds the events socket (CURVE and XPUB_MANUAL with security on).
+  Status BindEvents(const std::string& endpoint);
+  // Security on: applies the subscriptions the events XPUB received that their sender's
+  // principal may have (Principal::AllowsTopic); refuses the rest.
+  void AdmitSubscriptions();
+  // Security on, after SIGHUP: reloads the principals; if one lost access, rebinds the events
+  // socket so that every subscriber is admitted again.
+  Status ReloadSecurity();
   void CheckReaders();
   // Rebuild: starts one in a background thread when asked (shm rebuild_requests) or when the
   // store's read models differ from the config's; once the thread has caught up with the log,
@@ -90,6 +102,8 @@ class Projector {
   struct Rebuild;
   std::unique_ptr<Rebuild> rebuild_;
   std::optional<shm::ControlBlock> control_;
+  std::unique_ptr<security::ServerSecurity> security_;  // null: security off
+  std::uint64_t subscriptions_refused_ = 0;
   std::uint64_t applied_seq_ = 0;
 
   // Read snapshots of the log and of the read store, reset between uses and renewed: their

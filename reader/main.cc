@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/config.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "reader/reader_server.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   const cqrs::Config config = std::move(resolved).value();
   const std::string bind = endpoint.value_or(config.ReaderEndpoint(index));
   cqrs::InitLogging("cqrs-reader", config.log_level);
+  if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-reader")) return 2;
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 
   try {

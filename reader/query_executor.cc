@@ -12,8 +12,6 @@
 namespace cqrs::reader {
 namespace {
 
-constexpr std::string_view kTenant = "default";  // TODO(#8): the tenant of the caller
-
 using wire::AsView;
 
 // Value kinds for Find bounds: a bound matches values of its own kind (ints and doubles are one).
@@ -65,9 +63,10 @@ std::span<const std::uint8_t> QueryExecutor::Refuse(std::uint64_t request_id, co
 
 std::span<const std::uint8_t> QueryExecutor::Execute(const store::Txn& snapshot, std::uint64_t seq,
                                                      const fb::QueryRequest& request,
-                                                     Code* status) {
+                                                     std::string_view tenant, Code* status) {
   builder_.Begin();
   seq_ = seq;
+  tenant_ = tenant;
   Status s;
   std::string next;
   switch (request.query_type()) {
@@ -100,7 +99,7 @@ std::span<const std::uint8_t> QueryExecutor::Execute(const store::Txn& snapshot,
 Status QueryExecutor::Get(const store::Txn& snapshot, const fb::Get& get) {
   std::string_view collection = AsView(get.collection()), key = AsView(get.key());
   if (cache_ != nullptr && cache_usable_) {
-    cache_key_.Set(kTenant, collection, key);
+    cache_key_.Set(tenant_, collection, key);
     std::uint64_t as_of = 0;
     if (applied_->load(std::memory_order_acquire) >= seq_ &&
         cache_->Get(cache_key_, &cached_record_, &as_of) == shm::CacheLookup::kHit &&
@@ -111,7 +110,7 @@ Status QueryExecutor::Get(const store::Txn& snapshot, const fb::Get& get) {
     misses_->fetch_add(1, std::memory_order_relaxed);
   }
   std::uint32_t ns = 0;
-  Status s = store_.namespaces().Lookup(snapshot, kTenant, collection, &ns);
+  Status s = store_.namespaces().Lookup(snapshot, tenant_, collection, &ns);
   std::string_view record;
   if (s.ok()) s = snapshot.Get(store_.dbs().entities, store::EntityKey(ns, key).view(), &record);
   if (s.code() == Code::kNotFound)
@@ -129,7 +128,7 @@ Status QueryExecutor::Scan(const store::Txn& snapshot, const fb::Scan& scan, std
   std::string_view end = AsView(scan.end()), after = AsView(scan.after());
   const std::uint32_t limit = scan.limit() == 0 ? config_.default_scan_limit : scan.limit();
   std::uint32_t ns = 0;
-  Status s = store_.namespaces().Lookup(snapshot, kTenant, collection, &ns);
+  Status s = store_.namespaces().Lookup(snapshot, tenant_, collection, &ns);
   if (s.code() == Code::kNotFound) return OkStatus();  // nothing was ever written there
   CQRS_RETURN_IF_ERROR(s);
 
@@ -195,9 +194,9 @@ Status QueryExecutor::Find(const store::Txn& snapshot, const fb::Find& find, std
     return Status(Code::kInvalidArgument, "find.after is not a `next` of this Find");
 
   std::uint32_t ns = 0, id = 0;
-  Status s = store_.namespaces().Lookup(snapshot, kTenant, collection, &ns);
+  Status s = store_.namespaces().Lookup(snapshot, tenant_, collection, &ns);
   store::ReadModelName(collection, store::kIndexModel, field, &name_);
-  if (s.ok()) s = store_.namespaces().Lookup(snapshot, kTenant, name_, &id);
+  if (s.ok()) s = store_.namespaces().Lookup(snapshot, tenant_, name_, &id);
   if (s.code() == Code::kNotFound) return OkStatus();  // no entity ever had the field
   CQRS_RETURN_IF_ERROR(s);
 
@@ -284,7 +283,7 @@ Status QueryExecutor::Aggregate(const store::Txn& snapshot, const fb::Aggregate&
                  collection, name);
   std::uint32_t id = 0;
   store::ReadModelName(collection, store::kAggregateModel, name, &name_);
-  Status s = store_.namespaces().Lookup(snapshot, kTenant, name_, &id);
+  Status s = store_.namespaces().Lookup(snapshot, tenant_, name_, &id);
   if (s.code() == Code::kNotFound) return OkStatus();  // no group yet
   CQRS_RETURN_IF_ERROR(s);
   auto cursor = store::Cursor::Open(snapshot, store_.dbs().aggregates);

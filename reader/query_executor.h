@@ -26,10 +26,12 @@ class QueryExecutor {
                 const std::vector<CollectionSpec>& models = NoCollectionSpecs())
       : store_(store), config_(config), models_(models) {}
 
-  // Runs `request` against `snapshot`, whose applied seq is `seq`, and returns the encoded
-  // QueryReply (valid until the next call); `status` gets its status.
+  // Runs `request` for `tenant` (authorized by the caller) against `snapshot`, whose applied seq
+  // is `seq`, and returns the encoded QueryReply (valid until the next call); `status` gets its
+  // status.
   std::span<const std::uint8_t> Execute(const store::Txn& snapshot, std::uint64_t seq,
-                                        const fb::QueryRequest& request, Code* status);
+                                        const fb::QueryRequest& request, std::string_view tenant,
+                                        Code* status);
 
   // False while the store was built with other read models than the config declares (the
   // projector is rebuilding it): Find and Aggregate answer Unavailable, Get and Scan serve.
@@ -66,7 +68,8 @@ class QueryExecutor {
   QueryReplyBuilder builder_;
   std::string name_;  // scratch: "<collection>#i.<field>"
   bool models_current_ = true;
-  std::uint64_t seq_ = 0;  // the snapshot's applied seq, during Execute
+  std::uint64_t seq_ = 0;    // the snapshot's applied seq, during Execute
+  std::string_view tenant_;  // the caller's tenant, during Execute
   const shm::HotCache* cache_ = nullptr;
   const shm::AtomicU64* applied_ = nullptr;
   shm::AtomicU64* hits_ = nullptr;

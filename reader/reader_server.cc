@@ -13,6 +13,7 @@ namespace cqrs::reader {
 ReaderServer::ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context)
     : config_(config),
       index_(index),
+      context_(context),
       router_(context, zmq::socket_type::router),
       tick_sub_(context, zmq::socket_type::sub) {}
 
@@ -45,10 +46,14 @@ Status ReaderServer::Init(const std::string& endpoint) {
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
   }
+  auto security = security::ServerSecurity::Start(config_, context_);
+  if (!security.ok()) return security.status();
+  security_ = std::move(security).value();
   try {
     wire::SocketTuning tuning;
     tuning.max_message_bytes = config_.limits.max_request_bytes;
     wire::ConfigureRouter(router_, tuning);
+    if (security_) CQRS_RETURN_IF_ERROR(security_->Secure(router_));
     endpoint_ = wire::BindResolved(router_, endpoint);
     tick_sub_.set(zmq::sockopt::linger, 0);
     tick_sub_.set(zmq::sockopt::subscribe, "");
@@ -56,6 +61,26 @@ Status ReaderServer::Init(const std::string& endpoint) {
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "bind {}: {}", endpoint, e.what());
   }
+  if (security_)
+    CQRS_RETURN_IF_ERROR(
+        security_->SelfTest(context_, router_, endpoint_, security::ServerSocket::kRouter));
+  return OkStatus();
+}
+
+Status ReaderServer::Authorize(Slot* slot) {
+  if (!security_) {
+    slot->tenant.assign(kDefaultTenant);
+    return OkStatus();
+  }
+  Status refusal;
+  const security::Principal* p =
+      security_->Authenticate(security::UserId(slot->message.body()), &refusal);
+  if (p == nullptr) return refusal;
+  const std::string_view collection = wire::QueryCollection(*slot->decoded.request);
+  if (!p->Allows(security::Access::kRead, collection))
+    return Error(Code::kPermissionDenied, "principal \"{}\" may not read collection \"{}\"",
+                 p->name, collection);
+  slot->tenant.assign(p->tenant);
   return OkStatus();
 }
 
@@ -187,10 +212,14 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
       continue;
     }
     const fb::QueryRequest& request = *slot->decoded.request;
+    if (Status denied = Authorize(slot); !denied.ok()) {
+      Reply(slot, executor_->Refuse(request.request_id(), denied, seq), denied.code());
+      continue;
+    }
     slot->min_seq = request.min_seq();
     if (slot->min_seq <= seq) {
       Code code;
-      auto reply = executor_->Execute(snapshot_, seq, request, &code);
+      auto reply = executor_->Execute(snapshot_, seq, request, slot->tenant, &code);
       Reply(slot, reply, code);
       continue;
     }
@@ -214,7 +243,7 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
     const fb::QueryRequest& request = *slot->decoded.request;
     if (slot->min_seq <= seq) {
       Code code;
-      auto reply = executor_->Execute(snapshot_, seq, request, &code);
+      auto reply = executor_->Execute(snapshot_, seq, request, slot->tenant, &code);
       Reply(slot, reply, code);
     } else if (now >= slot->deadline_ns) {
       Status late =
@@ -264,6 +293,7 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
       next_beat = now + 100'000'000;
       FollowGeneration();  // an idle reader leaves a replaced store too, so it can be removed
     }
+    if (security_) security_->ReloadIfSignalled();
   }
   router_.set(zmq::sockopt::linger, 1000);
 }

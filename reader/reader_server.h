@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "base/status.h"
 #include "reader/query_executor.h"
+#include "security/server_security.h"
 #include "shm/control_block.h"
 #include "store/read_store.h"
 #include "wire/aligned_buffer.h"
@@ -41,6 +42,7 @@ class ReaderServer {
     wire::InboundMessage message;
     wire::AlignedBuffer buffer;
     wire::DecodedQuery decoded;
+    std::string tenant;  // the authorized caller's (kept while parked: principals may reload)
     std::uint64_t min_seq = 0;
     std::uint64_t deadline_ns = 0;
     std::uint64_t received_ns = 0;  // for the latency histogram
@@ -64,9 +66,14 @@ class ReaderServer {
   void Process(std::vector<Slot*>& fresh);
   void Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status);
   Slot* Acquire();
+  // Security on: the principal of the query's User-Id must be enabled and may read the query's
+  // collection; sets slot->tenant. Security off: the default tenant.
+  Status Authorize(Slot* slot);
 
   Config config_;
   std::uint32_t index_;
+  zmq::context_t& context_;
+  std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   wire::QueryLimits limits_;
   std::unique_ptr<store::ReadStore> store_;
   std::unique_ptr<QueryExecutor> executor_;

@@ -36,6 +36,24 @@ bool Principal::Allows(Access access, std::string_view collection) const {
                      [&](const std::string& c) { return c == "*" || c == collection; });
 }
 
+bool Principal::AllowsTopic(std::string_view topic) const {
+  constexpr std::string_view kHeartbeat = "~hb";
+  if (topic.empty()) return false;
+  if (kHeartbeat.starts_with(topic)) return true;
+  if (topic.size() <= tenant.size() || !topic.starts_with(tenant) || topic[tenant.size()] != '/')
+    return false;
+  if (Allows(Access::kRead, "*")) return true;
+  std::string_view rest = topic.substr(tenant.size() + 1);
+  auto slash = rest.find('/');
+  return slash != std::string_view::npos &&
+         std::find(read.begin(), read.end(), rest.substr(0, slash)) != read.end();
+}
+
+bool Principal::StillCovers(const Principal* other) const {
+  return disabled || (other != nullptr && !other->disabled && other->public_key == public_key &&
+                      other->tenant == tenant && other->read == read && other->write == write);
+}
+
 Status ValidatePrincipal(const Principal& p) {
   if (!IsValidPrincipalName(p.name))
     return Error(Code::kInvalidArgument,

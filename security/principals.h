@@ -29,6 +29,15 @@ struct Principal {
 
   // Whether the ACL grants `access` to `collection` (a disabled principal is refused earlier).
   bool Allows(Access access, std::string_view collection) const;
+  // Whether the change feed may admit a subscription to `topic` (a prefix of the topics
+  // "<tenant>/<collection>/<key>" published with security on, or of the heartbeat's "~hb"): only
+  // the principal's own tenant, and only collections it may read; the whole tenant ("<tenant>/")
+  // only with read "*". An empty prefix (everything) never.
+  bool AllowsTopic(std::string_view topic) const;
+  // Whether `other` (the principal of the same name after a reload; null: removed) leaves what
+  // this one was admitted to unchanged (key, tenant, ACL, enabled). False: connections made
+  // under this one must be cut.
+  bool StillCovers(const Principal* other) const;
 };
 
 // InvalidArgument naming the principal and the field: a name outside [A-Za-z0-9_.-]{1,64}, a key

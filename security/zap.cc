@@ -161,27 +161,31 @@ Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
   return OkStatus();
 }
 
-Status SelfTest(zmq::context_t& context, zmq::socket_t& server, const std::string& endpoint,
-                const KeyPair& server_keys, std::chrono::milliseconds wait) {
+Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,
+                const std::string& endpoint, const KeyPair& server_keys,
+                std::chrono::milliseconds wait) {
   auto unknown = GenerateKeyPair();
   if (!unknown.ok()) return unknown.status();
   struct Probe {
     const char* name;
     const KeyPair* keys;  // nullptr: plaintext
-    bool must_pass;
   };
-  const Probe probes[] = {{"own-key", &server_keys, true},
-                          {"unknown-key", &unknown.value(), false},
-                          {"plaintext", nullptr, false}};
+  const Probe probes[] = {
+      {"own-key", &server_keys}, {"unknown-key", &unknown.value()}, {"plaintext", nullptr}};
+  const std::string kPrefix = "cqrs-self-test:";
   std::vector<zmq::socket_t> clients;
   for (const Probe& p : probes) {
-    clients.emplace_back(context, zmq::socket_type::dealer);
+    clients.emplace_back(
+        context, kind == ServerSocket::kXpub ? zmq::socket_type::sub : zmq::socket_type::dealer);
     zmq::socket_t& c = clients.back();
     c.set(zmq::sockopt::linger, 0);
     if (p.keys != nullptr)
       CQRS_RETURN_IF_ERROR(MakeCurveClient(c, *p.keys, server_keys.public_key));
     c.connect(endpoint);
-    (void)c.send(zmq::buffer(std::string("cqrs-self-test:") + p.name), zmq::send_flags::dontwait);
+    if (kind == ServerSocket::kXpub)
+      c.set(zmq::sockopt::subscribe, kPrefix + p.name);
+    else
+      (void)c.send(zmq::buffer(kPrefix + p.name), zmq::send_flags::dontwait);
   }
   bool own_arrived = false;
   const std::uint64_t end = MonoNs() + static_cast<std::uint64_t>(wait.count()) * 1'000'000;
@@ -194,21 +198,20 @@ Status SelfTest(zmq::context_t& context, zmq::socket_t& server, const std::strin
       frames.emplace_back();
       (void)server.recv(frames.back());
     } while (frames.back().more());
-    zmq::message_t& body = frames.back();
+    const zmq::message_t& body = frames.back();
     std::string text = body.to_string();
-    const char* user = nullptr;
-    try {
-      user = body.gets("User-Id");
-    } catch (const zmq::error_t&) {
-    }
-    if (text == "cqrs-self-test:own-key" && user != nullptr && std::string(user) == kSelfTestUser) {
+    // An XPUB delivers a subscription as \x01<topic> (\x00: unsubscribe).
+    if (kind == ServerSocket::kXpub && !text.empty()) text.erase(0, 1);
+    const std::string_view user = UserId(body);
+    if (text == kPrefix + "own-key" && user == kSelfTestUser) {
       own_arrived = true;
       continue;
     }
-    return Error(Code::kInternal,
-                 "security self-test failed: \"{}\" got through to {} (User-Id {}): refusing to "
-                 "serve",
-                 text, endpoint, user ? user : "none");
+    return Error(
+        Code::kInternal,
+        "security self-test failed: \"{}\" got through to {} (User-Id \"{}\"): refusing to "
+        "serve",
+        text, endpoint, user);
   }
   if (!own_arrived)
     return Error(Code::kInternal,
@@ -216,6 +219,11 @@ Status SelfTest(zmq::context_t& context, zmq::socket_t& server, const std::strin
                  "through to {} within {} ms: is the ZAP handler running?",
                  endpoint, wait.count());
   return OkStatus();
+}
+
+std::string_view UserId(const zmq::message_t& frame) {
+  const char* user = zmq_msg_gets(frame.handle(), "User-Id");
+  return user == nullptr ? std::string_view() : std::string_view(user);
 }
 
 }  // namespace cqrs::security

@@ -23,7 +23,11 @@
 namespace cqrs::security {
 
 inline constexpr const char kZapDomain[] = "cqrs";
-inline constexpr const char kSelfTestUser[] = "self-test";
+// Not a valid principal name ('#'), so no principal can be mistaken for the self-test.
+inline constexpr const char kSelfTestUser[] = "#self-test";
+
+// The socket kinds a server secures; the self-test speaks to each with a matching client.
+enum class ServerSocket { kRouter, kXpub };
 
 class ZapHandler {
  public:
@@ -68,9 +72,14 @@ Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
 
 // The start-up self-test of a server socket already bound to `endpoint` (a concrete address):
 // a client with the server's own key must get a message through (the ZAP handler answers), and
-// a client with an unknown key and a plaintext client must not. Reads what arrives on `server`
-// for up to `wait` (so run it before serving). Internal, saying which check failed.
-Status SelfTest(zmq::context_t& context, zmq::socket_t& server, const std::string& endpoint,
-                const KeyPair& server_keys, std::chrono::milliseconds wait);
+// a client with an unknown key and a plaintext client must not. The clients are DEALERs sending
+// a frame to a ROUTER, or SUBs subscribing at an XPUB. Reads what arrives on `server` for up to
+// `wait` (so run it before serving). Internal, saying which check failed.
+Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,
+                const std::string& endpoint, const KeyPair& server_keys,
+                std::chrono::milliseconds wait);
+
+// The ZAP User-Id ZeroMQ attached to a received frame; empty without security.
+std::string_view UserId(const zmq::message_t& frame);
 
 }  // namespace cqrs::security

@@ -31,8 +31,13 @@ Status VerifyEventBatch(std::span<const std::uint8_t> aligned, const fb::EventBa
   return Verify(aligned, kEventBatchId, "EventBatch", batch);
 }
 
-void EventTopic(const fb::Event& event, std::string* topic) {
-  topic->assign(AsView(event.collection()));
+void EventTopic(const fb::Event& event, bool with_tenant, std::string* topic) {
+  topic->clear();
+  if (with_tenant) {
+    topic->append(AsView(event.tenant()));
+    topic->push_back('/');
+  }
+  topic->append(AsView(event.collection()));
   topic->push_back('/');
   topic->append(AsView(event.key()));
 }

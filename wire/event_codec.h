@@ -24,8 +24,9 @@ inline constexpr std::size_t kMaxReplayBytes = 4u << 20;
 // Verifies an aligned Event buffer. InvalidArgument if it is not one.
 Status VerifyEvent(std::span<const std::uint8_t> aligned, const fb::Event** event);
 
-// Sets `topic` to "<collection>/<key>" (reusing its capacity).
-void EventTopic(const fb::Event& event, std::string* topic);
+// Sets `topic` to "<collection>/<key>", or "<tenant>/<collection>/<key>" `with_tenant` (security
+// on), reusing its capacity.
+void EventTopic(const fb::Event& event, bool with_tenant, std::string* topic);
 
 // Builds EventBatch messages, copying events in as nested tables. Reuses its buffers.
 class EventBatchBuilder {

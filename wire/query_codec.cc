@@ -109,6 +109,21 @@ Status CheckQuery(const fb::QueryRequest& r, const QueryLimits& limits) {
 
 }  // namespace
 
+std::string_view QueryCollection(const fb::QueryRequest& r) {
+  switch (r.query_type()) {
+    case fb::Query::Get:
+      return AsView(r.query_as_Get()->collection());
+    case fb::Query::Scan:
+      return AsView(r.query_as_Scan()->collection());
+    case fb::Query::Find:
+      return AsView(r.query_as_Find()->collection());
+    case fb::Query::Aggregate:
+      return AsView(r.query_as_Aggregate()->collection());
+    default:
+      return {};
+  }
+}
+
 DecodedQuery DecodeQueryRequest(std::span<const std::uint8_t> frame, const QueryLimits& limits) {
   DecodedQuery out;
   out.status = CheckFrame(frame, limits.max_request_bytes, kQueryRequestId, "QueryRequest");

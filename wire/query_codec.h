@@ -32,6 +32,9 @@ struct DecodedQuery {
 // Verifies and checks one aligned QueryRequest frame (see docs/PROTOCOL.md for the rules).
 DecodedQuery DecodeQueryRequest(std::span<const std::uint8_t> aligned, const QueryLimits& limits);
 
+// The collection a checked query names (every query names one).
+std::string_view QueryCollection(const fb::QueryRequest& request);
+
 // Queries as C++ callers build them.
 struct GetQuery {
   std::string collection;

@@ -4,12 +4,12 @@
 
 #include <string_view>
 
+#include "base/config.h"
 #include "base/status.h"
 #include "schemas/cqrs_generated.h"
+#include "security/server_security.h"
 
 namespace cqrs::writer {
-
-inline constexpr std::string_view kDefaultTenant = "default";
 
 struct Identity {
   std::string_view user_id;  // ZAP User-Id; empty without security
@@ -33,6 +33,32 @@ class OpenAuthorizer final : public Authorizer {
     *tenant = kDefaultTenant;
     return OkStatus();
   }
+};
+
+// Security on: the User-Id names an enabled principal; its tenant is the request's, and its ACL
+// must let it write every command's collection. A refusal of an unknown or disabled principal
+// (Unauthenticated) leaves the tenant empty: nothing is remembered for it. PermissionDenied is
+// remembered under the principal's tenant like any definite outcome.
+class PrincipalAuthorizer final : public Authorizer {
+ public:
+  explicit PrincipalAuthorizer(const security::ServerSecurity& security) : security_(security) {}
+
+  Status Authorize(const Identity& identity, const fb::CommandRequest& request,
+                   std::string_view* tenant) override {
+    Status refusal;
+    const security::Principal* p = security_.Authenticate(identity.user_id, &refusal);
+    if (p == nullptr) return refusal;
+    *tenant = p->tenant;
+    if (const auto* commands = request.commands())
+      for (const fb::Command* c : *commands)
+        if (!p->Allows(security::Access::kWrite, c->collection()->string_view()))
+          return Error(Code::kPermissionDenied, "principal \"{}\" may not write collection \"{}\"",
+                       p->name, c->collection()->string_view());
+    return OkStatus();
+  }
+
+ private:
+  const security::ServerSecurity& security_;
 };
 
 }  // namespace cqrs::writer

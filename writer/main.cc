@@ -49,12 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   cqrs::InitLogging("cqrs-writer", config.log_level);
-  auto faults = cqrs::fault::ArmFromEnvironment();  // the fault suite's, never set in production
-  if (!faults.ok()) {
-    std::fprintf(stderr, "cqrs-writer: %s\n", faults.status().message().c_str());
-    return 2;
-  }
-  if (!faults->empty()) spdlog::warn("fault points armed (CQRS_FAULTS): {}", *faults);
+  if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-writer")) return 2;
 
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 

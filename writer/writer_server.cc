@@ -33,17 +33,28 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
   auto store = store::WriteStore::Open(options);
   if (!store.ok()) return store.status();
   server->store_ = std::move(store).value();
+  auto security = security::ServerSecurity::Start(config, context);
+  if (!security.ok()) return security.status();
+  server->security_ = std::move(security).value();
+  if (server->security_)
+    server->authorizer_ = std::make_unique<PrincipalAuthorizer>(*server->security_);
+  else
+    server->authorizer_ = std::make_unique<OpenAuthorizer>();
   server->committer_ =
-      std::make_unique<BatchCommitter>(*server->store_, config.limits, server->authorizer_);
+      std::make_unique<BatchCommitter>(*server->store_, config.limits, *server->authorizer_);
 
   wire::SocketTuning tuning;
   tuning.max_message_bytes = config.writer.max_message_bytes;
   try {
     wire::ConfigureRouter(server->router_, tuning);
+    if (server->security_) CQRS_RETURN_IF_ERROR(server->security_->Secure(server->router_));
     server->endpoint_ = wire::BindResolved(server->router_, config.WriterEndpoint());
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "bind {}: {}", config.WriterEndpoint(), e.what());
   }
+  if (server->security_)
+    CQRS_RETURN_IF_ERROR(server->security_->SelfTest(context, server->router_, server->endpoint_,
+                                                     security::ServerSocket::kRouter));
   try {
     server->tick_.set(zmq::sockopt::sndhwm, 16);  // a tick carries the latest seq: drops are fine
     server->tick_.set(zmq::sockopt::linger, 0);
@@ -88,6 +99,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       next_check = Clock::now() + check_period;
     }
     if (control_) control_->Beat(shm::kWriterSlot);
+    if (security_) security_->ReloadIfSignalled();  // between batches: no tenant view is held
   }
   // Let the last replies leave before the socket closes.
   router_.set(zmq::sockopt::linger, 1000);
@@ -118,7 +130,7 @@ bool WriterServer::ProcessBatch() {
     slot.buffer.Assign(body.data(), body.size());
     bytes += body.size();
     slot.item.frame = slot.buffer.span();
-    slot.item.identity = Identity{};
+    slot.item.identity = Identity{security::UserId(body)};
     slot.item.refusal =
         slot.message.too_many_frames()
             ? Error(Code::kInvalidArgument, "message has more than {} frames", wire::kMaxFrames)

@@ -33,7 +33,8 @@ struct WriterCounters {
 class WriterServer {
  public:
   // Opens <data>/write and binds the command endpoint and the tick endpoint. Unavailable if the
-  // store cannot be opened or an endpoint cannot be bound.
+  // store cannot be opened or an endpoint cannot be bound. With security on, the command
+  // endpoint is CURVE + ZAP and must pass its self-test (Internal otherwise).
   static Result<std::unique_ptr<WriterServer>> Open(const Config& config, zmq::context_t& context);
   ~WriterServer();
 
@@ -65,7 +66,8 @@ class WriterServer {
 
   Config config_;
   std::unique_ptr<store::WriteStore> store_;
-  OpenAuthorizer authorizer_;
+  std::unique_ptr<security::ServerSecurity> security_;  // null: security off
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<BatchCommitter> committer_;
   zmq::socket_t router_;
   zmq::socket_t tick_;

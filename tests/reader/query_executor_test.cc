@@ -40,7 +40,7 @@ class Harness {
     REQUIRE(decoded.status.ok());
     auto txn = store::Txn::BeginRead(store_->env());
     Code code;
-    auto reply = executor_->Execute(txn.value(), 77, *decoded.request, &code);
+    auto reply = executor_->Execute(txn.value(), 77, *decoded.request, kDefaultTenant, &code);
     wire::AlignedBuffer out;
     out.Assign(reply.data(), reply.size());
     wire::QueryReplyData r;

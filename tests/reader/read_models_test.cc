@@ -83,7 +83,7 @@ class ModelHarness {
     REQUIRE(decoded.status.ok());
     auto txn = store::Txn::BeginRead(store_->env());
     Code code;
-    auto reply = executor_->Execute(txn.value(), seq_, *decoded.request, &code);
+    auto reply = executor_->Execute(txn.value(), seq_, *decoded.request, kDefaultTenant, &code);
     wire::AlignedBuffer out;
     out.Assign(reply.data(), reply.size());
     wire::QueryReplyData r;

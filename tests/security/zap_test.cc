@@ -93,9 +93,9 @@ TEST_CASE("ZAP admits principals' keys by name and nothing else", "[security][za
   CHECK(zap.value()->refused() >= 2);  // plaintext and a wrong server key fail before ZAP
 
   // The self-test passes with the handler in place.
-  CHECK(
-      SelfTest(context, server.socket, server.endpoint, server.keys, std::chrono::milliseconds(300))
-          .ok());
+  CHECK(SelfTest(context, server.socket, ServerSocket::kRouter, server.endpoint, server.keys,
+                 std::chrono::milliseconds(300))
+            .ok());
 }
 
 TEST_CASE("Without a ZAP handler a CURVE server admits no one and the self-test fails",
@@ -107,7 +107,7 @@ TEST_CASE("Without a ZAP handler a CURVE server admits no one and the self-test 
     auto c = Send(context, server.endpoint, &alice, server.keys.public_key);
     CHECK(server.Receive(std::chrono::milliseconds(300)) == std::nullopt);
   }
-  Status s = SelfTest(context, server.socket, server.endpoint, server.keys,
+  Status s = SelfTest(context, server.socket, ServerSocket::kRouter, server.endpoint, server.keys,
                       std::chrono::milliseconds(300));
   CHECK(s.code() == Code::kInternal);
   CHECK_THAT(s.message(), Catch::Contains("is the ZAP handler running?"));

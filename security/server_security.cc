@@ -1,0 +1,106 @@
+// A server's security: key, principals, ZAP handler, socket options, self-test, reload.
+#include "security/server_security.h"
+
+#include "base/fault.h"
+#include "base/log.h"
+#include "base/signals.h"
+
+namespace cqrs::security {
+namespace {
+
+// How long the self-test waits for its own key's message: the CURVE handshake and the ZAP
+// round trip take a few ms; a loaded machine (sanitizers, CI) needs more.
+constexpr std::chrono::milliseconds kSelfTestWait{1500};
+
+}  // namespace
+
+Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Start(const Config& config,
+                                                              zmq::context_t& context) {
+  if (!config.SecurityOn()) {
+    spdlog::warn(
+        "security off: no [security] server_key, so any client that reaches the endpoints acts "
+        "for tenant \"default\" with full access");
+    return std::unique_ptr<ServerSecurity>();
+  }
+  std::unique_ptr<ServerSecurity> s(new ServerSecurity());
+  auto keys = ReadKeyFile(config.security.server_key);
+  if (!keys.ok()) return keys.status();
+  if (keys->secret_key.empty())
+    return Error(Code::kInvalidArgument,
+                 "security.server_key {} holds no secret_key: name the .key file, not the .pub",
+                 config.security.server_key);
+  s->keys_ = std::move(keys).value();
+  s->principals_path_ = config.PrincipalsPath();
+  auto principals = Principals::Load(s->principals_path_);
+  if (!principals.ok()) return principals.status();
+  s->principals_ = std::make_shared<const Principals>(std::move(principals).value());
+  if (fault::Fire(fault::Point::kNoZapHandler)) {
+    spdlog::warn("fault point no_zap_handler: not starting the ZAP handler");
+  } else {
+    auto zap = ZapHandler::Start(context, s->keys_, s->principals_);
+    if (!zap.ok()) return zap.status();
+    s->zap_ = std::move(zap).value();
+  }
+  s->reloads_ = &InstallReloadSignal();
+  s->reloads_seen_ = s->reloads_->load();
+  spdlog::info("security on: CURVE server key {} ({}), {} principals from {}; SIGHUP reloads them",
+               config.security.server_key, s->keys_.public_key, s->principals_->all().size(),
+               s->principals_path_);
+  return s;
+}
+
+Status ServerSecurity::Secure(zmq::socket_t& socket) const {
+  return MakeCurveServer(socket, keys_);
+}
+
+Status ServerSecurity::SelfTest(zmq::context_t& context, zmq::socket_t& socket,
+                                const std::string& endpoint, ServerSocket kind) const {
+  return security::SelfTest(context, socket, kind, endpoint, keys_, kSelfTestWait);
+}
+
+const Principal* ServerSecurity::Authenticate(std::string_view user_id, Status* refusal) const {
+  if (user_id.empty()) {
+    *refusal = Status(Code::kUnauthenticated, "the connection has no authenticated identity");
+    return nullptr;
+  }
+  const Principal* p = principals_->FindByName(user_id);
+  if (p == nullptr) {
+    *refusal =
+        Error(Code::kUnauthenticated, "principal \"{}\" is not in the principals file", user_id);
+    return nullptr;
+  }
+  if (p->disabled) {
+    *refusal = Error(Code::kUnauthenticated, "principal \"{}\" is disabled", user_id);
+    return nullptr;
+  }
+  return p;
+}
+
+bool ServerSecurity::ReloadIfSignalled() {
+  const std::uint64_t reloads = reloads_->load(std::memory_order_relaxed);
+  if (reloads == reloads_seen_) return false;
+  reloads_seen_ = reloads;
+  bool revoked = false;
+  if (Status s = Reload(&revoked); !s.ok())
+    spdlog::error("SIGHUP: keeping the current {} principals: {}", principals_->all().size(),
+                  s.ToString());
+  return revoked;
+}
+
+Status ServerSecurity::Reload(bool* revoked) {
+  auto loaded = Principals::Load(principals_path_);
+  if (!loaded.ok()) return loaded.status();
+  auto next = std::make_shared<const Principals>(std::move(loaded).value());
+  *revoked = false;
+  for (const Principal& p : principals_->all())
+    if (!p.StillCovers(next->FindByName(p.name))) {
+      spdlog::info("principal \"{}\" lost access it had (removed, disabled or changed)", p.name);
+      *revoked = true;
+    }
+  principals_ = std::move(next);
+  if (zap_) zap_->Replace(principals_);
+  spdlog::info("reloaded {} principals from {}", principals_->all().size(), principals_path_);
+  return OkStatus();
+}
+
+}  // namespace cqrs::security
