@@ -15,6 +15,7 @@ const std::atomic<bool>& InstallStopSignals() {
   std::signal(SIGINT, OnStop);
   std::signal(SIGTERM, OnStop);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, OnReload);  // never the default (terminate): `cqrs up` passes SIGHUP on
   return g_stop;
 }
 

@@ -8,7 +8,8 @@
 
 namespace cqrs {
 
-// Installs handlers for SIGINT and SIGTERM (and ignores SIGPIPE); returns the flag they set.
+// Installs handlers for SIGINT and SIGTERM (and ignores SIGPIPE; counts SIGHUP, see below);
+// returns the flag they set.
 const std::atomic<bool>& InstallStopSignals();
 
 // Installs a SIGHUP handler; returns the count of SIGHUPs received, which a loop compares with

@@ -29,9 +29,11 @@ struct Endpoints {
   std::string writer;
   std::vector<std::string> readers;
   int timeout_ms = 5000;
+  CurveFlags curve;
 
   void Add(CLI::App* cmd) {
     AddCommonFlags(*cmd, &common);
+    curve.Add(*cmd);
     cmd->add_option("--writer", writer, "writer endpoint (default from --config / --base-port)");
     cmd->add_option("--reader", readers,
                     "reader endpoint, repeatable (default: the configured readers)");
@@ -45,6 +47,9 @@ struct Endpoints {
     auto config = ResolveConfig(common);
     if (!config.ok()) return config.status();
     ClientOptions o;
+    auto keys = curve.Load();
+    if (!keys.ok()) return keys.status();
+    o.curve = std::move(keys).value();
     o.writer_endpoint = writer.empty() ? config->WriterEndpoint() : writer;
     o.reader_endpoints = readers.empty() ? config->ReaderEndpoints() : readers;
     o.deadline = std::chrono::milliseconds(timeout_ms);
@@ -282,6 +287,8 @@ struct WatchCommand {
   std::uint64_t from_seq = 0;
   std::uint64_t count = 0;
   int rcvhwm = 100000;
+  CurveFlags curve;
+  std::string tenant;
 };
 
 int RunWatch(const WatchCommand& c) {
@@ -293,6 +300,10 @@ int RunWatch(const WatchCommand& c) {
   o.collection = c.collection;
   o.from_seq = c.from_seq;
   o.rcvhwm = c.rcvhwm;
+  o.tenant = c.tenant;
+  auto keys = c.curve.Load();
+  if (!keys.ok()) return Fail(keys.status());
+  o.curve = std::move(keys).value();
   auto sub = Subscriber::Connect(o);
   if (!sub.ok()) return Fail(sub.status());
   const std::atomic<bool>& stop = InstallStopSignals();
@@ -331,6 +342,9 @@ void AddWatch(CLI::App& app, int* exit_code) {
   w->add_option("--events", c->events, "events PUB endpoint (default base-port + 2)");
   w->add_option("--replay", c->replay, "replay endpoint (default base-port + 3)");
   w->add_option("--rcvhwm", c->rcvhwm, "SUB high-water mark (messages)")->capture_default_str();
+  c->curve.Add(*w);
+  w->add_option("--tenant", c->tenant,
+                "with --key: the tenant of the key's principal (the feed's topics carry it)");
   w->callback([c, exit_code] { *exit_code = RunWatch(*c); });
 }
 

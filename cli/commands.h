@@ -2,11 +2,27 @@
 //   exit codes: 0 Ok, 1 a definite refusal or failure, 2 bad usage or input, 3 indeterminate
 #pragma once
 
+#include <string>
+
+#include "base/status.h"
+#include "security/keys.h"
+
 namespace CLI {
 class App;
 }
 
 namespace cqrs::cli {
+
+// --key FILE and --server-key FILE|Z85 (or CQRS_KEY, CQRS_SERVER_KEY): CURVE for the commands
+// that talk to a secured pipeline. Neither: plaintext.
+struct CurveFlags {
+  std::string key_file;
+  std::string server_key;
+  void Add(CLI::App& cmd);
+  Result<security::ClientCurve> Load() const {
+    return security::LoadClientCurveOrEnvironment(key_file, server_key);
+  }
+};
 
 // put, create, update, del, get, scan, watch, dump
 void AddClientCommands(CLI::App& app, int* exit_code);

@@ -84,6 +84,7 @@ class LoadThread {
     ClientOptions co;
     co.writer_endpoint = o_.writer_endpoint;
     co.window = o_.pipeline;
+    co.curve = o_.curve;
     co.attempt_timeout = std::chrono::milliseconds(2000);
     const double interval = o_.rate > 0 ? 1e9 * o_.clients / o_.rate : 0;
     for (std::uint32_t i = 0; i < count_; ++i) {

@@ -23,6 +23,7 @@
 
 #include "base/histogram.h"
 #include "base/status.h"
+#include "security/keys.h"
 
 namespace cqrs::cli {
 
@@ -56,7 +57,8 @@ struct LoadOptions {
   // `customer` (one of 10,000 strings) and `amount` (an int in 1..10,000), drawn per put:
   // data for the read models of examples/orders.toml.
   LoadShape shape = LoadShape::kKv;
-  Mix mix = {100, 0, 0, 0};  // weights of put, get, scan, rmw
+  Mix mix = {100, 0, 0, 0};     // weights of put, get, scan, rmw
+  security::ClientCurve curve;  // every connection as this principal (security on)
 };
 
 // "put=20,get=80" → weights; InvalidArgument naming the bad part.

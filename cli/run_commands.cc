@@ -68,6 +68,7 @@ struct LoadCommand {
   std::string shape = "kv";
   LoadOptions options;
   bool json = false;
+  CurveFlags curve;
 };
 
 int RunLoadCommand(LoadCommand& c) {
@@ -75,6 +76,12 @@ int RunLoadCommand(LoadCommand& c) {
   if (!config) return 2;
   c.options.writer_endpoint = c.writer.empty() ? config->WriterEndpoint() : c.writer;
   c.options.reader_endpoints = c.readers.empty() ? config->ReaderEndpoints() : c.readers;
+  auto curve = c.curve.Load();
+  if (!curve.ok()) {
+    std::fprintf(stderr, "cqrs load: %s\n", curve.status().message().c_str());
+    return 2;
+  }
+  c.options.curve = std::move(curve).value();
   auto mix = ParseMix(c.mix);
   if (!mix.ok()) {
     std::fprintf(stderr, "cqrs load: %s\n", mix.status().message().c_str());
@@ -288,6 +295,7 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   LoadOptions& o = c->options;
   cmd->add_option("--writer", c->writer, "writer endpoint (default from --config / --base-port)");
   cmd->add_option("--reader", c->readers, "reader endpoint, repeatable (default: configured)");
+  c->curve.Add(*cmd);
   cmd->add_option("--mix", c->mix,
                   "weights: put (Upsert), get (Get from any snapshot), scan (a page of "
                   "--scan-limit from a key), rmw (Upsert, then Get at its seq; adds the "

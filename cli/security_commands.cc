@@ -28,6 +28,12 @@ struct KeygenCommand {
 int RunKeygen(const KeygenCommand& c) {
   auto keys = security::GenerateKeyPair();
   if (!keys.ok()) return Refuse(keys.status());
+  std::error_code ec;
+  const bool created = std::filesystem::create_directories(c.dir, ec);
+  if (ec) return Refuse(Error(Code::kUnavailable, "cannot create {}: {}", c.dir, ec.message()));
+  if (created)  // a directory made for secrets: only its owner may list it
+    std::filesystem::permissions(c.dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
   if (Status s = security::WriteKeyFiles(c.dir, c.name, keys.value(), c.force); !s.ok())
     return Refuse(s);
   auto base = (std::filesystem::path(c.dir) / c.name).string();
@@ -91,6 +97,14 @@ void AddFileFlags(CLI::App* cmd, PrincipalCommand* c) {
 
 }  // namespace
 
+void CurveFlags::Add(CLI::App& cmd) {
+  cmd.add_option("--key", key_file,
+                 "this client's key file from `cqrs keygen` (NAME.key; env CQRS_KEY): CURVE as "
+                 "its principal");
+  cmd.add_option("--server-key", server_key,
+                 "the servers' public key: a .pub file or the Z85 text (env CQRS_SERVER_KEY)");
+}
+
 void AddSecurityCommands(CLI::App& app, int* exit_code) {
   auto k = std::make_shared<KeygenCommand>();
   CLI::App* keygen = app.add_subcommand(
@@ -99,7 +113,8 @@ void AddSecurityCommands(CLI::App& app, int* exit_code) {
       "public key");
   keygen->add_option("name", k->name, "file name (and principal name): [A-Za-z0-9_.-]{1,64}")
       ->required();
-  keygen->add_option("--dir", k->dir, "where to write the files")->capture_default_str();
+  keygen->add_option("--dir", k->dir, "where to write the files (created, mode 0700, if missing)")
+      ->capture_default_str();
   keygen->add_flag("--force", k->force, "replace existing files");
   keygen->callback([k, exit_code] { *exit_code = RunKeygen(*k); });
 

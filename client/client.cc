@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "security/zap.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {
@@ -46,6 +47,7 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options, zmq::cont
   if (options.window == 0) return Status(Code::kInvalidArgument, "window must be at least 1");
   if (options.attempt_timeout.count() <= 0)
     return Status(Code::kInvalidArgument, "attempt_timeout must be positive");
+  CQRS_RETURN_IF_ERROR(options.curve.Validate());
   std::unique_ptr<Client> client(new Client(std::move(options), context));
   try {
     client->OpenSocket();
@@ -74,6 +76,7 @@ Client::Client(ClientOptions options, zmq::context_t* context)
   q.attempt_timeout = options_.attempt_timeout;
   q.deadline = options_.deadline;
   q.window = options_.window;
+  q.curve = options_.curve;
   queries_ = std::make_unique<QueryChannel>(std::move(q), *context_);
 }
 
@@ -86,6 +89,7 @@ void Client::OpenSocket() {
   socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
   wire::SocketTuning tuning;
   wire::ConfigureClient(*socket_, tuning);
+  security::SecureClient(*socket_, options_.curve);
   socket_->connect(options_.writer_endpoint);
 }
 

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "client/query_channel.h"
+#include "security/keys.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/value.h"
@@ -36,6 +37,9 @@ struct ClientOptions {
   // 0: retry until a definite reply, however long that takes.
   std::chrono::milliseconds deadline{60000};
   std::uint32_t window = 128;  // requests in flight at most (and, separately, queries)
+  // Security on: this client's key pair and the servers' public key (security::LoadClientCurve).
+  // The principal the key belongs to decides the tenant and what may be read and written.
+  security::ClientCurve curve;
 };
 
 // How a query is answered.

@@ -2,6 +2,7 @@
 #include "client/query_channel.h"
 
 #include "base/clock.h"
+#include "security/zap.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {
@@ -19,6 +20,7 @@ QueryChannel::~QueryChannel() = default;
 void QueryChannel::OpenSocket() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   wire::ConfigureClient(*socket_, wire::SocketTuning());
+  security::SecureClient(*socket_, options_.curve);
   for (const std::string& endpoint : options_.endpoints) socket_->connect(endpoint);
 }
 

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "base/status.h"
+#include "security/keys.h"
 #include "wire/aligned_buffer.h"
 #include "wire/query_codec.h"
 
@@ -37,6 +38,7 @@ struct QueryChannelOptions {
   std::chrono::milliseconds attempt_timeout{1000};  // plus the query's own wait
   std::chrono::milliseconds deadline{60000};        // then Unavailable; 0: never give up
   std::uint32_t window = 128;
+  security::ClientCurve curve;  // validated by the Client
 };
 
 // Not thread-safe; owned by a Client. Callbacks run inside HandleReadable/CheckTimers.

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "base/clock.h"
+#include "security/zap.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {
@@ -13,11 +14,18 @@ constexpr std::size_t kMaxPending = 1'000'000;  // live events held while a gap 
 
 Result<std::unique_ptr<Subscriber>> Subscriber::Connect(SubscriberOptions options,
                                                         zmq::context_t* context) {
+  CQRS_RETURN_IF_ERROR(options.curve.Validate());
+  if (options.curve.enabled() && (options.tenant.empty() || options.collection.empty()))
+    return Status(Code::kInvalidArgument,
+                  "with CURVE keys a subscription names its tenant and one collection (the "
+                  "feed admits only the principal's own tenant's collections)");
   std::unique_ptr<Subscriber> s(new Subscriber(std::move(options), context));
   try {
     s->sub_.set(zmq::sockopt::rcvhwm, s->options_.rcvhwm);
     s->sub_.set(zmq::sockopt::linger, 0);
+    security::SecureClient(s->sub_, s->options_.curve);
     std::string prefix = s->options_.collection.empty() ? "" : s->options_.collection + "/";
+    if (s->options_.curve.enabled()) prefix = s->options_.tenant + "/" + prefix;
     s->sub_.set(zmq::sockopt::subscribe, prefix);
     if (!prefix.empty()) s->sub_.set(zmq::sockopt::subscribe, std::string(wire::kHeartbeatTopic));
     s->sub_.connect(s->options_.events_endpoint);
@@ -172,6 +180,7 @@ Status Subscriber::RequestReplay(std::uint64_t from_seq, const fb::EventBatch** 
     if (!replay_) {
       replay_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
       wire::ConfigureClient(*replay_, wire::SocketTuning());
+      security::SecureClient(*replay_, options_.curve);
       replay_->connect(options_.replay_endpoint);
     }
     zmq::message_t request(bytes.data(), bytes.size());

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "schemas/cqrs_generated.h"
+#include "security/keys.h"
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
 
@@ -27,6 +28,10 @@ struct SubscriberOptions {
   std::uint64_t from_seq = 0;
   int rcvhwm = 100000;  // SUB high-water mark; past it ZeroMQ drops and replay fills in
   std::chrono::milliseconds replay_timeout{2000};
+  // Security on: the key pair and the servers' public key, and the tenant of the key's
+  // principal (topics are then "<tenant>/<collection>/<key>"); `collection` is then required.
+  security::ClientCurve curve;
+  std::string tenant;
 };
 
 struct SubscriberStats {

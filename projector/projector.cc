@@ -171,19 +171,15 @@ Status Projector::Init(const ProjectorOptions& options) {
     wire::SocketTuning tuning;
     tuning.max_message_bytes = config_.limits.max_request_bytes;
     wire::ConfigureRouter(replay_router_, tuning);
-    if (security_) CQRS_RETURN_IF_ERROR(security_->Secure(replay_router_));
+    if (security_)
+      CQRS_RETURN_IF_ERROR(
+          security_->SecureAndTest(context_, replay_router_, security::ServerSocket::kRouter));
     replay_endpoint_ = wire::BindResolved(replay_router_, config_.ReplayEndpoint());
     tick_pub_.set(zmq::sockopt::sndhwm, 16);
     tick_pub_.set(zmq::sockopt::linger, 0);
     wire::BindResolved(tick_pub_, config_.ProjectorTickEndpoint());
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "projector endpoints: {}", e.what());
-  }
-  if (security_) {
-    CQRS_RETURN_IF_ERROR(security_->SelfTest(context_, events_pub_, events_endpoint_,
-                                             security::ServerSocket::kXpub));
-    CQRS_RETURN_IF_ERROR(security_->SelfTest(context_, replay_router_, replay_endpoint_,
-                                             security::ServerSocket::kRouter));
   }
   return OkStatus();
 }
@@ -192,8 +188,9 @@ Status Projector::BindEvents(const std::string& endpoint) {
   events_pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.projector.events_sndhwm));
   events_pub_.set(zmq::sockopt::linger, 0);
   if (security_) {
-    CQRS_RETURN_IF_ERROR(security_->Secure(events_pub_));
     events_pub_.set(zmq::sockopt::xpub_manual, 1);
+    CQRS_RETURN_IF_ERROR(
+        security_->SecureAndTest(context_, events_pub_, security::ServerSocket::kXpub));
   }
   events_endpoint_ = wire::BindResolved(events_pub_, endpoint);
   return OkStatus();

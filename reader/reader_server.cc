@@ -53,7 +53,9 @@ Status ReaderServer::Init(const std::string& endpoint) {
     wire::SocketTuning tuning;
     tuning.max_message_bytes = config_.limits.max_request_bytes;
     wire::ConfigureRouter(router_, tuning);
-    if (security_) CQRS_RETURN_IF_ERROR(security_->Secure(router_));
+    if (security_)
+      CQRS_RETURN_IF_ERROR(
+          security_->SecureAndTest(context_, router_, security::ServerSocket::kRouter));
     endpoint_ = wire::BindResolved(router_, endpoint);
     tick_sub_.set(zmq::sockopt::linger, 0);
     tick_sub_.set(zmq::sockopt::subscribe, "");
@@ -61,9 +63,6 @@ Status ReaderServer::Init(const std::string& endpoint) {
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "bind {}: {}", endpoint, e.what());
   }
-  if (security_)
-    CQRS_RETURN_IF_ERROR(
-        security_->SelfTest(context_, router_, endpoint_, security::ServerSocket::kRouter));
   return OkStatus();
 }
 
@@ -285,6 +284,7 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
     if (items[1].revents & ZMQ_POLLIN)
       while (tick_sub_.recv(tick, zmq::recv_flags::dontwait)) {
       }
+    if (security_) security_->ReloadIfSignalled();  // before judging any query after a SIGHUP
     if (items[0].revents & ZMQ_POLLIN) Receive(&fresh_);
     Process(fresh_);
     std::uint64_t now = MonoNs();
@@ -293,7 +293,6 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
       next_beat = now + 100'000'000;
       FollowGeneration();  // an idle reader leaves a replaced store too, so it can be removed
     }
-    if (security_) security_->ReloadIfSignalled();
   }
   router_.set(zmq::sockopt::linger, 1000);
 }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -115,6 +116,46 @@ Result<KeyPair> ReadKeyFile(const std::string& path) {
                    st.st_mode & 0777);
   }
   return keys;
+}
+
+Status ClientCurve::Validate() const {
+  if (!enabled()) return OkStatus();
+  CQRS_RETURN_IF_ERROR(ValidateKey(server_public_key, "server public key"));
+  CQRS_RETURN_IF_ERROR(ValidateKey(keys.public_key, "client public key"));
+  return ValidateKey(keys.secret_key, "client secret key");
+}
+
+Result<ClientCurve> LoadClientCurve(const std::string& key_file, const std::string& server_key) {
+  ClientCurve curve;
+  if (key_file.empty() && server_key.empty()) return curve;
+  if (key_file.empty() || server_key.empty())
+    return Status(Code::kInvalidArgument,
+                  "CURVE needs both the client's key file (--key, CQRS_KEY) and the server's "
+                  "public key (--server-key, CQRS_SERVER_KEY)");
+  auto keys = ReadKeyFile(key_file);
+  if (!keys.ok()) return keys.status();
+  if (keys->secret_key.empty())
+    return Error(Code::kInvalidArgument, "{} holds no secret_key: name the client's .key file",
+                 key_file);
+  curve.keys = std::move(keys).value();
+  if (ValidateKey(server_key, "server key").ok()) {
+    curve.server_public_key = server_key;
+  } else {
+    auto server = ReadKeyFile(server_key);
+    if (!server.ok()) return server.status();
+    curve.server_public_key = server->public_key;
+  }
+  return curve;
+}
+
+Result<ClientCurve> LoadClientCurveOrEnvironment(std::string key_file, std::string server_key) {
+  auto env = [](std::string* value, const char* name) {
+    const char* v = std::getenv(name);
+    if (value->empty() && v != nullptr) *value = v;
+  };
+  env(&key_file, "CQRS_KEY");
+  env(&server_key, "CQRS_SERVER_KEY");
+  return LoadClientCurve(key_file, server_key);
 }
 
 }  // namespace cqrs::security

@@ -19,6 +19,23 @@ struct KeyPair {
   std::string secret_key;  // Z85; empty when read from a .pub file
 };
 
+// A client's CURVE settings: its key pair and the server's public key. Empty: plaintext.
+struct ClientCurve {
+  KeyPair keys;
+  std::string server_public_key;
+  bool enabled() const { return !server_public_key.empty(); }
+  // OK when disabled or when all three keys are valid Z85; else InvalidArgument naming the key.
+  Status Validate() const;
+};
+
+// The client's key file (NAME.key) and the server's public key: a key file's path (.pub or
+// .key) or the 40-character Z85 text itself. Both empty: plaintext; one alone: InvalidArgument.
+Result<ClientCurve> LoadClientCurve(const std::string& key_file, const std::string& server_key);
+
+// LoadClientCurve from --key / --server-key values, each falling back to the environment
+// (CQRS_KEY, CQRS_SERVER_KEY) when empty.
+Result<ClientCurve> LoadClientCurveOrEnvironment(std::string key_file, std::string server_key);
+
 // A fresh key pair (zmq_curve_keypair). Unavailable if libzmq was built without CURVE.
 Result<KeyPair> GenerateKeyPair();
 

@@ -49,13 +49,28 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Start(const Config& conf
   return s;
 }
 
-Status ServerSecurity::Secure(zmq::socket_t& socket) const {
-  return MakeCurveServer(socket, keys_);
-}
-
-Status ServerSecurity::SelfTest(zmq::context_t& context, zmq::socket_t& socket,
-                                const std::string& endpoint, ServerSocket kind) const {
-  return security::SelfTest(context, socket, kind, endpoint, keys_, kSelfTestWait);
+Status ServerSecurity::SecureAndTest(zmq::context_t& context, zmq::socket_t& socket,
+                                     ServerSocket kind) const {
+  CQRS_RETURN_IF_ERROR(MakeCurveServer(socket, keys_));
+  std::string endpoint;
+  try {
+    socket.bind("tcp://127.0.0.1:*");
+    endpoint = socket.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "security self-test: bind tcp://127.0.0.1:*: {}", e.what());
+  }
+  Status tested = security::SelfTest(context, socket, kind, endpoint, keys_, kSelfTestWait);
+  try {
+    socket.unbind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "security self-test: unbind {}: {}", endpoint, e.what());
+  }
+  if (tested.ok())
+    spdlog::debug(
+        "security self-test passed on {}: own key admitted, an unknown key (the refusal "
+        "logged above) and plaintext refused",
+        endpoint);
+  return tested;
 }
 
 const Principal* ServerSecurity::Authenticate(std::string_view user_id, Status* refusal) const {

@@ -30,12 +30,11 @@ class ServerSecurity {
   static Result<std::unique_ptr<ServerSecurity>> Start(const Config& config,
                                                        zmq::context_t& context);
 
-  // Before bind: CURVE server with the server key, ZAP domain enforced.
-  Status Secure(zmq::socket_t& socket) const;
-  // After bind, before serving: own key gets through, unknown key and plaintext do not
-  // (security::SelfTest). Internal, naming the endpoint and the check, on failure.
-  Status SelfTest(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
-                  ServerSocket kind) const;
+  // Before the public bind: makes `socket` a CURVE server with the server key (ZAP domain
+  // enforced), then proves it on a private loopback endpoint (bound, tested, unbound, so no real
+  // client can interleave): the own key gets through, an unknown key and plaintext do not
+  // (security::SelfTest). Internal, naming the check, on failure: the server must not start.
+  Status SecureAndTest(zmq::context_t& context, zmq::socket_t& socket, ServerSocket kind) const;
 
   // The enabled principal a message's User-Id names, or nullptr with `refusal` set to
   // Unauthenticated saying why (no User-Id, unknown name, disabled since it connected).

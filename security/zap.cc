@@ -152,13 +152,18 @@ Status MakeCurveServer(zmq::socket_t& socket, const KeyPair& server) {
 Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
                        const std::string& server_public_key) {
   try {
-    socket.set(zmq::sockopt::curve_serverkey, server_public_key);
-    socket.set(zmq::sockopt::curve_publickey, client.public_key);
-    socket.set(zmq::sockopt::curve_secretkey, client.secret_key);
+    SecureClient(socket, ClientCurve{client, server_public_key});
   } catch (const zmq::error_t& e) {
     return Error(Code::kInvalidArgument, "CURVE client options: {}", e.what());
   }
   return OkStatus();
+}
+
+void SecureClient(zmq::socket_t& socket, const ClientCurve& curve) {
+  if (!curve.enabled()) return;
+  socket.set(zmq::sockopt::curve_serverkey, curve.server_public_key);
+  socket.set(zmq::sockopt::curve_publickey, curve.keys.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, curve.keys.secret_key);
 }
 
 Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,

@@ -70,6 +70,10 @@ Status MakeCurveServer(zmq::socket_t& socket, const KeyPair& server);
 Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
                        const std::string& server_public_key);
 
+// MakeCurveClient when `curve` is enabled; nothing otherwise. Throws zmq::error_t on bad keys
+// (call ClientCurve::Validate first).
+void SecureClient(zmq::socket_t& socket, const ClientCurve& curve);
+
 // The start-up self-test of a server socket already bound to `endpoint` (a concrete address):
 // a client with the server's own key must get a message through (the ZAP handler answers), and
 // a client with an unknown key and a plaintext client must not. The clients are DEALERs sending

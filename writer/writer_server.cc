@@ -47,14 +47,13 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
   tuning.max_message_bytes = config.writer.max_message_bytes;
   try {
     wire::ConfigureRouter(server->router_, tuning);
-    if (server->security_) CQRS_RETURN_IF_ERROR(server->security_->Secure(server->router_));
+    if (server->security_)
+      CQRS_RETURN_IF_ERROR(server->security_->SecureAndTest(context, server->router_,
+                                                            security::ServerSocket::kRouter));
     server->endpoint_ = wire::BindResolved(server->router_, config.WriterEndpoint());
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "bind {}: {}", config.WriterEndpoint(), e.what());
   }
-  if (server->security_)
-    CQRS_RETURN_IF_ERROR(server->security_->SelfTest(context, server->router_, server->endpoint_,
-                                                     security::ServerSocket::kRouter));
   try {
     server->tick_.set(zmq::sockopt::sndhwm, 16);  // a tick carries the latest seq: drops are fine
     server->tick_.set(zmq::sockopt::linger, 0);
@@ -91,6 +90,9 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       if (e.num() != EINTR) throw;
       continue;
     }
+    // Between batches (no tenant view is held), before the next one: after a SIGHUP no request
+    // is judged by the old principals.
+    if (security_) security_->ReloadIfSignalled();
     // One batch per turn (the poll returns at once while more is waiting), so the reader
     // check and a stop request are never starved by a steady load.
     if (items[0].revents & ZMQ_POLLIN) ProcessBatch();
@@ -99,7 +101,6 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       next_check = Clock::now() + check_period;
     }
     if (control_) control_->Beat(shm::kWriterSlot);
-    if (security_) security_->ReloadIfSignalled();  // between batches: no tenant view is held
   }
   // Let the last replies leave before the socket closes.
   router_.set(zmq::sockopt::linger, 1000);
