@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "security/keys.h"
 #include "tests/support/test_support.h"
@@ -191,6 +192,51 @@ TEST_CASE("Bad principals are refused, naming the entry and the field", "[securi
     CHECK(r.status().code() == Code::kInvalidArgument);
     CHECK_THAT(r.status().message(), Catch::Contains(c.message));
   }
+}
+
+TEST_CASE("The change feed admits only the principal's own tenant's readable topics",
+          "[security]") {
+  Principal some{"a", "k", "acme", {"orders", "customers"}, {}, false};
+  Principal all{"b", "k", "acme", {"*"}, {}, false};
+  for (const Principal* p : {&some, &all}) {
+    CHECK(p->AllowsTopic("~hb"));
+    CHECK(p->AllowsTopic("acme/orders/"));
+    CHECK(p->AllowsTopic("acme/orders/o1"));
+    CHECK(p->AllowsTopic("acme/customers/"));
+    CHECK_FALSE(p->AllowsTopic(""));
+    CHECK_FALSE(p->AllowsTopic("a"));
+    CHECK_FALSE(p->AllowsTopic("acme"));
+    CHECK_FALSE(p->AllowsTopic("acmex/orders/"));
+    CHECK_FALSE(p->AllowsTopic("other/orders/"));
+    CHECK_FALSE(p->AllowsTopic("orders/"));
+  }
+  // The whole tenant, or a collection name prefix, only with read "*".
+  CHECK_FALSE(some.AllowsTopic("acme/"));
+  CHECK_FALSE(some.AllowsTopic("acme/ord"));
+  CHECK_FALSE(some.AllowsTopic("acme/orders"));
+  CHECK_FALSE(some.AllowsTopic("acme/invoices/"));
+  CHECK(all.AllowsTopic("acme/"));
+  CHECK(all.AllowsTopic("acme/invoices/"));
+}
+
+TEST_CASE("A reload revokes a principal that lost anything it had", "[security]") {
+  Principal p{"a", "k1", "acme", {"orders"}, {"orders"}, false};
+  CHECK(p.StillCovers(&p));
+  CHECK_FALSE(p.StillCovers(nullptr));
+  for (auto change : std::vector<std::function<void(Principal&)>>{
+           [](Principal& q) { q.disabled = true; },
+           [](Principal& q) { q.public_key = "k2"; },
+           [](Principal& q) { q.tenant = "other"; },
+           [](Principal& q) { q.read.clear(); },
+           [](Principal& q) { q.write.push_back("x"); },
+       }) {
+    Principal q = p;
+    change(q);
+    CHECK_FALSE(p.StillCovers(&q));
+  }
+  Principal disabled = p;
+  disabled.disabled = true;
+  CHECK(disabled.StillCovers(nullptr));  // nothing was admitted under it
 }
 
 }  // namespace cqrs::security

@@ -113,6 +113,26 @@ TEST_CASE("Without a ZAP handler a CURVE server admits no one and the self-test 
   CHECK_THAT(s.message(), Catch::Contains("is the ZAP handler running?"));
 }
 
+TEST_CASE("The self-test of an XPUB: own key subscribes, unknown key and plaintext do not",
+          "[security][zap]") {
+  zmq::context_t context;
+  zmq::socket_t xpub(context, zmq::socket_type::xpub);
+  xpub.set(zmq::sockopt::linger, 0);
+  xpub.set(zmq::sockopt::xpub_manual, 1);
+  KeyPair keys = GenerateKeyPair().value();
+  REQUIRE(MakeCurveServer(xpub, keys).ok());
+  xpub.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = xpub.get(zmq::sockopt::last_endpoint);
+  // No handler: fails closed.
+  Status s =
+      SelfTest(context, xpub, ServerSocket::kXpub, endpoint, keys, std::chrono::milliseconds(300));
+  CHECK_THAT(s.message(), Catch::Contains("is the ZAP handler running?"));
+  auto zap = ZapHandler::Start(context, keys, std::make_shared<Principals>());
+  REQUIRE(zap.ok());
+  CHECK(SelfTest(context, xpub, ServerSocket::kXpub, endpoint, keys, std::chrono::milliseconds(500))
+            .ok());
+}
+
 TEST_CASE("A second ZAP handler in one context is refused", "[security][zap]") {
   zmq::context_t context;
   KeyPair server = GenerateKeyPair().value();

@@ -4,11 +4,15 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <zmq.hpp>
 
+#include "security/principals.h"
+#include "security/zap.h"
 #include "shm/control_block.h"
 
 namespace cqrs::testing {
@@ -28,13 +32,42 @@ Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
     readers.push_back("ipc://" + (dir / fmt::format("reader{}.sock", i)));
     reader_list += fmt::format("{}\"{}\"", i ? ", " : "", readers.back());
   }
+  std::string security_toml;
+  if (config.security) {
+    const std::string keys = dir / "keys";
+    std::filesystem::create_directories(keys);
+    server_keys = security::GenerateKeyPair().value();
+    REQUIRE(security::WriteKeyFiles(keys, "server", server_keys, false).ok());
+    security_toml = fmt::format("[security]\nserver_key = \"{}/server.key\"\n", keys);
+    probe = AddPrincipal("probe", "probe", {"*"}, {"*"});
+  }
   std::ofstream(config_path) << fmt::format(
       "log_level = \"warn\"\n"
       "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n{}"
       "[projector]\nevents_endpoint = \"{}\"\nreplay_endpoint = \"{}\"\n{}"
-      "[reader]\nendpoints = [{}]\n[cache]\nslots = {}\n{}\n",
+      "[reader]\nendpoints = [{}]\n[cache]\nslots = {}\n{}{}\n",
       writer, config.durability, config.writer_toml, events, replay, config.projector_toml,
-      reader_list, config.cache_slots, config.extra_toml);
+      reader_list, config.cache_slots, security_toml, config.extra_toml);
+}
+
+std::string Pipeline::principals_path() const {
+  return (std::filesystem::path(data_dir) / "principals.toml").string();
+}
+
+security::ClientCurve Pipeline::AddPrincipal(const std::string& name, const std::string& tenant,
+                                             std::vector<std::string> read,
+                                             std::vector<std::string> write) {
+  std::filesystem::create_directories(data_dir);
+  auto principals = security::Principals::Load(principals_path());
+  REQUIRE(principals.ok());
+  security::ClientCurve curve;
+  curve.keys = security::GenerateKeyPair().value();
+  curve.server_public_key = server_keys.public_key;
+  security::Principal p{name, curve.keys.public_key, tenant, std::move(read), std::move(write),
+                        false};
+  REQUIRE(principals->Add(p).ok());
+  REQUIRE(principals->Save(principals_path()).ok());
+  return curve;
 }
 
 Pipeline::~Pipeline() {
@@ -69,12 +102,13 @@ std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
   return std::make_unique<ChildProcess>(argv, log_path, std::move(env));
 }
 
-void Pipeline::WaitAnswering(const std::string& endpoint) {
+void Pipeline::WaitAnswering(const std::string& endpoint, const security::ClientCurve& curve) {
   zmq::context_t context;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     zmq::socket_t s(context, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 0);
+    security::SecureClient(s, curve);
     s.connect(endpoint);
     const char junk[] = "ping";
     s.send(zmq::buffer(junk, 4));
@@ -86,22 +120,26 @@ void Pipeline::WaitAnswering(const std::string& endpoint) {
 }
 
 void Pipeline::WaitAllAnswering() {
-  WaitAnswering(writer);
-  WaitAnswering(replay);
-  for (const auto& r : readers) WaitAnswering(r);
+  WaitAnswering(writer, probe);
+  WaitAnswering(replay, probe);
+  for (const auto& r : readers) WaitAnswering(r, probe);
 }
 
-ClientOptions Pipeline::client_options() const {
+ClientOptions Pipeline::client_options(const security::ClientCurve& curve) const {
   ClientOptions o;
   o.writer_endpoint = writer;
   o.reader_endpoints = readers;
+  o.curve = curve;
   return o;
 }
 
-SubscriberOptions Pipeline::subscriber_options() const {
+SubscriberOptions Pipeline::subscriber_options(const security::ClientCurve& curve,
+                                               const std::string& tenant) const {
   SubscriberOptions o;
   o.events_endpoint = events;
   o.replay_endpoint = replay;
+  o.curve = curve;
+  o.tenant = tenant;
   return o;
 }
 

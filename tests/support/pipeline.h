@@ -9,6 +9,7 @@
 
 #include "client/client.h"
 #include "client/subscriber.h"
+#include "security/keys.h"
 #include "tests/support/writer_process.h"
 
 namespace cqrs::testing {
@@ -20,6 +21,9 @@ struct PipelineConfig {
   std::string projector_toml;        // lines added to the [projector] table
   std::string extra_toml;            // appended to the generated config
   std::uint32_t cache_slots = 1024;  // [cache] slots: small, tests run many pipelines
+  // Security on: a server key in <dir>/keys, [security] in the config, and a principal "probe"
+  // (tenant "probe", read/write *) whose keys WaitAnswering uses.
+  bool security = false;
 };
 
 class Pipeline {
@@ -34,12 +38,21 @@ class Pipeline {
   std::unique_ptr<ChildProcess> StartProcess(const std::string& name,
                                              std::vector<std::string> extra = {},
                                              std::vector<std::string> env = {});
-  // Waits until `endpoint` answers a garbage frame (every server answers one).
-  static void WaitAnswering(const std::string& endpoint);
+  // Waits until `endpoint` answers a garbage frame (every server answers one), sent with
+  // `curve` (plaintext when it is disabled).
+  static void WaitAnswering(const std::string& endpoint, const security::ClientCurve& curve = {});
   void WaitAllAnswering();
 
-  ClientOptions client_options() const;
-  SubscriberOptions subscriber_options() const;
+  // Security on: adds a principal to the principals file (before StartUp, or followed by a
+  // SIGHUP) with a fresh key pair; returns its client settings.
+  security::ClientCurve AddPrincipal(const std::string& name, const std::string& tenant,
+                                     std::vector<std::string> read, std::vector<std::string> write);
+  std::string principals_path() const;
+
+  // Endpoints, and `curve` (default: none, plaintext).
+  ClientOptions client_options(const security::ClientCurve& curve = {}) const;
+  SubscriberOptions subscriber_options(const security::ClientCurve& curve = {},
+                                       const std::string& tenant = {}) const;
   std::vector<std::string> common_flags() const;  // --config FILE --data DIR
 
   // At the end the log must hold no sanitizer report and, unless this is set, no restart.
@@ -49,6 +62,8 @@ class Pipeline {
   std::vector<std::string> readers;
   std::string log_path;
   std::unique_ptr<ChildProcess> up;
+  security::KeyPair server_keys;  // security on
+  security::ClientCurve probe;    // security on: the "probe" principal
 };
 
 std::string ProjectorBinary();

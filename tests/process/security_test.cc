@@ -1,0 +1,356 @@
+// Security through real processes (`cqrs up` with [security] server_key): CURVE + ZAP on every
+// endpoint, the tenant and ACL from the principals file, SIGHUP reloading it.
+//  - unknown key, plaintext, wrong server key: no reply and no request counted by any server;
+//  - tenant B cannot see or change tenant A's data: thousands of reads, scans, finds, aggregates
+//    and writes (same collection and keys, A's client id, a token naming A), 0 of A's entities
+//    changed, 0 of A's events delivered to B;
+//  - the change feed admits only a subscriber's own tenant's collections;
+//  - read-only ACL: PermissionDenied on writes; a disabled principal is cut off after SIGHUP;
+//  - a captured request resent: the original reply, no new effect;
+//  - a secured server without its ZAP handler refuses to start (fails closed).
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <zmq.hpp>
+
+#include "client/client.h"
+#include "client/subscriber.h"
+#include "security/zap.h"
+#include "shm/control_block.h"
+#include "tests/support/pipeline.h"
+#include "wire/aligned_buffer.h"
+#include "wire/command_codec.h"
+
+namespace cqrs {
+namespace {
+
+const std::string kOrdersToml =
+    "[[collections]]\nname = \"orders\"\nindexes = [\"owner\"]\n"
+    "aggregates = [{ name = \"by_owner\", group_by = \"owner\" }]\n";
+
+std::unique_ptr<Client> Connect(const testing::Pipeline& p, const security::ClientCurve& curve,
+                                std::string client_id = {}) {
+  ClientOptions o = p.client_options(curve);
+  o.client_id = std::move(client_id);
+  o.deadline = std::chrono::milliseconds(10000);
+  auto c = Client::Connect(o);
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+// Sends `frame` on a fresh DEALER (CURVE per `curve`) and returns the reply, or "" if none came
+// within `wait`.
+std::string Exchange(const std::string& endpoint, const security::ClientCurve& curve,
+                     std::span<const std::uint8_t> frame, std::chrono::milliseconds wait) {
+  zmq::context_t context;
+  zmq::socket_t s(context, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  security::SecureClient(s, curve);
+  s.connect(endpoint);
+  (void)s.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, wait);
+  if (!(item.revents & ZMQ_POLLIN)) return {};
+  zmq::message_t reply;
+  (void)s.recv(reply);
+  return reply.to_string();
+}
+
+wire::CommandReplyData ParseReply(const std::string& bytes) {
+  wire::AlignedBuffer aligned;
+  aligned.Assign(bytes.data(), bytes.size());
+  wire::CommandReplyData reply;
+  REQUIRE(wire::ParseCommandReply(aligned.span(), &reply).ok());
+  return reply;
+}
+
+std::uint64_t Requests(const shm::ControlBlock& control, int slot) {
+  return control.slot(slot).counters[shm::kRequests].load();
+}
+
+std::string Owner(const wire::EntityData& e) {
+  for (const auto& f : e.fields)
+    if (f.name == "owner") return std::get<std::string>(f.value);
+  return "?";
+}
+
+}  // namespace
+
+TEST_CASE("Security on: only principals get in, each tenant sees only its own data",
+          "[process][security]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  config.security = true;
+  config.extra_toml = kOrdersToml;
+  testing::Pipeline p(dir, config);
+  const auto alice = p.AddPrincipal("alice", "tenant_a", {"*"}, {"*"});
+  const auto bob = p.AddPrincipal("bob", "tenant_b", {"*"}, {"*"});
+  const auto auditor = p.AddPrincipal("auditor", "tenant_a", {"orders"}, {});
+  const auto carol = p.AddPrincipal("carol", "tenant_a", {"orders"}, {"orders"});
+  p.StartUp();
+  auto attached = shm::ControlBlock::Attach(p.data_dir, config.cache_slots);
+  REQUIRE(attached.ok());
+  const shm::ControlBlock& control = attached.value();
+
+  auto a = Connect(p, alice, "shared-client");
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(a->Upsert("orders", fmt::format("k{:03d}", i), {{"owner", std::string("a")}}).ok());
+  const std::uint64_t a_seq = a->Upsert("orders", "last", {{"owner", std::string("a")}}).seq;
+
+  SECTION("unknown key, plaintext and a wrong server key get no reply and reach no server") {
+    wire::CommandRequestEncoder encoder;
+    CommandSpec put = Upsert("orders", "k000", {{"owner", std::string("x")}});
+    auto frame = encoder.Encode("intruder", 1, "", {&put, 1});
+    security::ClientCurve unknown;
+    unknown.keys = security::GenerateKeyPair().value();
+    unknown.server_public_key = p.server_keys.public_key;
+    security::ClientCurve wrong_server = alice;
+    wrong_server.server_public_key = security::GenerateKeyPair().value().public_key;
+    const std::uint64_t writer_before = Requests(control, shm::kWriterSlot);
+    const std::uint64_t reader_before = Requests(control, shm::kFirstReaderSlot);
+    for (const auto* curve : {&unknown, &wrong_server}) {
+      CHECK(Exchange(p.writer, *curve, frame, std::chrono::milliseconds(500)).empty());
+      CHECK(Exchange(p.readers[0], *curve, frame, std::chrono::milliseconds(300)).empty());
+      CHECK(Exchange(p.replay, *curve, frame, std::chrono::milliseconds(300)).empty());
+    }
+    CHECK(Exchange(p.writer, {}, frame, std::chrono::milliseconds(500)).empty());
+    CHECK(Exchange(p.readers[0], {}, frame, std::chrono::milliseconds(300)).empty());
+    CHECK(Requests(control, shm::kWriterSlot) == writer_before);
+    CHECK(Requests(control, shm::kFirstReaderSlot) == reader_before);
+    // The same frame from a principal is answered (the negative checks could not pass vacuously).
+    CHECK(!Exchange(p.writer, alice, frame, std::chrono::milliseconds(5000)).empty());
+    CHECK(testing::WaitFor([&] { return Requests(control, shm::kWriterSlot) == writer_before + 1; },
+                           std::chrono::seconds(5)));
+  }
+
+  SECTION("tenant B cannot read, write, scan, find, aggregate or subscribe to tenant A's data") {
+    // B's live feed, and B trying A's topics with a raw SUB.
+    auto b_sub = Subscriber::Connect([&] {
+      auto o = p.subscriber_options(bob, "tenant_b");
+      o.collection = "orders";
+      o.from_seq = 1;
+      return o;
+    }());
+    REQUIRE(b_sub.ok());
+    zmq::context_t context;
+    zmq::socket_t spy(context, zmq::socket_type::sub);
+    spy.set(zmq::sockopt::linger, 0);
+    security::SecureClient(spy, bob);
+    for (const char* topic : {"", "tenant_a/", "tenant_a/orders/", "tenant_a/orders/k000", "t"})
+      spy.set(zmq::sockopt::subscribe, topic);
+    spy.connect(p.events);
+
+    // B uses A's client id, A's keys and collection, and a token naming A's tenant.
+    ClientOptions o = p.client_options(bob);
+    o.client_id = "shared-client";
+    o.token = "tenant=tenant_a";
+    auto bc = Client::Connect(o);
+    REQUIRE(bc.ok());
+    Client& b = *bc.value();
+    int b_writes = 0, reads = 0;
+    for (int i = 0; i < 50; ++i, ++b_writes) {
+      CommandResult r =
+          b.Upsert("orders", fmt::format("k{:03d}", i), {{"owner", std::string("b")}});
+      REQUIRE(r.ok());
+      CHECK(r.versions.at(0) == 1);  // B's own entity, not a second version of A's
+    }
+    ReadOptions fresh;
+    fresh.min_seq = a_seq;
+    for (int round = 0; round < 20; ++round) {
+      for (int i = 0; i < 100; ++i, ++reads) {
+        QueryResult g = b.Get("orders", fmt::format("k{:03d}", i), fresh);
+        if (i < 50) {
+          REQUIRE(g.ok());
+          CHECK(Owner(g.entities.at(0)) == "b");
+        } else {
+          CHECK(g.status == Code::kNotFound);
+        }
+      }
+      QueryResult scan = b.Scan({"orders", "", "", "", "", 1000}, fresh);
+      REQUIRE(scan.ok());
+      CHECK(scan.entities.size() == 50);
+      for (const auto& e : scan.entities) CHECK(Owner(e) == "b");
+      QueryResult find = b.Find({"orders", "owner", std::string("a"), {}, {}, "", 1000}, fresh);
+      REQUIRE(find.ok());
+      CHECK(find.entities.empty());
+      QueryResult agg = b.Aggregate("orders", "by_owner", fresh);
+      REQUIRE(agg.ok());
+      REQUIRE(agg.groups.size() == 1);
+      CHECK(std::get<std::string>(agg.groups[0].key) == "b");
+      CHECK(agg.groups[0].count == 50);
+      reads += 4;
+    }
+    // Deletes and conditional updates of A's keys only ever touch B's (or nothing).
+    for (int i = 50; i < 100; ++i, ++b_writes) {
+      CHECK(b.Remove("orders", fmt::format("k{:03d}", i)).status == Code::kNotFound);
+      CHECK(
+          b.Update("orders", fmt::format("k{:03d}", i), {{"owner", std::string("b")}}, 1).status ==
+          Code::kNotFound);
+    }
+
+    // A's data is untouched, and A's client id sequence was not disturbed by B's use of it.
+    const std::uint64_t last = a->Upsert("orders", "after", {{"owner", std::string("a")}}).seq;
+    REQUIRE(last > 0);
+    ReadOptions at_last;
+    at_last.min_seq = last;
+    QueryResult all = a->Scan({"orders", "", "", "", "", 1000}, at_last);
+    REQUIRE(all.ok());
+    CHECK(all.entities.size() == 102);
+    for (const auto& e : all.entities) {
+      CHECK(Owner(e) == "a");
+      CHECK(e.version == 1);
+    }
+    QueryResult a_agg = a->Aggregate("orders", "by_owner", at_last);
+    REQUIRE(a_agg.groups.size() == 1);
+    CHECK(a_agg.groups[0].count == 102);
+
+    // B's subscriber: B's 50 events (and nothing of A's); the spy: nothing but heartbeats.
+    std::set<std::string> b_keys;
+    int foreign = 0;
+    testing::WaitFor(
+        [&] {
+          (void)b_sub.value()->Poll(std::chrono::milliseconds(50), [&](const fb::Event& e) {
+            if (e.tenant()->string_view() != "tenant_b") ++foreign;
+            b_keys.insert(e.key()->str());
+          });
+          return b_keys.size() >= 50;
+        },
+        std::chrono::seconds(20));
+    CHECK(b_keys.size() == 50);
+    CHECK(foreign == 0);
+    int spied = 0, heartbeats = 0;
+    for (;;) {
+      zmq::message_t topic, body;
+      if (!spy.recv(topic, zmq::recv_flags::dontwait)) break;
+      (void)spy.recv(body);
+      (topic.to_string() == "~hb" ? heartbeats : spied) += 1;
+    }
+    CHECK(spied == 0);
+    INFO("B: " << b_writes << " writes, " << reads << " reads; spy got " << heartbeats
+               << " heartbeats");
+    CHECK(reads >= 2000);
+  }
+
+  SECTION("read-only ACL: PermissionDenied on writes; a disabled principal is cut off") {
+    auto ro = Connect(p, auditor);
+    CommandResult w = ro->Upsert("orders", "k000", {{"owner", std::string("z")}});
+    CHECK(w.status == Code::kPermissionDenied);
+    CHECK(w.message.find("auditor") != std::string::npos);
+    CHECK(ro->Get("orders", "k000").ok());
+    CHECK(ro->Get("customers", "c1").status == Code::kPermissionDenied);
+    ReadOptions any;
+    any.min_seq = 0;
+    QueryResult k0 = a->Get("orders", "k000", any);
+    REQUIRE(k0.ok());
+    CHECK(Owner(k0.entities.at(0)) == "a");
+
+    auto c = Connect(p, carol);
+    REQUIRE(c->Upsert("orders", "carol", {{"owner", std::string("a")}}).ok());
+    REQUIRE(c->Get("orders", "carol").ok());  // its reader connection is made
+    auto c_sub = Subscriber::Connect([&] {
+      auto o = p.subscriber_options(carol, "tenant_a");
+      o.collection = "orders";
+      return o;
+    }());
+    REQUIRE(c_sub.ok());
+    testing::RunShell(fmt::format("{} principal disable carol --file {}", testing::CliBinary(),
+                                  p.principals_path()));
+    p.up->Signal(SIGHUP);
+    // Each process reloads when the signal reaches it: within seconds both the writer and the
+    // readers refuse carol's next message on its open connections, and keep refusing.
+    CommandResult refused;
+    QueryResult denied;
+    REQUIRE(testing::WaitFor(
+        [&] {
+          refused = c->Upsert("orders", "carol", {{"owner", std::string("a")}});
+          denied = c->Get("orders", "k000");
+          return refused.status == Code::kUnauthenticated &&
+                 denied.status == Code::kUnauthenticated;
+        },
+        std::chrono::seconds(10)));
+    CHECK(refused.message.find("disabled") != std::string::npos);
+    for (int i = 0; i < 20; ++i) {
+      CHECK(c->Upsert("orders", "carol", {{"owner", std::string("a")}}).status ==
+            Code::kUnauthenticated);
+      CHECK(c->Get("orders", "k000").status == Code::kUnauthenticated);
+    }
+    // A new connection of carol's is refused at the handshake: no reply at all.
+    ClientOptions fresh_options = p.client_options(carol);
+    fresh_options.deadline = std::chrono::milliseconds(1500);
+    auto fresh = Client::Connect(fresh_options);
+    REQUIRE(fresh.ok());
+    CommandResult cut = fresh.value()->Upsert("orders", "carol", {{"owner", std::string("a")}});
+    CHECK(cut.status == Code::kUnavailable);
+    CHECK(cut.indeterminate);
+    // The feed was rebound: carol's subscriber gets nothing written after this point.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    (void)c_sub.value()->Poll(std::chrono::milliseconds(200), [](const fb::Event&) {});
+    const std::uint64_t before = c_sub.value()->stats().delivered;
+    REQUIRE(a->Upsert("orders", "after-disable", {{"owner", std::string("a")}}).ok());
+    for (int i = 0; i < 10; ++i)
+      (void)c_sub.value()->Poll(std::chrono::milliseconds(100), [](const fb::Event&) {});
+    CHECK(c_sub.value()->stats().delivered == before);
+    // Alice was not affected by the reload.
+    CHECK(a->Get("orders", "after-disable").ok());
+  }
+
+  SECTION("a captured request resent: the original reply, no new effect") {
+    wire::CommandRequestEncoder encoder;
+    CommandSpec put = Upsert("orders", "replayed", {{"owner", std::string("a")}});
+    auto bytes = encoder.Encode("capture", 1, "", {&put, 1});
+    const std::vector<std::uint8_t> frame(bytes.begin(), bytes.end());
+    const std::string first = Exchange(p.writer, alice, frame, std::chrono::milliseconds(5000));
+    REQUIRE(!first.empty());
+    wire::CommandReplyData r1 = ParseReply(first);
+    REQUIRE(r1.status == Code::kOk);
+    const std::uint64_t committed = control.seqs().writer_committed_seq.load();
+    wire::CommandReplyData r2 =
+        ParseReply(Exchange(p.writer, alice, frame, std::chrono::milliseconds(5000)));
+    CHECK(r2.status == Code::kOk);
+    CHECK(r2.seq == r1.seq);
+    CHECK(r2.versions == r1.versions);
+    CHECK(control.seqs().writer_committed_seq.load() == committed);
+    // Resent by another tenant's principal it is that tenant's own first write, not A's again.
+    wire::CommandReplyData r3 =
+        ParseReply(Exchange(p.writer, bob, frame, std::chrono::milliseconds(5000)));
+    CHECK(r3.status == Code::kOk);
+    CHECK(r3.seq > r1.seq);
+    CHECK(r3.versions == std::vector<std::uint64_t>{1});
+  }
+}
+
+TEST_CASE("A secured server without its ZAP handler refuses to start", "[process][security]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.security = true;
+  testing::Pipeline p(dir, config);
+  p.expect_restarts = true;  // the log holds the refusals on purpose
+  auto writer = p.StartProcess("cqrs-writer", {}, {"CQRS_FAULTS=no_zap_handler=1"});
+  CHECK(writer->Wait(std::chrono::seconds(20)) == 1 << 8);  // exit 1
+  // With its handler the writer starts and serves; the projector without one does not.
+  writer = p.StartProcess("cqrs-writer");
+  testing::Pipeline::WaitAnswering(p.writer, p.probe);
+  auto projector = p.StartProcess("cqrs-projector", {}, {"CQRS_FAULTS=no_zap_handler=1"});
+  CHECK(projector->Wait(std::chrono::seconds(20)) == 1 << 8);  // exit 1
+  writer->Signal(SIGTERM);
+  CHECK(writer->Wait(std::chrono::seconds(10)) == 0);
+  const std::string log = testing::ReadFile(p.log_path);
+  CHECK(log.find("security self-test failed") != std::string::npos);
+  CHECK(log.find("is the ZAP handler running?") != std::string::npos);
+
+  // A server key file that is not there stops a server at once, naming the file.
+  const std::string bad_config = dir / "bad.toml";
+  std::ofstream(bad_config) << "[security]\nserver_key = \"" << (dir / "missing.key") << "\"\n";
+  testing::ChildProcess bad({testing::WriterBinary(), "--config", bad_config, "--data",
+                             dir / "other", "--endpoint", "ipc://" + (dir / "other.sock")},
+                            p.log_path);
+  CHECK(bad.Wait(std::chrono::seconds(10)) == 1 << 8);
+  CHECK(testing::ReadFile(p.log_path).find(dir / "missing.key") != std::string::npos);
+}
+
+}  // namespace cqrs
