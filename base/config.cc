@@ -56,6 +56,7 @@ Status ReadSecurity(const toml::value& table, SecurityConfig* c) {
   TableReader r(table, "security.");
   r.Read("server_key", &c->server_key);
   r.Read("principals", &c->principals);
+  r.Read("handshake_timeout_ms", &c->handshake_timeout_ms);
   return r.Finish();
 }
 
@@ -262,6 +263,8 @@ Status ValidateConfig(const Config& c) {
   if (c.base_port < 1 || c.base_port > 65000) return bad("base_port", "must be in 1..65000");
   if (c.cache.slots > (1u << 22) || (c.cache.slots & (c.cache.slots - 1)) != 0)
     return bad("cache.slots", "must be 0 or a power of 2 up to 4194304 (2 GiB)");
+  if (c.security.handshake_timeout_ms < 100 || c.security.handshake_timeout_ms > 600000)
+    return bad("security.handshake_timeout_ms", "must be in 100..600000");
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
   if (!kLevels.count(c.log_level))
     return bad("log_level", "must be trace, debug, info, warn, error or off");

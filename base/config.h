@@ -97,6 +97,9 @@ struct SecurityConfig {
   // reader, replay and events socket is CURVE with a ZAP allow-list of the principals file.
   std::string server_key;
   std::string principals;  // empty: <data>/principals.toml
+  // A connection that has not completed its handshake this long after connecting is dropped
+  // (ZMQ_HANDSHAKE_IVL): half-open connections do not pile up.
+  std::uint32_t handshake_timeout_ms = 5000;
 };
 
 // Read models declared per collection (docs/OPERATIONS.md): secondary indexes on fields, and

@@ -65,6 +65,10 @@ int EditPrincipals(const PrincipalCommand& c,
   auto principals = security::Principals::Load(*path);
   if (!principals.ok()) return Refuse(principals.status());
   if (Status s = change(principals.value()); !s.ok()) return Refuse(s);
+  const auto parent = std::filesystem::path(*path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && (std::filesystem::create_directories(parent, ec), ec))
+    return Refuse(Error(Code::kUnavailable, "cannot create {}: {}", parent.string(), ec.message()));
   if (Status s = principals->Save(*path); !s.ok()) return Refuse(s);
   return 0;
 }

@@ -214,10 +214,16 @@ void Projector::AdmitSubscriptions() {
       continue;
     }
     ++subscriptions_refused_;
-    spdlog::warn("change feed: refused a subscription to {}: {}", wire::Quoted(topic),
-                 p == nullptr ? refusal.message()
-                              : fmt::format("principal \"{}\" (tenant {}) may not read it", p->name,
-                                            p->tenant));
+    std::uint64_t suppressed = 0;
+    if (refusal_log_.Allow(MonoNs(), &suppressed))
+      spdlog::warn(
+          "change feed: refused a subscription to {}: {} ({} more refused since the last "
+          "report; {} in all)",
+          wire::Quoted(topic),
+          p == nullptr
+              ? refusal.message()
+              : fmt::format("principal \"{}\" (tenant {}) may not read it", p->name, p->tenant),
+          suppressed, subscriptions_refused_);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "base/config.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "projector/event_applier.h"
 #include "security/server_security.h"
@@ -104,6 +105,7 @@ class Projector {
   std::optional<shm::ControlBlock> control_;
   std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   std::uint64_t subscriptions_refused_ = 0;
+  LogLimiter refusal_log_;
   std::uint64_t applied_seq_ = 0;
 
   // Read snapshots of the log and of the read store, reset between uses and renewed: their

@@ -124,6 +124,9 @@ Status Principals::Add(Principal p) {
     return Error(Code::kAlreadyExists, "a principal named {} exists", p.name);
   if (const Principal* other = FindByKey(p.public_key))
     return Error(Code::kAlreadyExists, "principal {} already has this public key", other->name);
+  auto at = std::lower_bound(by_name_.begin(), by_name_.end(), p.name,
+                             [&](std::size_t i, const std::string& n) { return all_[i].name < n; });
+  by_name_.insert(at, all_.size());
   all_.push_back(std::move(p));
   return OkStatus();
 }
@@ -138,9 +141,9 @@ Status Principals::SetDisabled(std::string_view name, bool disabled) {
 }
 
 const Principal* Principals::FindByName(std::string_view name) const {
-  for (const Principal& p : all_)
-    if (p.name == name) return &p;
-  return nullptr;
+  auto at = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                             [&](std::size_t i, std::string_view n) { return all_[i].name < n; });
+  return at != by_name_.end() && all_[*at].name == name ? &all_[*at] : nullptr;
 }
 
 const Principal* Principals::FindByKey(std::string_view public_key) const {

@@ -58,12 +58,13 @@ class Principals {
   // NotFound if no principal has this name.
   Status SetDisabled(std::string_view name, bool disabled);
 
-  const Principal* FindByName(std::string_view name) const;
+  const Principal* FindByName(std::string_view name) const;  // O(log n): once per message
   const Principal* FindByKey(std::string_view public_key) const;
   const std::vector<Principal>& all() const { return all_; }
 
  private:
   std::vector<Principal> all_;
+  std::vector<std::size_t> by_name_;  // indexes into all_, sorted by name
 };
 
 }  // namespace cqrs::security

@@ -31,6 +31,7 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Start(const Config& conf
                  config.security.server_key);
   s->keys_ = std::move(keys).value();
   s->principals_path_ = config.PrincipalsPath();
+  s->handshake_timeout_ms_ = config.security.handshake_timeout_ms;
   auto principals = Principals::Load(s->principals_path_);
   if (!principals.ok()) return principals.status();
   s->principals_ = std::make_shared<const Principals>(std::move(principals).value());
@@ -54,6 +55,7 @@ Status ServerSecurity::SecureAndTest(zmq::context_t& context, zmq::socket_t& soc
   CQRS_RETURN_IF_ERROR(MakeCurveServer(socket, keys_));
   std::string endpoint;
   try {
+    socket.set(zmq::sockopt::handshake_ivl, static_cast<int>(handshake_timeout_ms_));
     socket.bind("tcp://127.0.0.1:*");
     endpoint = socket.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {

@@ -55,6 +55,7 @@ class ServerSecurity {
   ServerSecurity() = default;
 
   std::string principals_path_;
+  std::uint32_t handshake_timeout_ms_ = 5000;
   KeyPair keys_;
   std::shared_ptr<const Principals> principals_;
   std::unique_ptr<ZapHandler> zap_;

@@ -117,9 +117,10 @@ void ZapHandler::Run() {
     }
     Decide(frames, &code, &text, &user_id);
     (code == "200" ? admitted_ : refused_).fetch_add(1, std::memory_order_relaxed);
-    if (code != "200")
-      spdlog::warn("refused a connection from {}: {}",
-                   frames.size() > 3 ? frames[3].to_string() : "?", text);
+    std::uint64_t suppressed = 0;
+    if (code != "200" && log_limiter_.Allow(MonoNs(), &suppressed))
+      spdlog::warn("refused a connection from {}: {} ({} more refusals not logged since the last)",
+                   frames.size() > 3 ? frames[3].to_string() : "?", text, suppressed);
     const std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
     try {
       socket_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "security/keys.h"
 #include "security/principals.h"
@@ -59,6 +60,7 @@ class ZapHandler {
   std::shared_ptr<const Principals> principals_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> admitted_{0}, refused_{0};
+  LogLimiter log_limiter_;  // the handler thread's
   std::thread thread_;
 };
 

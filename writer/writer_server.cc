@@ -201,14 +201,12 @@ void WriterServer::ShedWaiting(std::size_t max) {
       ++counters_.replies_dropped;
   }
   counters_.shed += shed;
-  shed_since_log_ += shed;
-  std::uint64_t now = MonoNs();
-  if (shed_since_log_ > 0 && now - shed_logged_ns_ > 1'000'000'000) {
-    spdlog::warn("overloaded: answered {} requests ResourceExhausted since the last report",
-                 shed_since_log_);
-    shed_logged_ns_ = now;
-    shed_since_log_ = 0;
-  }
+  std::uint64_t suppressed = 0;
+  if (shed > 0 && shed_log_.Allow(MonoNs(), &suppressed))
+    spdlog::warn(
+        "overloaded: answered {} requests ResourceExhausted ({} more rounds not logged "
+        "since the last report; {} in all)",
+        shed, suppressed, counters_.shed);
 }
 
 void WriterServer::PublishTick(std::uint64_t seq) {

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "base/config.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "shm/control_block.h"
 #include "store/write_store.h"
@@ -78,7 +79,7 @@ class WriterServer {
   Slot shed_;  // scratch for ShedWaiting
   wire::CommandDecoder shed_decoder_;
   flatbuffers::FlatBufferBuilder shed_fbb_{256};
-  std::uint64_t shed_logged_ns_ = 0, shed_since_log_ = 0;
+  LogLimiter shed_log_;
   std::uint64_t last_tick_seq_ = 0;
   WriterCounters counters_;
   std::optional<shm::ControlBlock> control_;

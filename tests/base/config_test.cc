@@ -181,3 +181,27 @@ TEST_CASE("A bad read-model declaration is refused with the key that is wrong", 
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("[security] turns security on and is checked", "[base][config]") {
+  testing::TempDir dir;
+  Config c;
+  c.data_dir = dir / "data";
+  CHECK_FALSE(c.SecurityOn());
+  CHECK(c.PrincipalsPath() == dir / "data/principals.toml");
+  REQUIRE(LoadConfigFile(Write(dir,
+                               "[security]\nserver_key = \"/k/server.key\"\n"
+                               "principals = \"/etc/p.toml\"\nhandshake_timeout_ms = 700\n"),
+                         &c)
+              .ok());
+  CHECK(c.SecurityOn());
+  CHECK(c.PrincipalsPath() == "/etc/p.toml");
+  CHECK(c.security.handshake_timeout_ms == 700);
+  Status s = LoadConfigFile(Write(dir, "[security]\nserver_keys = \"x\"\n"), &c);
+  CHECK_THAT(s.message(), Catch::Contains("unknown config key security.server_keys"));
+  c.security.handshake_timeout_ms = 10;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("security.handshake_timeout_ms"));
+}
+
+}  // namespace cqrs

@@ -10,9 +10,14 @@
 //  - a secured server without its ZAP handler refuses to start (fails closed).
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <thread>
 #include <zmq.hpp>
@@ -141,8 +146,18 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     zmq::socket_t spy(context, zmq::socket_type::sub);
     spy.set(zmq::sockopt::linger, 0);
     security::SecureClient(spy, bob);
-    for (const char* topic : {"", "tenant_a/", "tenant_a/orders/", "tenant_a/orders/k000", "t"})
+    for (const char* topic : {"", "tenant_a/", "tenant_a/orders/", "tenant_a/orders/k000", "t",
+                              "tenant_b", "tenant_b/../tenant_a/", "*", "tenant_a"})
       spy.set(zmq::sockopt::subscribe, topic);
+    // Fuzzed prefixes: A's tenant mutated, random bytes, NULs, very long ones.
+    std::mt19937_64 rng(8);
+    for (int i = 0; i < 300; ++i) {
+      std::string topic = i % 3 == 0 ? std::string("tenant_a/orders/") : std::string();
+      const std::size_t n = rng() % (i % 10 == 0 ? 600 : 12);
+      for (std::size_t j = 0; j < n; ++j) topic.push_back(static_cast<char>(rng() % 256));
+      if (i % 3 == 1 && !topic.empty()) topic[0] = 't';
+      spy.set(zmq::sockopt::subscribe, topic);
+    }
     spy.connect(p.events);
 
     // B uses A's client id, A's keys and collection, and a token naming A's tenant.
@@ -299,6 +314,33 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     CHECK(a->Get("orders", "after-disable").ok());
   }
 
+  SECTION("the CLI takes --key and --server-key, or CQRS_KEY and CQRS_SERVER_KEY") {
+    const std::string keys = dir / "cli-keys";
+    std::filesystem::create_directories(keys);
+    REQUIRE(security::WriteKeyFiles(keys, "alice", alice.keys, false).ok());
+    REQUIRE(security::WriteKeyFiles(keys, "server", p.server_keys, false).ok());
+    const std::string auth =
+        fmt::format("--key {}/alice.key --server-key {}/server.pub", keys, keys);
+    testing::RunShell(fmt::format("{} put orders from_cli owner=a --config {} --data {} {}",
+                                  testing::CliBinary(), p.config_path, p.data_dir, auth));
+    const std::string got = testing::RunShell(fmt::format(
+        "CQRS_KEY={0}/alice.key CQRS_SERVER_KEY='{1}' {2} get orders from_cli "
+        "--config {3} --data {4}",
+        keys, p.server_keys.public_key, testing::CliBinary(), p.config_path, p.data_dir));
+    CHECK(got.find("\"owner\":\"a\"") != std::string::npos);
+    // Without keys the CLI gets no connection: it gives up (exit 3, indeterminate).
+    const std::string plain = testing::RunShell(
+        fmt::format("{} get orders from_cli --config {} --data {} --timeout 1500; echo exit=$?",
+                    testing::CliBinary(), p.config_path, p.data_dir));
+    CHECK(plain.find("exit=0") == std::string::npos);
+    // Half a configuration is refused by name.
+    const std::string half = testing::RunShell(fmt::format(
+        "{} get orders from_cli --config {} --data {} --key {}/alice.key 2>&1; echo exit=$?",
+        testing::CliBinary(), p.config_path, p.data_dir, keys));
+    CHECK(half.find("--server-key") != std::string::npos);
+    CHECK(half.find("exit=2") != std::string::npos);
+  }
+
   SECTION("a captured request resent: the original reply, no new effect") {
     wire::CommandRequestEncoder encoder;
     CommandSpec put = Upsert("orders", "replayed", {{"owner", std::string("a")}});
@@ -322,6 +364,40 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     CHECK(r3.seq > r1.seq);
     CHECK(r3.versions == std::vector<std::uint64_t>{1});
   }
+}
+
+TEST_CASE("A connection that never completes its handshake is dropped", "[process][security]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.security = true;
+  config.security_toml = "handshake_timeout_ms = 300\n";
+  testing::Pipeline p(dir, config);
+  auto writer = p.StartProcess("cqrs-writer");
+  testing::Pipeline::WaitAnswering(p.writer, p.probe);
+  // A raw connection to the writer's ipc socket that sends half a ZMTP greeting, then nothing.
+  const std::string path = p.writer.substr(std::string("ipc://").size());
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof addr.sun_path);
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const char greeting[] = {'\xff', 0, 0, 0, 0, 0, 0, 0, 1, 0x7f};
+  REQUIRE(write(fd, greeting, sizeof greeting) == static_cast<ssize_t>(sizeof greeting));
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto start = std::chrono::steady_clock::now();
+  char buf[512];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {  // the server's greeting, then EOF
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  close(fd);
+  CHECK(n == 0);  // closed by the server, not our 10 s timeout (-1)
+  CHECK(waited < std::chrono::seconds(5));
+  writer->Signal(SIGTERM);
+  CHECK(writer->Wait(std::chrono::seconds(10)) == 0);
 }
 
 TEST_CASE("A secured server without its ZAP handler refuses to start", "[process][security]") {

@@ -38,7 +38,8 @@ Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
     std::filesystem::create_directories(keys);
     server_keys = security::GenerateKeyPair().value();
     REQUIRE(security::WriteKeyFiles(keys, "server", server_keys, false).ok());
-    security_toml = fmt::format("[security]\nserver_key = \"{}/server.key\"\n", keys);
+    security_toml =
+        fmt::format("[security]\nserver_key = \"{}/server.key\"\n{}", keys, config.security_toml);
     probe = AddPrincipal("probe", "probe", {"*"}, {"*"});
   }
   std::ofstream(config_path) << fmt::format(

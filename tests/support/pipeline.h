@@ -24,6 +24,7 @@ struct PipelineConfig {
   // Security on: a server key in <dir>/keys, [security] in the config, and a principal "probe"
   // (tenant "probe", read/write *) whose keys WaitAnswering uses.
   bool security = false;
+  std::string security_toml;  // lines added to the [security] table
 };
 
 class Pipeline {
