@@ -42,6 +42,10 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Start(const Config& conf
     if (!zap.ok()) return zap.status();
     s->zap_ = std::move(zap).value();
   }
+  if (s->principals_->all().empty())
+    spdlog::warn("security on with no principals in {}: no client can connect until `cqrs "
+                 "principal add` and a SIGHUP",
+                 s->principals_path_);
   s->reloads_ = &InstallReloadSignal();
   s->reloads_seen_ = s->reloads_->load();
   spdlog::info("security on: CURVE server key {} ({}), {} principals from {}; SIGHUP reloads them",
@@ -61,7 +65,11 @@ Status ServerSecurity::SecureAndTest(zmq::context_t& context, zmq::socket_t& soc
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "security self-test: bind tcp://127.0.0.1:*: {}", e.what());
   }
-  Status tested = security::SelfTest(context, socket, kind, endpoint, keys_, kSelfTestWait);
+  auto unknown = GenerateKeyPair();
+  if (!unknown.ok()) return unknown.status();
+  if (zap_) zap_->ExpectRefusal(unknown->public_key);
+  Status tested =
+      security::SelfTest(context, socket, kind, endpoint, keys_, unknown.value(), kSelfTestWait);
   try {
     socket.unbind(endpoint);
   } catch (const zmq::error_t& e) {

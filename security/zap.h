@@ -43,6 +43,8 @@ class ZapHandler {
   // New principals for the connections that follow (e.g. after SIGHUP). Thread-safe.
   void Replace(std::shared_ptr<const Principals> principals);
   std::shared_ptr<const Principals> principals() const;
+  // The self-test's unknown key: its refusal is expected, logged at debug level only.
+  void ExpectRefusal(std::string public_key);
 
   std::uint64_t admitted() const { return admitted_.load(); }
   std::uint64_t refused() const { return refused_.load(); }
@@ -50,6 +52,7 @@ class ZapHandler {
  private:
   ZapHandler(zmq::context_t& context, std::string self_key);
   void Run();
+  bool IsExpectedRefusal(const std::vector<zmq::message_t>& frames) const;
   // The reply's status code, text and user id for one request's frames.
   void Decide(const std::vector<zmq::message_t>& frames, std::string* code, std::string* text,
               std::string* user_id) const;
@@ -58,6 +61,7 @@ class ZapHandler {
   std::string self_key_;  // Z85
   mutable std::mutex mutex_;
   std::shared_ptr<const Principals> principals_;
+  std::string expected_refusal_;  // under mutex_
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> admitted_{0}, refused_{0};
   LogLimiter log_limiter_;  // the handler thread's
@@ -81,8 +85,14 @@ void SecureClient(zmq::socket_t& socket, const ClientCurve& curve);
 // a client with an unknown key and a plaintext client must not. The clients are DEALERs sending
 // a frame to a ROUTER, or SUBs subscribing at an XPUB. Reads what arrives on `server` for up to
 // `wait` (so run it before serving). Internal, saying which check failed.
+// Ends as soon as the server socket's monitor has seen all three handshakes decided; `wait`
+// bounds it. `unknown` is the probe's key (given, so the ZAP handler can log its refusal
+// quietly); the overload without it makes one.
 Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,
                 const std::string& endpoint, const KeyPair& server_keys,
+                std::chrono::milliseconds wait);
+Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,
+                const std::string& endpoint, const KeyPair& server_keys, const KeyPair& unknown,
                 std::chrono::milliseconds wait);
 
 // The ZAP User-Id ZeroMQ attached to a received frame; empty without security.
