@@ -234,9 +234,11 @@ Status Projector::ReloadSecurity() {
   spdlog::info("change feed: principals lost access; rebinding {} so every subscriber reconnects",
                events_endpoint_);
   const std::string endpoint = events_endpoint_;
-  events_pub_.close();
-  events_pub_ = zmq::socket_t(context_, zmq::socket_type::xpub);
   try {
+    if (!wire::UnbindAndWait(context_, events_pub_, endpoint, std::chrono::seconds(2)))
+      return Error(Code::kUnavailable, "unbind {}: the listener did not close in 2 s", endpoint);
+    events_pub_.close();  // and with it every subscriber's connection
+    events_pub_ = zmq::socket_t(context_, zmq::socket_type::xpub);
     return BindEvents(endpoint);
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "rebind {}: {}", endpoint, e.what());

@@ -43,9 +43,10 @@ Result<std::unique_ptr<ServerSecurity>> ServerSecurity::Start(const Config& conf
     s->zap_ = std::move(zap).value();
   }
   if (s->principals_->all().empty())
-    spdlog::warn("security on with no principals in {}: no client can connect until `cqrs "
-                 "principal add` and a SIGHUP",
-                 s->principals_path_);
+    spdlog::warn(
+        "security on with no principals in {}: no client can connect until `cqrs "
+        "principal add` and a SIGHUP",
+        s->principals_path_);
   s->reloads_ = &InstallReloadSignal();
   s->reloads_seen_ = s->reloads_->load();
   spdlog::info("security on: CURVE server key {} ({}), {} principals from {}; SIGHUP reloads them",

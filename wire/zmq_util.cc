@@ -1,7 +1,9 @@
 // ZeroMQ socket tuning and message plumbing.
 #include "wire/zmq_util.h"
 
+#include <atomic>
 #include <cerrno>
+#include <string>
 
 #include "wire/protocol.h"
 
@@ -15,6 +17,24 @@ void ConfigureRouter(zmq::socket_t& socket, const SocketTuning& t) {
   socket.set(zmq::sockopt::linger, t.linger_ms);
   socket.set(zmq::sockopt::sndhwm, t.sndhwm);
   socket.set(zmq::sockopt::rcvhwm, t.rcvhwm);
+}
+
+bool UnbindAndWait(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
+                   std::chrono::milliseconds wait) {
+  static std::atomic<std::uint64_t> monitors{0};
+  const std::string monitor_endpoint =
+      "inproc://cqrs-unbind-" + std::to_string(monitors.fetch_add(1));
+  if (zmq_socket_monitor(socket.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_CLOSED) != 0)
+    return false;
+  zmq::socket_t monitor(context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(monitor_endpoint);
+  socket.unbind(endpoint);
+  zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, wait);
+  const bool closed = (item.revents & ZMQ_POLLIN) != 0;
+  zmq_socket_monitor(socket.handle(), nullptr, 0);
+  return closed;
 }
 
 void ConfigureClient(zmq::socket_t& socket, const SocketTuning& t) {

@@ -2,6 +2,7 @@
 // endpoint read back, and whole-message receive/send for ROUTER sockets with routing envelopes.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,6 +31,12 @@ void ConfigureClient(zmq::socket_t& socket, const SocketTuning& tuning);
 // Binds and returns the endpoint actually bound ("tcp://127.0.0.1:*" → the chosen port).
 // Throws zmq::error_t (start-up only).
 std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint);
+
+// Unbinds `endpoint` (as bound) and waits, up to `wait`, until the listener is closed (ZeroMQ
+// closes it on its I/O thread; an ipc:// file is unlinked then), so the endpoint can be bound
+// again without the old listener removing the new one's file. False if that was not seen in time.
+bool UnbindAndWait(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
+                   std::chrono::milliseconds wait);
 
 // One received message: routing envelope (every frame before the last) and body (the last).
 // Reuses its frames between messages; not thread-safe.
