@@ -221,13 +221,7 @@ Status ValidateCollections(const std::vector<CollectionSpec>& collections) {
 
 Status LoadConfigFile(const std::string& path, Config* config) {
   toml::value root;
-  try {
-    root = toml::parse(path);
-  } catch (const toml::syntax_error& e) {
-    return Error(Code::kInvalidArgument, "config {}: {}", path, e.what());
-  } catch (const std::exception& e) {
-    return Error(Code::kUnavailable, "config {}: {}", path, e.what());
-  }
+  CQRS_RETURN_IF_ERROR(ParseTomlFile(path, "config ", &root));
   TableReader r(root, "");
   r.Read("data", &config->data_dir);
   r.Read("base_port", &config->base_port);

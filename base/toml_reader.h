@@ -8,6 +8,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <string_view>
 #include <toml.hpp>
 #include <type_traits>
 #include <vector>
@@ -16,6 +17,19 @@
 #include "base/status.h"
 
 namespace cqrs {
+
+// Parses the TOML file at `path` into `root`. InvalidArgument "<label><path>: <error>" for a
+// syntax error, Unavailable for a file that cannot be read.
+inline Status ParseTomlFile(const std::string& path, std::string_view label, toml::value* root) {
+  try {
+    *root = toml::parse(path);
+  } catch (const toml::syntax_error& e) {
+    return Error(Code::kInvalidArgument, "{}{}: {}", label, path, e.what());
+  } catch (const std::exception& e) {
+    return Error(Code::kUnavailable, "{}{}: {}", label, path, e.what());
+  }
+  return OkStatus();
+}
 
 // Reads known keys of one TOML table and reports the first unknown or mistyped one.
 class TableReader {

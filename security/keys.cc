@@ -92,11 +92,7 @@ Result<KeyPair> ReadKeyFile(const std::string& path) {
     return Error(errno == ENOENT ? Code::kNotFound : Code::kUnavailable, "{}: {}", path,
                  std::strerror(errno));
   toml::value root;
-  try {
-    root = toml::parse(path);
-  } catch (const std::exception& e) {
-    return Error(Code::kInvalidArgument, "{}: {}", path, e.what());
-  }
+  CQRS_RETURN_IF_ERROR(ParseTomlFile(path, "", &root));
   KeyPair keys;
   TableReader r(root, "", "key");
   r.Read("public_key", &keys.public_key);

@@ -76,13 +76,7 @@ Result<Principals> Principals::Load(const std::string& path) {
   Principals out;
   if (!std::filesystem::exists(path)) return out;
   toml::value root;
-  try {
-    root = toml::parse(path);
-  } catch (const toml::syntax_error& e) {
-    return Error(Code::kInvalidArgument, "{}: {}", path, e.what());
-  } catch (const std::exception& e) {
-    return Error(Code::kUnavailable, "{}: {}", path, e.what());
-  }
+  CQRS_RETURN_IF_ERROR(ParseTomlFile(path, "", &root));
   TableReader top(root, "", "key");
   const toml::array* tables = top.Tables("principals");
   Status s = top.Finish();
