@@ -90,6 +90,7 @@ void Client::OpenSocket() {
   wire::SocketTuning tuning;
   wire::ConfigureClient(*socket_, tuning);
   security::SecureClient(*socket_, options_.curve);
+  handshake_.Attach(*context_, *socket_, options_.curve);
   socket_->connect(options_.writer_endpoint);
 }
 
@@ -195,6 +196,8 @@ void Client::AbandonSession() {
         "no definite reply from {} within {} ms ({} attempts): the request may or may not have "
         "been applied",
         options_.writer_endpoint, options_.deadline.count(), p.result.attempts);
+    if (const std::string& why = handshake_.LastFailure(); !why.empty())
+      p.result.message += "; " + why;
     Complete(p);
   }
   base_id_ = next_id_;

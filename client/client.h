@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "client/query_channel.h"
 #include "security/keys.h"
+#include "security/zap.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/value.h"
@@ -169,6 +170,7 @@ class Client {
   std::unique_ptr<zmq::context_t> owned_context_;
   zmq::context_t* context_;
   std::unique_ptr<zmq::socket_t> socket_;
+  security::HandshakeWatch handshake_;  // why the writer gives no reply, with CURVE
   std::string client_id_;
   bool generated_id_ = false;
   std::vector<Pending> ring_;

@@ -21,6 +21,7 @@ void QueryChannel::OpenSocket() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   wire::ConfigureClient(*socket_, wire::SocketTuning());
   security::SecureClient(*socket_, options_.curve);
+  handshake_.Attach(context_, *socket_, options_.curve);
   for (const std::string& endpoint : options_.endpoints) socket_->connect(endpoint);
 }
 
@@ -95,6 +96,8 @@ void QueryChannel::CheckTimers() {
       p.result.status = Code::kUnavailable;
       p.result.message = fmt::format("no reply from the readers within {} ms ({} attempts)",
                                      options_.deadline.count(), p.result.attempts);
+      if (const std::string& why = handshake_.LastFailure(); !why.empty())
+        p.result.message += "; " + why;
       p.result.entities.clear();
       p.result.next.clear();
       p.result.groups.clear();

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "security/keys.h"
+#include "security/zap.h"
 #include "wire/aligned_buffer.h"
 #include "wire/query_codec.h"
 
@@ -87,6 +88,7 @@ class QueryChannel {
   QueryChannelOptions options_;
   zmq::context_t& context_;
   std::unique_ptr<zmq::socket_t> socket_;
+  security::HandshakeWatch handshake_;  // why the readers give no reply, with CURVE
   std::vector<Pending> ring_;
   std::uint64_t base_id_ = 1;
   std::uint64_t next_id_ = 1;

@@ -199,7 +199,7 @@ Status Projector::BindEvents(const std::string& endpoint) {
 void Projector::AdmitSubscriptions() {
   for (int handled = 0; handled < 64; ++handled) {
     zmq::message_t msg;
-    if (!events_pub_.recv(msg, zmq::recv_flags::dontwait)) return;
+    if (!wire::TryRecv(events_pub_, msg)) return;
     const auto* bytes = msg.data<char>();
     if (msg.size() == 0 || (bytes[0] != 0 && bytes[0] != 1)) continue;  // not a subscription
     const std::string_view topic(bytes + 1, msg.size() - 1);
@@ -654,7 +654,7 @@ void Projector::Run(const std::atomic<bool>& stop) {
     }
     bool ticked = false;
     if (items[0].revents & ZMQ_POLLIN) {
-      while (tick_sub_.recv(tick, zmq::recv_flags::dontwait)) ticked = true;  // the latest wins
+      while (wire::TryRecv(tick_sub_, tick)) ticked = true;  // the latest wins
     }
     now = Clock::now();
     if (ticked || now >= next_poll) {

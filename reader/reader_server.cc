@@ -144,13 +144,7 @@ void ReaderServer::Receive(std::vector<Slot*>* fresh) {
   fresh->clear();
   while (fresh->size() < config_.reader.batch_max_queries) {
     Slot* slot = Acquire();
-    bool got = false;
-    try {
-      got = slot->message.TryReceive(router_);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-    if (!got) {
+    if (!slot->message.TryReceive(router_)) {
       free_.push_back(slot);
       return;
     }
@@ -282,7 +276,7 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
       continue;
     }
     if (items[1].revents & ZMQ_POLLIN)
-      while (tick_sub_.recv(tick, zmq::recv_flags::dontwait)) {
+      while (wire::TryRecv(tick_sub_, tick)) {
       }
     if (security_) security_->ReloadIfSignalled();  // before judging any query after a SIGHUP
     if (items[0].revents & ZMQ_POLLIN) Receive(&fresh_);

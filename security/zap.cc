@@ -185,6 +185,52 @@ void SecureClient(zmq::socket_t& socket, const ClientCurve& curve) {
   socket.set(zmq::sockopt::curve_secretkey, curve.keys.secret_key);
 }
 
+void HandshakeWatch::Attach(zmq::context_t& context, zmq::socket_t& socket,
+                            const ClientCurve& curve) {
+  monitor_.reset();
+  if (!curve.enabled()) return;
+  static std::atomic<std::uint64_t> monitors{0};
+  const std::string endpoint =
+      fmt::format("inproc://cqrs-handshake-{}-{}", getpid(), monitors.fetch_add(1));
+  constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) return;
+  monitor_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pair);
+  monitor_->set(zmq::sockopt::linger, 0);
+  monitor_->connect(endpoint);
+}
+
+const std::string& HandshakeWatch::LastFailure() {
+  if (!monitor_) return last_failure_;
+  for (;;) {
+    zmq::message_t event, address;
+    try {
+      if (!monitor_->recv(event, zmq::recv_flags::dontwait)) break;
+      if (event.more()) (void)monitor_->recv(address);
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+    if (event.size() < sizeof id + sizeof value) continue;
+    std::memcpy(&id, event.data(), sizeof id);
+    std::memcpy(&value, event.data<char>() + sizeof id, sizeof value);
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+      last_failure_ = fmt::format(
+          "the server refused this client's key (ZAP status {}): is its principal in the "
+          "principals file and enabled?",
+          value);
+    else
+      last_failure_ = fmt::format(
+          "the CURVE handshake with {} failed ({}): is the server key the servers' public key, "
+          "and is security on there?",
+          address.to_string(),
+          id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? fmt::format("protocol error {:#x}", value)
+                                                    : std::string("no detail"));
+  }
+  return last_failure_;
+}
+
 Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kind,
                 const std::string& endpoint, const KeyPair& server_keys,
                 std::chrono::milliseconds wait) {

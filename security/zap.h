@@ -80,6 +80,21 @@ Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
 // (call ClientCurve::Validate first).
 void SecureClient(zmq::socket_t& socket, const ClientCurve& curve);
 
+// A client socket's failed CURVE handshakes, seen through a socket monitor, so that a client
+// that gets no reply can say why ("the server refused this client's key") instead of only
+// timing out. Attach it right after creating the socket; it must not outlive the socket.
+class HandshakeWatch {
+ public:
+  // No-op when `curve` is disabled.
+  void Attach(zmq::context_t& context, zmq::socket_t& socket, const ClientCurve& curve);
+  // Reads the monitor's events (non-blocking); a description of the last failure, or "".
+  const std::string& LastFailure();
+
+ private:
+  std::unique_ptr<zmq::socket_t> monitor_;
+  std::string last_failure_;
+};
+
 // The start-up self-test of a server socket already bound to `endpoint` (a concrete address):
 // a client with the server's own key must get a message through (the ZAP handler answers), and
 // a client with an unknown key and a plaintext client must not. The clients are DEALERs sending

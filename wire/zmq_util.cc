@@ -51,6 +51,15 @@ std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint) {
   return socket.get(zmq::sockopt::last_endpoint);
 }
 
+bool TryRecv(zmq::socket_t& socket, zmq::message_t& frame) {
+  try {
+    return socket.recv(frame, zmq::recv_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    return false;
+  }
+}
+
 bool InboundMessage::TryReceive(zmq::socket_t& socket) {
   count_ = 0;
   too_many_ = false;
@@ -58,7 +67,14 @@ bool InboundMessage::TryReceive(zmq::socket_t& socket) {
     if (frames_.size() <= count_) frames_.emplace_back();
     zmq::message_t& frame = frames_[count_];
     // Frames of one message arrive together: only the first receive can find nothing waiting.
-    auto got = socket.recv(frame, count_ == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
+    zmq::recv_result_t got;
+    try {
+      got = socket.recv(frame, count_ == 0 ? zmq::recv_flags::dontwait : zmq::recv_flags::none);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      if (count_ == 0) return false;  // a signal (stop, SIGHUP) before anything was taken
+      continue;                       // mid-message: the rest is there, take it
+    }
     if (!got) return false;
     bool more = frame.more();
     if (count_ < kMaxFrames - 1 || !more) {

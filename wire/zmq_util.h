@@ -38,6 +38,10 @@ std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint);
 bool UnbindAndWait(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
                    std::chrono::milliseconds wait);
 
+// Receives one frame if one is waiting; false if none or if a signal interrupted (EINTR: stop
+// or SIGHUP, the caller's loop comes back). Throws zmq::error_t for other errors.
+bool TryRecv(zmq::socket_t& socket, zmq::message_t& frame);
+
 // One received message: routing envelope (every frame before the last) and body (the last).
 // Reuses its frames between messages; not thread-safe.
 class InboundMessage {

@@ -118,13 +118,7 @@ bool WriterServer::ProcessBatch() {
   while (batch_.size() < max_requests && bytes < max_bytes) {
     if (slots_.size() == batch_.size()) slots_.push_back(std::make_unique<Slot>());
     Slot& slot = *slots_[batch_.size()];
-    bool got = false;
-    try {
-      got = slot.message.TryReceive(router_);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-    if (!got) break;
+    if (!slot.message.TryReceive(router_)) break;
     slot.received_ns = MonoNs();
     const zmq::message_t& body = slot.message.body();
     // Copy into an aligned buffer: ZeroMQ frames are often misaligned (RELIABILITY.md fact 5).
@@ -181,13 +175,7 @@ bool WriterServer::ProcessBatch() {
 void WriterServer::ShedWaiting(std::size_t max) {
   std::size_t shed = 0;
   for (; shed < max; ++shed) {
-    bool got = false;
-    try {
-      got = shed_.message.TryReceive(router_);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-    if (!got) break;
+    if (!shed_.message.TryReceive(router_)) break;
     const zmq::message_t& body = shed_.message.body();
     shed_.buffer.Assign(body.data(), body.size());
     // Only for the request id (0 if the frame does not verify: the client cannot match it).

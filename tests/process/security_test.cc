@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -308,6 +309,10 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     CommandResult cut = fresh.value()->Upsert("orders", "carol", {{"owner", std::string("a")}});
     CHECK(cut.status == Code::kUnavailable);
     CHECK(cut.indeterminate);
+    CHECK_THAT(cut.message, Catch::Contains("the server refused this client's key"));
+    QueryResult cut_read = fresh.value()->Get("orders", "k000");
+    CHECK(cut_read.status == Code::kUnavailable);
+    CHECK_THAT(cut_read.message, Catch::Contains("the server refused this client's key"));
     // The feed was rebound: carol's subscriber gets nothing written after this point.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     (void)c_sub.value()->Poll(std::chrono::milliseconds(200), [](const fb::Event&) {});
@@ -380,6 +385,41 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     CHECK(r3.seq > r1.seq);
     CHECK(r3.versions == std::vector<std::uint64_t>{1});
   }
+}
+
+TEST_CASE("A storm of SIGHUPs under load: every process reloads, none dies, nothing is lost",
+          "[process][security]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  config.security = true;
+  testing::Pipeline p(dir, config);  // its destructor fails the test if a process restarted
+  const auto alice = p.AddPrincipal("alice", "tenant_a", {"*"}, {"*"});
+  p.StartUp();
+  std::atomic<bool> done{false};
+  int signals = 0;
+  std::thread hup([&] {
+    while (!done.load()) {
+      p.up->Signal(SIGHUP);
+      ++signals;
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  });
+  auto a = Connect(p, alice);
+  int ok = 0;
+  std::uint64_t last = 0;
+  for (int i = 0; i < 1500; ++i) {
+    CommandResult r = a->Upsert("orders", fmt::format("k{}", i % 100), {{"n", std::int64_t{i}}});
+    ok += r.ok() ? 1 : 0;
+    last = std::max(last, r.seq);
+    if (i % 10 == 0) CHECK(a->Get("orders", fmt::format("k{}", i % 100)).ok());
+  }
+  done = true;
+  hup.join();
+  CHECK(ok == 1500);
+  CHECK(last == 1500);
+  INFO(signals << " SIGHUPs");
+  CHECK(signals > 50);
 }
 
 TEST_CASE("A connection that never completes its handshake is dropped", "[process][security]") {
