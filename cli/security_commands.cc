@@ -1,4 +1,7 @@
 // cqrs keygen (CURVE key pairs) and cqrs principal add/disable/enable/list (the principals file).
+#include <fmt/format.h>
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -8,8 +11,10 @@
 #include "base/config.h"
 #include "base/json.h"
 #include "cli/commands.h"
+#include "cli/stats.h"
 #include "security/keys.h"
 #include "security/principals.h"
+#include "shm/control_block.h"
 
 namespace cqrs::cli {
 namespace {
@@ -57,7 +62,34 @@ struct PrincipalCommand {
   }
 };
 
-// Loads the file, applies `change`, saves it.
+// After an edit: SIGHUP to every live process of the pipeline on the config's data dir that
+// reads this file (per the config), so the change applies now; says what it did on stderr.
+void SignalReload(const CommonFlags& common, const std::string& path) {
+  auto config = ResolveConfig(common);
+  if (!config.ok()) return;
+  std::error_code ec;
+  if (!std::filesystem::equivalent(path, config->PrincipalsPath(), ec)) return;
+  if (!shm::ControlBlock::Exists(config->data_dir)) {
+    std::fprintf(stderr, "no pipeline has run on %s: servers read %s when they start\n",
+                 config->data_dir.c_str(), path.c_str());
+    return;
+  }
+  auto control = shm::ControlBlock::Attach(config->data_dir, config->cache.slots);
+  if (!control.ok()) return;
+  std::string signalled;
+  for (const ProcessSample& p : TakeSample(control.value()).processes)
+    if (p.alive && p.role != "supervisor" && kill(static_cast<pid_t>(p.pid), SIGHUP) == 0)
+      signalled += fmt::format("{}{} (pid {})", signalled.empty() ? "" : ", ", p.role, p.pid);
+  if (signalled.empty())
+    std::fprintf(stderr,
+                 "no process of the pipeline on %s is running: servers read %s when they "
+                 "start\n",
+                 config->data_dir.c_str(), path.c_str());
+  else
+    std::fprintf(stderr, "reloading (SIGHUP): %s\n", signalled.c_str());
+}
+
+// Loads the file, applies `change`, saves it, and has the running servers reload it.
 int EditPrincipals(const PrincipalCommand& c,
                    const std::function<Status(security::Principals&)>& change) {
   auto path = c.Path();
@@ -70,6 +102,7 @@ int EditPrincipals(const PrincipalCommand& c,
   if (!parent.empty() && (std::filesystem::create_directories(parent, ec), ec))
     return Refuse(Error(Code::kUnavailable, "cannot create {}: {}", parent.string(), ec.message()));
   if (Status s = principals->Save(*path); !s.ok()) return Refuse(s);
+  SignalReload(c.common, *path);
   return 0;
 }
 
@@ -163,7 +196,7 @@ void AddSecurityCommands(CLI::App& app, int* exit_code) {
     auto d = std::make_shared<PrincipalCommand>();
     CLI::App* cmd = principal->add_subcommand(
         disable ? "disable" : "enable",
-        disable ? "mark a principal disabled (refused once the servers enforce the file)"
+        disable ? "mark a principal disabled (the running servers reload the file at once)"
                 : "let a disabled principal in again");
     AddFileFlags(cmd, d.get());
     cmd->add_option("name", d->principal.name, "the principal")->required();
