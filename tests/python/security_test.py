@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""CURVE from Python: Debian's python3-zmq speaking to a cqrs-writer with security on. Keys come
-from `cqrs keygen`, the principal from `cqrs principal add`. A principal's REQ socket writes;
-plaintext, an unknown key and a wrong server key get no reply; a read-only principal gets
-PermissionDenied. Exits non-zero on the first failure.
+"""CURVE from Python: Debian's python3-zmq speaking to `cqrs up` with security on (ipc endpoints
+in a temp dir). Keys come from `cqrs keygen`, principals from `cqrs principal add`. A
+principal's REQ sockets write and read; another tenant's principal sees none of it; a read-only
+principal gets PermissionDenied; a SUB admitted to its own tenant's topics gets the events, one
+aimed at another tenant gets nothing; plaintext, an unknown key and a wrong server key get no
+reply. Exits non-zero on the first failure.
 
-usage: security_test.py --writer PATH/cqrs-writer --cqrs PATH/cqrs --gen DIR
+usage: security_test.py --cqrs PATH/cqrs --gen DIR
 """
 import argparse
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,7 +24,6 @@ from cqrs_wire import check
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--writer", required=True, help="path of the cqrs-writer binary")
     parser.add_argument("--cqrs", required=True, help="path of the cqrs binary")
     parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
     args = parser.parse_args()
@@ -32,40 +34,42 @@ def main():
         keys = os.path.join(tmp, "keys")
 
         def cqrs(*argv):
-            subprocess.run([args.cqrs, *argv], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([args.cqrs, *argv], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
 
-        for name in ("server", "app", "viewer", "stranger"):
+        for name in ("server", "app", "viewer", "other", "stranger"):
             cqrs("keygen", name, "--dir", keys)
         principals = os.path.join(tmp, "principals.toml")
-        cqrs("principal", "add", "app", "--tenant", "py", "--read", "*", "--write", "orders",
-             "--key-file", os.path.join(keys, "app.pub"), "--file", principals)
-        cqrs("principal", "add", "viewer", "--tenant", "py", "--read", "orders",
-             "--key-file", os.path.join(keys, "viewer.pub"), "--file", principals)
+        for name, tenant, acl in (("app", "py", ["--read", "*", "--write", "orders"]),
+                                  ("viewer", "py", ["--read", "orders"]),
+                                  ("other", "elsewhere", ["--read", "*", "--write", "*"])):
+            cqrs("principal", "add", name, "--tenant", tenant, *acl,
+                 "--key-file", os.path.join(keys, name + ".pub"), "--file", principals)
+        ep = {name: "ipc://" + os.path.join(tmp, name + ".sock")
+              for name in ("writer", "events", "replay", "reader0")}
         config = os.path.join(tmp, "cqrs.toml")
         with open(config, "w") as f:
-            f.write('[security]\nserver_key = "%s"\nprincipals = "%s"\n'
-                    % (os.path.join(keys, "server.key"), principals))
-
-        endpoint = "ipc://" + os.path.join(tmp, "writer.sock")
-        endpoint_file = os.path.join(tmp, "writer.endpoint")
-        log_path = os.path.join(tmp, "writer.log")
+            f.write('log_level = "info"\n[writer]\nendpoint = "%s"\ndurability = "nosync"\n'
+                    '[projector]\nevents_endpoint = "%s"\nreplay_endpoint = "%s"\n'
+                    '[reader]\nendpoints = ["%s"]\n[cache]\nslots = 1024\n'
+                    '[security]\nserver_key = "%s"\nprincipals = "%s"\n'
+                    % (ep["writer"], ep["events"], ep["replay"], ep["reader0"],
+                       os.path.join(keys, "server.key"), principals))
+        log_path = os.path.join(tmp, "up.log")
         log = open(log_path, "w")
-        writer = subprocess.Popen([args.writer, "--config", config, "--data", data,
-                                   "--endpoint", endpoint, "--endpoint-file", endpoint_file,
-                                   "--log-level", "info"], stdout=log, stderr=log)
+        up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config, "--data", data],
+                              stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(endpoint_file):
-                if writer.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("cqrs-writer did not start:\n" + open(log_path).read())
-                time.sleep(0.01)
-            run_checks(endpoint, keys)
+            run_checks(ep, keys)
+        except BaseException:
+            print(open(log_path).read())
+            raise
         finally:
-            writer.terminate()
-            writer.wait(timeout=10)
-            subprocess.run([args.cqrs, "stats", "--remove", "--data", data], check=True,
-                           stdout=subprocess.DEVNULL)
-        check("security on" in open(log_path).read(), "the writer logs that security is on")
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=20)
+            subprocess.run([args.cqrs, "stats", "--remove", "--config", config, "--data", data],
+                           check=True, stdout=subprocess.DEVNULL)
+        check("security on" in open(log_path).read(), "the servers log that security is on")
     print("python CURVE client: all checks passed")
 
 
@@ -75,13 +79,13 @@ def read_keys(keys, name):
     return k["public_key"].encode(), k["secret_key"].encode()
 
 
-def run_checks(endpoint, keys):
+def run_checks(ep, keys):
     Op = wire.fb["Op"].Op
     server_public, _ = read_keys(keys, "server")
     ctx = zmq.Context()
 
-    def socket(client, server_key=server_public):
-        s = ctx.socket(zmq.REQ)
+    def socket(kind, endpoint, client, server_key=server_public):
+        s = ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)
         if client is not None:
             public, secret = read_keys(keys, client)
@@ -91,35 +95,84 @@ def run_checks(endpoint, keys):
         s.connect(endpoint)
         return s
 
-    def call(sock, frame, timeout_ms=5000):
+    def call(sock, frame, timeout_ms=10000):
         sock.send(frame)
         if not sock.poll(timeout_ms):
             return None
-        return wire.decode_command_reply(sock.recv())
+        return sock.recv()
 
-    put = wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {"n": 1})], "py-client", 1)
-    app = socket("app")
-    r = call(app, put)
-    check(r is not None and r["status"] == "Ok" and r["versions"] == [1], "principal: %r" % r)
-    check(call(app, put) == r, "a resent request gets the original reply")
-    r = call(app, wire.encode_commands([(Op.Upsert, "customers", "c1", 0, {})], "py-client", 2))
+    def command(sock, commands, client_id, request_id, timeout_ms=10000):
+        reply = call(sock, wire.encode_commands(commands, client_id, request_id), timeout_ms)
+        return None if reply is None else wire.decode_command_reply(reply)
+
+    def query(sock, q, min_seq=0, timeout_ms=10000):
+        reply = call(sock, wire.encode_query(1, q, min_seq, 5000), timeout_ms)
+        return None if reply is None else wire.decode_query_reply(reply)
+
+    # The writer and the readers start in the background: wait until the principal is served.
+    app = socket(zmq.REQ, ep["writer"], "app")
+    deadline = time.monotonic() + 30
+    while True:
+        r = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 1})], "py-client", 1, 1000)
+        if r is not None:
+            break
+        check(time.monotonic() < deadline, "the writer never answered the principal")
+        app.close()
+        app = socket(zmq.REQ, ep["writer"], "app")
+    check(r["status"] == "Ok" and r["versions"] == [1], "principal: %r" % r)
+    seq = r["seq"]
+    again = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 1})], "py-client", 1)
+    check(again == r, "a resent request gets the original reply: %r" % again)
+    r = command(app, [(Op.Upsert, "customers", "c1", 0, {})], "py-client", 2)
     check(r["status"] == "PermissionDenied" and "customers" in r["message"], "ACL: %r" % r)
 
-    viewer = socket("viewer")
-    r = call(viewer, wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {})], "viewer", 1))
+    # Reads: the same tenant sees it, another tenant does not, the ACL holds.
+    viewer_reads = socket(zmq.REQ, ep["reader0"], "viewer")
+    r = query(viewer_reads, ("get", "orders", "o1"), min_seq=seq)
+    check(r is not None and r["status"] == "Ok" and r["entities"][0]["fields"] == {"n": 1},
+          "same tenant reads: %r" % r)
+    r = query(viewer_reads, ("get", "customers", "c1"), min_seq=seq)
+    check(r["status"] == "PermissionDenied", "read ACL: %r" % r)
+    viewer_writes = socket(zmq.REQ, ep["writer"], "viewer")
+    r = command(viewer_writes, [(Op.Upsert, "orders", "o1", 0, {})], "viewer", 1)
     check(r["status"] == "PermissionDenied" and "viewer" in r["message"], "read-only: %r" % r)
+    other_reads = socket(zmq.REQ, ep["reader0"], "other")
+    r = query(other_reads, ("get", "orders", "o1"), min_seq=seq)
+    check(r["status"] == "NotFound", "another tenant must not see it: %r" % r)
 
+    # The change feed: the own tenant's topics are admitted, another tenant's are not.
+    own = socket(zmq.SUB, ep["events"], "app")
+    own.setsockopt(zmq.SUBSCRIBE, b"py/orders/")
+    spy = socket(zmq.SUB, ep["events"], "other")
+    for topic in (b"py/", b"py/orders/", b""):
+        spy.setsockopt(zmq.SUBSCRIBE, topic)
+    got, request_id = None, 3
+    deadline = time.monotonic() + 30
+    while got is None and time.monotonic() < deadline:  # until the subscription is in place
+        r = command(app, [(Op.Upsert, "orders", "o2", 0, {"n": request_id})], "py-client",
+                    request_id)
+        check(r["status"] == "Ok", "write for the feed: %r" % r)
+        request_id += 1
+        if own.poll(500):
+            got = own.recv_multipart()
+    check(got is not None and got[0] == b"py/orders/o2", "own tenant's event: %r" % (got,))
+    check(not spy.poll(500), "another tenant's subscriber must get nothing")
+
+    # No key, an unknown key, the wrong server key: no reply at all.
     wrong_server, _ = read_keys(keys, "stranger")
-    for name, sock in (("plaintext", socket(None)), ("unknown key", socket("stranger")),
-                       ("wrong server key", socket("app", server_key=wrong_server))):
-        check(call(sock, put, timeout_ms=700) is None, name + " must get no reply")
-        sock.close()
+    frame = wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {"n": 9})], "py-client", 99)
+    for endpoint in (ep["writer"], ep["reader0"]):
+        for name, sock in (("plaintext", socket(zmq.REQ, endpoint, None)),
+                           ("unknown key", socket(zmq.REQ, endpoint, "stranger")),
+                           ("wrong server key",
+                            socket(zmq.REQ, endpoint, "app", server_key=wrong_server))):
+            check(call(sock, frame, timeout_ms=700) is None,
+                  "%s at %s must get no reply" % (name, endpoint))
+            sock.close()
 
-    r = call(app, wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {"n": 2})], "py-client", 3))
+    r = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 2})], "py-client", request_id)
     check(r["status"] == "Ok" and r["versions"] == [2], "still serving the principal: %r" % r)
-    for s in (app, viewer):
-        s.close()
-    ctx.term()
+    ctx.destroy(linger=0)
 
 
 if __name__ == "__main__":
