@@ -78,6 +78,17 @@ std::uint64_t Requests(const shm::ControlBlock& control, int slot) {
   return control.slot(slot).counters[shm::kRequests].load();
 }
 
+// The slot's request count once it has not moved for 300 ms.
+std::uint64_t SettledRequests(const shm::ControlBlock& control, int slot) {
+  std::uint64_t before = Requests(control, slot);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const std::uint64_t now = Requests(control, slot);
+    if (now == before) return now;
+    before = now;
+  }
+}
+
 std::string Owner(const wire::EntityData& e) {
   for (const auto& f : e.fields)
     if (f.name == "owner") return std::get<std::string>(f.value);
@@ -117,8 +128,9 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     unknown.server_public_key = p.server_keys.public_key;
     security::ClientCurve wrong_server = alice;
     wrong_server.server_public_key = security::GenerateKeyPair().value().public_key;
-    const std::uint64_t writer_before = Requests(control, shm::kWriterSlot);
-    const std::uint64_t reader_before = Requests(control, shm::kFirstReaderSlot);
+    // A server counts a batch's requests after replying to them: wait for still counters.
+    const std::uint64_t writer_before = SettledRequests(control, shm::kWriterSlot);
+    const std::uint64_t reader_before = SettledRequests(control, shm::kFirstReaderSlot);
     for (const auto* curve : {&unknown, &wrong_server}) {
       CHECK(Exchange(p.writer, *curve, frame, std::chrono::milliseconds(500)).empty());
       CHECK(Exchange(p.readers[0], *curve, frame, std::chrono::milliseconds(300)).empty());
@@ -385,6 +397,9 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     REQUIRE(!first.empty());
     wire::CommandReplyData r1 = ParseReply(first);
     REQUIRE(r1.status == Code::kOk);
+    // The writer publishes its committed seq after replying: wait until it shows r1's.
+    REQUIRE(testing::WaitFor([&] { return control.seqs().writer_committed_seq.load() >= r1.seq; },
+                             std::chrono::seconds(5)));
     const std::uint64_t committed = control.seqs().writer_committed_seq.load();
     wire::CommandReplyData r2 =
         ParseReply(Exchange(p.writer, alice, frame, std::chrono::milliseconds(5000)));
