@@ -65,12 +65,18 @@ def main():
             print(open(log_path).read())
             raise
         finally:
+            step("stopping the pipeline")
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
             subprocess.run([args.cqrs, "stats", "--remove", "--config", config, "--data", data],
                            check=True, stdout=subprocess.DEVNULL)
         check("security on" in open(log_path).read(), "the servers log that security is on")
     print("python CURVE client: all checks passed")
+
+
+def step(what):
+    """A progress line (flushed: if a step hangs, the test's output says which)."""
+    print("security_test.py: " + what, flush=True)
 
 
 def read_keys(keys, name):
@@ -87,6 +93,7 @@ def run_checks(ep, keys):
     def socket(kind, endpoint, client, server_key=server_public):
         s = ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.SNDTIMEO, 2000)  # a REQ blocks in send while it has no connection
         if client is not None:
             public, secret = read_keys(keys, client)
             s.curve_serverkey = server_key
@@ -96,7 +103,10 @@ def run_checks(ep, keys):
         return s
 
     def call(sock, frame, timeout_ms=10000):
-        sock.send(frame)
+        try:
+            sock.send(frame)
+        except zmq.Again:  # no connection to send on (SNDTIMEO): a refused handshake drops it
+            return None
         if not sock.poll(timeout_ms):
             return None
         return sock.recv()
@@ -110,6 +120,7 @@ def run_checks(ep, keys):
         return None if reply is None else wire.decode_query_reply(reply)
 
     # The writer and the readers start in the background: wait until the principal is served.
+    step("waiting for the writer to serve the principal")
     app = socket(zmq.REQ, ep["writer"], "app")
     deadline = time.monotonic() + 30
     while True:
@@ -127,6 +138,7 @@ def run_checks(ep, keys):
     check(r["status"] == "PermissionDenied" and "customers" in r["message"], "ACL: %r" % r)
 
     # Reads: the same tenant sees it, another tenant does not, the ACL holds.
+    step("reads")
     viewer_reads = socket(zmq.REQ, ep["reader0"], "viewer")
     r = query(viewer_reads, ("get", "orders", "o1"), min_seq=seq)
     check(r is not None and r["status"] == "Ok" and r["entities"][0]["fields"] == {"n": 1},
@@ -141,6 +153,7 @@ def run_checks(ep, keys):
     check(r["status"] == "NotFound", "another tenant must not see it: %r" % r)
 
     # The change feed: the own tenant's topics are admitted, another tenant's are not.
+    step("the change feed")
     own = socket(zmq.SUB, ep["events"], "app")
     own.setsockopt(zmq.SUBSCRIBE, b"py/orders/")
     spy = socket(zmq.SUB, ep["events"], "other")
@@ -159,6 +172,7 @@ def run_checks(ep, keys):
     check(not spy.poll(500), "another tenant's subscriber must get nothing")
 
     # No key, an unknown key, the wrong server key: no reply at all.
+    step("refused clients")
     wrong_server, _ = read_keys(keys, "stranger")
     frame = wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {"n": 9})], "py-client", 99)
     for endpoint in (ep["writer"], ep["reader0"]):
@@ -172,6 +186,7 @@ def run_checks(ep, keys):
 
     r = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 2})], "py-client", request_id)
     check(r["status"] == "Ok" and r["versions"] == [2], "still serving the principal: %r" % r)
+    step("closing")
     ctx.destroy(linger=0)
 
 
