@@ -2,11 +2,8 @@
 #include "security/zap.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <array>
-#include <atomic>
-#include <cstring>
 #include <vector>
 
 #include "base/clock.h"
@@ -187,34 +184,21 @@ void SecureClient(zmq::socket_t& socket, const ClientCurve& curve) {
 
 void HandshakeWatch::Attach(zmq::context_t& context, zmq::socket_t& socket,
                             const ClientCurve& curve) {
-  monitor_.reset();
+  Release();
   if (!curve.enabled()) return;
-  static std::atomic<std::uint64_t> monitors{0};
-  const std::string endpoint =
-      fmt::format("inproc://cqrs-handshake-{}-{}", getpid(), monitors.fetch_add(1));
-  constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) return;
-  monitor_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pair);
-  monitor_->set(zmq::sockopt::linger, 0);
-  monitor_->connect(endpoint);
+  auto monitor = wire::SocketMonitor::Attach(context, socket,
+                                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+  if (monitor.ok()) monitor_ = std::move(monitor).value();  // else: only the bare timeout
 }
 
 const std::string& HandshakeWatch::LastFailure() {
   if (!monitor_) return last_failure_;
-  for (;;) {
-    zmq::message_t event, address;
-    try {
-      if (!monitor_->recv(event, zmq::recv_flags::dontwait)) break;
-      if (event.more()) (void)monitor_->recv(address);
-    } catch (const zmq::error_t&) {
-      break;
-    }
-    std::uint16_t id = 0;
-    std::uint32_t value = 0;
-    if (event.size() < sizeof id + sizeof value) continue;
-    std::memcpy(&id, event.data(), sizeof id);
-    std::memcpy(&value, event.data<char>() + sizeof id, sizeof value);
+  wire::SocketMonitor::Event e;
+  while (monitor_->Next(&e)) {
+    const std::uint16_t id = e.id;
+    const std::uint32_t value = e.value;
     if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
       last_failure_ = fmt::format(
           "the server refused this client's key (ZAP status {}): is its principal in the "
@@ -224,7 +208,7 @@ const std::string& HandshakeWatch::LastFailure() {
       last_failure_ = fmt::format(
           "the CURVE handshake with {} failed ({}): is the server key the servers' public key, "
           "and is security on there?",
-          address.to_string(),
+          e.address,
           id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? fmt::format("protocol error {:#x}", value)
                                                     : std::string("no detail"));
   }
@@ -244,21 +228,14 @@ Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kin
                 std::chrono::milliseconds wait) {
   // The server socket's handshake outcomes, so the test ends as soon as all three probes have
   // been decided instead of waiting out `wait` for what must not arrive.
-  static std::atomic<std::uint64_t> monitors{0};
-  const std::string monitor_endpoint =
-      fmt::format("inproc://cqrs-self-test-{}-{}", getpid(), monitors.fetch_add(1));
-  constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-  if (zmq_socket_monitor(server.handle(), monitor_endpoint.c_str(), kEvents) != 0)
-    return Error(Code::kInternal, "security self-test: monitor {}: {}", endpoint,
-                 zmq_strerror(zmq_errno()));
-  zmq::socket_t monitor(context, zmq::socket_type::pair);
-  monitor.set(zmq::sockopt::linger, 0);
-  monitor.connect(monitor_endpoint);
-  struct StopMonitor {
-    zmq::socket_t& server;
-    ~StopMonitor() { zmq_socket_monitor(server.handle(), nullptr, 0); }
-  } stop_monitor{server};
+  auto attached = wire::SocketMonitor::Attach(
+      context, server,
+      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+  if (!attached.ok())
+    return Error(Code::kInternal, "security self-test at {}: {}", endpoint,
+                 attached.status().message());
+  wire::SocketMonitor& monitor = *attached.value();
 
   struct Probe {
     const char* name;
@@ -286,16 +263,10 @@ Status SelfTest(zmq::context_t& context, zmq::socket_t& server, ServerSocket kin
   const std::uint64_t end = MonoNs() + static_cast<std::uint64_t>(wait.count()) * 1'000'000;
   while (MonoNs() < end && !(own_arrived && failed >= 2)) {
     zmq::pollitem_t items[] = {{server.handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+                               {monitor.pair().handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(10));
-    if (items[1].revents & ZMQ_POLLIN) {
-      zmq::message_t event, address;
-      (void)monitor.recv(event);
-      if (event.more()) (void)monitor.recv(address);
-      std::uint16_t id = 0;
-      if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
-      (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? succeeded : failed) += 1;
-    }
+    for (wire::SocketMonitor::Event e; monitor.Next(&e);)
+      (e.id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? succeeded : failed) += 1;
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<zmq::message_t> frames;
     do {

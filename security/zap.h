@@ -20,6 +20,7 @@
 #include "base/status.h"
 #include "security/keys.h"
 #include "security/principals.h"
+#include "wire/zmq_util.h"
 
 namespace cqrs::security {
 
@@ -82,16 +83,26 @@ void SecureClient(zmq::socket_t& socket, const ClientCurve& curve);
 
 // A client socket's failed CURVE handshakes, seen through a socket monitor, so that a client
 // that gets no reply can say why ("the server refused this client's key") instead of only
-// timing out. Attach it right after creating the socket; it must not outlive the socket.
+// timing out. Attach it right after creating the socket.
 class HandshakeWatch {
  public:
+  HandshakeWatch() = default;
+  ~HandshakeWatch() { Release(); }
+  HandshakeWatch(const HandshakeWatch&) = delete;
+  HandshakeWatch& operator=(const HandshakeWatch&) = delete;
   // No-op when `curve` is disabled.
   void Attach(zmq::context_t& context, zmq::socket_t& socket, const ClientCurve& curve);
   // Reads the monitor's events (non-blocking); a description of the last failure, or "".
   const std::string& LastFailure();
 
  private:
-  std::unique_ptr<zmq::socket_t> monitor_;
+  // The watched socket may already be gone (replaced, or closed first): closing it ended the
+  // monitoring, so the monitor only drops its PAIR.
+  void Release() {
+    if (monitor_) monitor_->Release();
+    monitor_.reset();
+  }
+  std::unique_ptr<wire::SocketMonitor> monitor_;
   std::string last_failure_;
 };
 

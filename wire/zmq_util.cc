@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "wire/protocol.h"
@@ -19,22 +20,50 @@ void ConfigureRouter(zmq::socket_t& socket, const SocketTuning& t) {
   socket.set(zmq::sockopt::rcvhwm, t.rcvhwm);
 }
 
+Result<std::unique_ptr<SocketMonitor>> SocketMonitor::Attach(zmq::context_t& context,
+                                                             zmq::socket_t& socket, int events) {
+  static std::atomic<std::uint64_t> monitors{0};
+  const std::string endpoint = "inproc://cqrs-monitor-" + std::to_string(monitors.fetch_add(1));
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0)
+    return Error(Code::kInternal, "zmq_socket_monitor: {}", zmq_strerror(zmq_errno()));
+  std::unique_ptr<SocketMonitor> m(new SocketMonitor(context, socket));
+  m->pair_.set(zmq::sockopt::linger, 0);
+  m->pair_.connect(endpoint);
+  return m;
+}
+
+SocketMonitor::~SocketMonitor() {
+  if (socket_ != nullptr) zmq_socket_monitor(socket_->handle(), nullptr, 0);
+}
+
+bool SocketMonitor::Next(Event* event, std::chrono::milliseconds wait) {
+  zmq::message_t head, address;
+  try {
+    if (wait.count() > 0) {
+      zmq::pollitem_t item{pair_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, wait);
+    }
+    if (!pair_.recv(head, zmq::recv_flags::dontwait)) return false;
+    if (head.more()) (void)pair_.recv(address);
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+  *event = Event{};
+  if (head.size() >= sizeof event->id + sizeof event->value) {
+    std::memcpy(&event->id, head.data(), sizeof event->id);
+    std::memcpy(&event->value, head.data<char>() + sizeof event->id, sizeof event->value);
+  }
+  event->address = address.to_string();
+  return true;
+}
+
 bool UnbindAndWait(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
                    std::chrono::milliseconds wait) {
-  static std::atomic<std::uint64_t> monitors{0};
-  const std::string monitor_endpoint =
-      "inproc://cqrs-unbind-" + std::to_string(monitors.fetch_add(1));
-  if (zmq_socket_monitor(socket.handle(), monitor_endpoint.c_str(), ZMQ_EVENT_CLOSED) != 0)
-    return false;
-  zmq::socket_t monitor(context, zmq::socket_type::pair);
-  monitor.set(zmq::sockopt::linger, 0);
-  monitor.connect(monitor_endpoint);
+  auto monitor = SocketMonitor::Attach(context, socket, ZMQ_EVENT_CLOSED);
+  if (!monitor.ok()) return false;
   socket.unbind(endpoint);
-  zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, wait);
-  const bool closed = (item.revents & ZMQ_POLLIN) != 0;
-  zmq_socket_monitor(socket.handle(), nullptr, 0);
-  return closed;
+  SocketMonitor::Event event;
+  return monitor.value()->Next(&event, wait);
 }
 
 void ConfigureClient(zmq::socket_t& socket, const SocketTuning& t) {

@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
+
+#include "base/status.h"
 
 namespace cqrs::wire {
 
@@ -31,6 +34,36 @@ void ConfigureClient(zmq::socket_t& socket, const SocketTuning& tuning);
 // Binds and returns the endpoint actually bound ("tcp://127.0.0.1:*" → the chosen port).
 // Throws zmq::error_t (start-up only).
 std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint);
+
+// A socket monitor (zmq_socket_monitor): events of `socket` arrive on the PAIR it holds.
+// Stops monitoring when it ends, so it must not outlive `socket` unless released first.
+class SocketMonitor {
+ public:
+  struct Event {
+    std::uint16_t id = 0;     // ZMQ_EVENT_*
+    std::uint32_t value = 0;  // the event's value (a ZAP status, a protocol error, an fd)
+    std::string address;      // the endpoint it concerns
+  };
+  // Monitors `events` of `socket`; an error when ZeroMQ refuses. Attached before anything can
+  // happen on the socket that should be seen.
+  static Result<std::unique_ptr<SocketMonitor>> Attach(zmq::context_t& context,
+                                                       zmq::socket_t& socket, int events);
+  ~SocketMonitor();
+  SocketMonitor(const SocketMonitor&) = delete;
+  SocketMonitor& operator=(const SocketMonitor&) = delete;
+
+  // Receives one event if one is waiting (or arrives within `wait`); false if none.
+  bool Next(Event* event, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  zmq::socket_t& pair() { return pair_; }
+  // Forgets the socket (closing a socket ends its monitoring): for a monitor that may outlive it.
+  void Release() { socket_ = nullptr; }
+
+ private:
+  SocketMonitor(zmq::context_t& context, zmq::socket_t& socket)
+      : socket_(&socket), pair_(context, zmq::socket_type::pair) {}
+  zmq::socket_t* socket_;
+  zmq::socket_t pair_;
+};
 
 // Unbinds `endpoint` (as bound) and waits, up to `wait`, until the listener is closed (ZeroMQ
 // closes it on its I/O thread; an ipc:// file is unlinked then), so the endpoint can be bound

@@ -38,6 +38,14 @@ const std::string kOrdersToml =
     "[[collections]]\nname = \"orders\"\nindexes = [\"owner\"]\n"
     "aggregates = [{ name = \"by_owner\", group_by = \"owner\" }]\n";
 
+// A pipeline config with security on (and nosync: these tests are not about durability).
+testing::PipelineConfig SecureConfig() {
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  config.security = true;
+  return config;
+}
+
 std::unique_ptr<Client> Connect(const testing::Pipeline& p, const security::ClientCurve& curve,
                                 std::string client_id = {}) {
   ClientOptions o = p.client_options(curve);
@@ -100,9 +108,7 @@ std::string Owner(const wire::EntityData& e) {
 TEST_CASE("Security on: only principals get in, each tenant sees only its own data",
           "[process][security]") {
   testing::TempDir dir;
-  testing::PipelineConfig config;
-  config.durability = "nosync";
-  config.security = true;
+  testing::PipelineConfig config = SecureConfig();
   config.extra_toml = kOrdersToml;
   testing::Pipeline p(dir, config);
   const auto alice = p.AddPrincipal("alice", "tenant_a", {"*"}, {"*"});
@@ -419,9 +425,7 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
 TEST_CASE("A storm of SIGHUPs under load: every process reloads, none dies, nothing is lost",
           "[process][security]") {
   testing::TempDir dir;
-  testing::PipelineConfig config;
-  config.durability = "nosync";
-  config.security = true;
+  testing::PipelineConfig config = SecureConfig();
   testing::Pipeline p(dir, config);  // its destructor fails the test if a process restarted
   const auto alice = p.AddPrincipal("alice", "tenant_a", {"*"}, {"*"});
   p.StartUp();
