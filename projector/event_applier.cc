@@ -156,25 +156,11 @@ Status EventApplier::ApplyReadModels(store::Txn& txn, const CollectionSpec& spec
 Status EventApplier::AdjustGroup(store::Txn& txn, std::uint32_t id, const ValueView& group,
                                  int delta, const ValueView& summed) {
   const store::ReadDbs& dbs = store_.dbs();
-  store::KeyBuffer k;
-  k.U32(id);
-  store::AppendOrderedValue(group, &k);
-  store::AggregateCell cell;
-  std::string_view stored;
-  Status s = txn.Get(dbs.aggregates, k.view(), &stored);
-  if (s.ok()) {
-    if (!store::DecodeAggregateCell(stored, &cell))
-      return Status(Code::kInternal, "aggregate cell of the wrong size");
-  } else if (s.code() != Code::kNotFound) {
-    return s;
-  }
-  if (delta < 0 && cell.count == 0)
+  CQRS_RETURN_IF_ERROR(store::FindAggregateGroup(txn, dbs.aggregates, id, group, &group_));
+  if (delta < 0 && group_.cell.count == 0)
     return Status(Code::kInternal, "aggregate group count would go below 0");
-  store::AdjustAggregateCell(&cell, delta, summed);
-  if (cell.count == 0) return txn.Del(dbs.aggregates, k.view());
-  char bytes[store::AggregateCell::kBytes];
-  store::EncodeAggregateCell(cell, bytes);
-  return txn.Put(dbs.aggregates, k.view(), {bytes, sizeof bytes});
+  store::AdjustAggregateCell(&group_.cell, delta, summed);
+  return store::PutAggregateGroup(txn, dbs.aggregates, group_, group);
 }
 
 }  // namespace cqrs::projector

@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "base/value.h"
 #include "schemas/cqrs_generated.h"
+#include "store/aggregate_group.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"
 #include "store/record_format.h"
@@ -59,9 +60,10 @@ class EventApplier {
   const std::vector<CollectionSpec>& models_;
   store::Checkpoint checkpoint_;
   store::RecordBuilder record_;
-  std::vector<FieldView> fields_;  // the event's after-image, by name
-  std::string before_;             // the entity's record before the event ("": none)
-  std::string model_name_;         // scratch for ModelId
+  std::vector<FieldView> fields_;    // the event's after-image, by name
+  std::string before_;               // the entity's record before the event ("": none)
+  std::string model_name_;           // scratch for ModelId
+  store::AggregateGroupSlot group_;  // scratch for AdjustGroup
   std::vector<std::tuple<std::string, std::string, std::uint32_t>> model_ids_;  // tenant, name, id
   std::string last_tenant_, last_collection_;  // the namespace last_ns_ is of (per batch)
   std::uint32_t last_ns_ = 0;

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "store/aggregate_group.h"
 #include "store/key_format.h"
 #include "store/ordered_value.h"
 #include "store/read_store_format.h"
@@ -149,49 +151,75 @@ class AggregateGather {
   void Add(std::span<const FieldView> fields) {
     const ValueView group = store::FieldByName(fields, spec_.group_by);
     if (group.type == ValueType::kNone) return;
+    const ValueView summed =
+        spec_.sum.empty() ? ValueView() : store::FieldByName(fields, spec_.sum);
+    if (store::IsLongAggregateGroup(group)) {  // rare: kept by whole value, merged one by one
+      std::string whole(1, group.type == ValueType::kString ? 's' : 'b');
+      whole.append(group.bytes);
+      long_bytes_ += whole.size() + 96;
+      store::AdjustAggregateCell(&long_cells_[std::move(whole)], +1, summed);
+      return;
+    }
     scratch_.Clear();
     scratch_.U32(id_);
     store::AppendOrderedValue(group, &scratch_);
-    const ValueView summed =
-        spec_.sum.empty() ? ValueView() : store::FieldByName(fields, spec_.sum);
     store::AdjustAggregateCell(&cells_[std::string(scratch_.view())], +1, summed);
   }
 
-  std::size_t bytes() const { return cells_.size() * (scratch_.view().size() + 96); }
+  std::size_t bytes() const { return cells_.size() * (scratch_.view().size() + 96) + long_bytes_; }
 
   Status Write(store::Txn& txn, store::Dbi dbi) {
     std::vector<std::pair<std::string, store::AggregateCell>> sorted(cells_.begin(), cells_.end());
     cells_.clear();
     std::sort(sorted.begin(), sorted.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-    auto out = OrderedWriter::Open(txn, dbi, /*dupsort=*/false);
-    if (!out.ok()) return out.status();
-    for (auto& [key, cell] : sorted) {
-      if (written_) {  // an earlier write may hold this group already: add to it
-        std::string_view stored;
-        Status s = txn.Get(dbi, key, &stored);
-        store::AggregateCell old;
-        if (s.ok() && !store::DecodeAggregateCell(stored, &old))
-          return Status(Code::kInternal, "aggregate cell of the wrong size");
-        if (!s.ok() && s.code() != Code::kNotFound) return s;
-        cell.count += old.count;
-        cell.int_sum = static_cast<std::int64_t>(static_cast<std::uint64_t>(cell.int_sum) +
-                                                 static_cast<std::uint64_t>(old.int_sum));
-        cell.double_sum += old.double_sum;
+    {
+      auto out = OrderedWriter::Open(txn, dbi, /*dupsort=*/false);
+      if (!out.ok()) return out.status();
+      for (auto& [key, cell] : sorted) {
+        if (written_) {  // an earlier write may hold this group already: add to it
+          std::string_view stored;
+          Status s = txn.Get(dbi, key, &stored);
+          store::AggregateCell old;
+          if (s.ok() && !store::DecodeAggregateCell(stored, &old))
+            return Status(Code::kInternal, "aggregate cell of the wrong size");
+          if (!s.ok() && s.code() != Code::kNotFound) return s;
+          Merge(old, &cell);
+        }
+        char bytes[store::AggregateCell::kBytes];
+        store::EncodeAggregateCell(cell, bytes);
+        CQRS_RETURN_IF_ERROR(out->Put(key, {bytes, sizeof bytes}, false));
       }
-      char bytes[store::AggregateCell::kBytes];
-      store::EncodeAggregateCell(cell, bytes);
-      CQRS_RETURN_IF_ERROR(out->Put(key, {bytes, sizeof bytes}, false));
     }
+    for (const auto& [whole, cell] : long_cells_) {
+      const std::string_view bytes = std::string_view(whole).substr(1);
+      const ValueView group = whole[0] == 's' ? ValueView::String(bytes) : ValueView::Bytes(bytes);
+      CQRS_RETURN_IF_ERROR(store::FindAggregateGroup(txn, dbi, id_, group, &slot_));
+      Merge(cell, &slot_.cell);
+      CQRS_RETURN_IF_ERROR(store::PutAggregateGroup(txn, dbi, slot_, group));
+    }
+    long_cells_.clear();
+    long_bytes_ = 0;
     written_ = true;
     return OkStatus();
   }
 
  private:
+  static void Merge(const store::AggregateCell& from, store::AggregateCell* into) {
+    into->count += from.count;
+    into->int_sum = static_cast<std::int64_t>(static_cast<std::uint64_t>(into->int_sum) +
+                                              static_cast<std::uint64_t>(from.int_sum));
+    into->double_sum += from.double_sum;
+  }
+
   std::uint32_t id_;
   const AggregateSpec& spec_;
   store::KeyBuffer scratch_;
   std::unordered_map<std::string, store::AggregateCell> cells_;
+  // Groups too long for a key, by type letter ++ whole value.
+  std::map<std::string, store::AggregateCell> long_cells_;
+  std::size_t long_bytes_ = 0;
+  store::AggregateGroupSlot slot_;
   bool written_ = false;
 };
 

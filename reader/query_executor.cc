@@ -1,6 +1,7 @@
 // Executing Get and Scan against a read-store snapshot.
 #include "reader/query_executor.h"
 
+#include "store/aggregate_group.h"
 #include "store/key_format.h"
 #include "store/ordered_value.h"
 #include "store/read_store_format.h"
@@ -296,7 +297,7 @@ Status QueryExecutor::Aggregate(const store::Txn& snapshot, const fb::Aggregate&
       break;
     ValueView group;
     store::AggregateCell cell;
-    if (!store::DecodeOrderedValue(k.substr(4), &group) || !store::DecodeAggregateCell(v, &cell))
+    if (!store::DecodeAggregateGroup(k.substr(4), v, &group, &cell))
       return Error(Code::kInternal, "aggregate {} holds a malformed group", name_);
     if (builder_.bytes() >= config_.max_reply_bytes)
       return Error(Code::kResourceExhausted,

@@ -20,7 +20,9 @@
 //                   key) order. An entity without the field has no entry.
 //   aggregates      aggregate id (u32 BE) ++ ordered group value → AggregateCell (24 bytes):
 //                   entities in the group and the sums of the summed field; a group whose count
-//                   falls to 0 is removed
+//                   falls to 0 is removed. A string or bytes group over kMaxOrderedBytes is
+//                   keyed by its first bytes, a hash and a chain number, with the whole value
+//                   after the cell (store/aggregate_group.h)
 // Index and aggregate ids are namespace ids (store/namespaces.h) of the names
 // "<collection>#i.<field>" and "<collection>#a.<aggregate>", which no collection can have.
 #pragma once
@@ -34,7 +36,7 @@
 
 namespace cqrs::store {
 
-inline constexpr std::uint32_t kReadStoreFormatVersion = 2;
+inline constexpr std::uint32_t kReadStoreFormatVersion = 3;  // 3: long aggregate groups kept whole
 
 inline constexpr const char kMetaAppliedSeq[] = "applied_seq";
 inline constexpr const char kMetaAppliedEvents[] = "applied_events";

@@ -200,3 +200,84 @@ TEST_CASE("Find refuses bounds of two kinds and a cursor it did not make",
 }
 
 }  // namespace cqrs::reader
+
+namespace cqrs::reader {
+
+TEST_CASE("issue #15: aggregate groups whose values share their first 400 bytes stay apart",
+          "[reader][read_models]") {
+  testing::TempDir dir;
+  CollectionSpec orders{"orders", {}, {}};
+  orders.aggregates = {{"by_customer", "customer", "amount"}};
+  std::vector<CollectionSpec> models{orders};
+  store::ReadStoreOptions o;
+  o.dir = dir / "read";
+  auto store = std::move(store::ReadStore::Open(o)).value();
+  projector::EventApplier applier(*store, models);
+  ReaderConfig config;
+  QueryExecutor executor(*store, config, models);
+
+  const std::string shared(store::kMaxOrderedBytes, 'c');
+  const std::string a = shared + "-alpha", b = shared + "-beta";
+  std::uint64_t seq = 0;
+  auto put = [&](const std::string& key, const Value& customer, std::int64_t amount) {
+    auto txn = store::Txn::BeginWrite(store->env());
+    REQUIRE(applier.Begin(txn.value()).ok());
+    auto e = testing::MakeEvent(++seq, fb::Op::Upsert, "orders", key, 1,
+                                {{"customer", customer}, {"amount", amount}});
+    REQUIRE(applier.Apply(txn.value(), testing::AsEvent(e)).ok());
+    REQUIRE(applier.End(txn.value()).ok());
+    REQUIRE(txn->Commit().ok());
+  };
+  auto groups = [&] {
+    wire::QueryRequestEncoder encoder;
+    auto bytes = encoder.Encode(1, "", 0, 0, wire::AggregateQuery{"orders", "by_customer"});
+    wire::AlignedBuffer in;
+    in.Assign(bytes.data(), bytes.size());
+    auto decoded = wire::DecodeQueryRequest(in.span(), wire::QueryLimits());
+    REQUIRE(decoded.status.ok());
+    auto txn = store::Txn::BeginRead(store->env());
+    Code code;
+    auto reply = executor.Execute(txn.value(), seq, *decoded.request, kDefaultTenant, &code);
+    wire::AlignedBuffer out;
+    out.Assign(reply.data(), reply.size());
+    wire::QueryReplyData r;
+    REQUIRE(wire::ParseQueryReply(out.span(), &r).ok());
+    INFO(r.message);
+    REQUIRE(r.status == Code::kOk);
+    std::map<std::string, std::pair<std::uint64_t, double>> by_value;
+    for (const auto& g : r.groups) {
+      REQUIRE(std::holds_alternative<std::string>(g.key));
+      by_value[std::get<std::string>(g.key)] = {g.count, g.sum};
+    }
+    CHECK(by_value.size() == r.groups.size());
+    return by_value;
+  };
+
+  put("o1", a, 10);
+  put("o2", b, 5);
+  put("o3", b, 7);
+  put("o4", shared, 1);  // exactly the shared prefix: a short group of its own
+  put("o5", std::string(shared + "-alpha"), 100);
+  auto g = groups();
+  REQUIRE(g.size() == 3);
+  CHECK(g[a] == std::make_pair(std::uint64_t{2}, 110.0));
+  CHECK(g[b] == std::make_pair(std::uint64_t{2}, 12.0));
+  CHECK(g[shared] == std::make_pair(std::uint64_t{1}, 1.0));
+  // Moving entities out of a long group and deleting them keeps the others whole.
+  put("o2", std::string("short"), 5);
+  {
+    auto txn = store::Txn::BeginWrite(store->env());
+    REQUIRE(applier.Begin(txn.value()).ok());
+    auto e = testing::MakeEvent(++seq, fb::Op::Delete, "orders", "o1", 0);
+    REQUIRE(applier.Apply(txn.value(), testing::AsEvent(e)).ok());
+    REQUIRE(applier.End(txn.value()).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  g = groups();
+  REQUIRE(g.size() == 4);
+  CHECK(g[a] == std::make_pair(std::uint64_t{1}, 100.0));
+  CHECK(g[b] == std::make_pair(std::uint64_t{1}, 7.0));
+  CHECK(g[std::string("short")] == std::make_pair(std::uint64_t{1}, 5.0));
+}
+
+}  // namespace cqrs::reader
