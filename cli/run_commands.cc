@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/files.h"
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
@@ -54,6 +55,12 @@ int RunUp(const UpCommand& c) {
   o.pass.insert(o.pass.end(),
                 {"--data", config->data_dir, "--base-port", std::to_string(config->base_port),
                  "--log-level", config->log_level});
+  // One `cqrs up` per data directory: a second one's children would fight the first's.
+  auto lock = InstanceLock::Acquire(config->data_dir, "supervisor");
+  if (!lock.ok()) {
+    std::fprintf(stderr, "cqrs up: %s\n", lock.status().message().c_str());
+    return 1;
+  }
   const std::atomic<bool>& stop = InstallStopSignals();
   Supervisor supervisor(std::move(config).value(), std::move(o));
   return supervisor.Run(stop);
@@ -198,8 +205,8 @@ int RunStats(const StatsCommand& c) {
   const std::string segment = shm::ControlBlock::SegmentName(config->data_dir);
   if (!shm::ControlBlock::Exists(config->data_dir)) {
     std::fprintf(stderr,
-                 "cqrs stats: no shared memory for %s (/dev/shm/%s): no process of the pipeline "
-                 "has run on it since the machine started\n",
+                 "cqrs stats: no shared memory for %s (/dev/shm/%s): the pipeline is not running "
+                 "(a clean stop removes it) and was not killed since the machine started\n",
                  config->data_dir.c_str(), segment.c_str());
     return 1;
   }

@@ -122,6 +122,7 @@ void Supervisor::StopAll() {
 }
 
 void Supervisor::PrintStatus(double seconds) {
+  if (control_ && !control_->StillNamed()) control_.reset();  // follow a new segment
   if (!control_) {
     auto attached = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
     if (!attached.ok()) return;
@@ -193,6 +194,14 @@ int Supervisor::Run(const std::atomic<bool>& stop) {
   }
   Log("stopping");
   StopAll();
+  // Every child has stopped: the segment goes with them (a restart begins with a cold cache).
+  if (control_ && !control_->StillNamed()) control_.reset();
+  if (!control_ && shm::ControlBlock::Exists(config_.data_dir)) {
+    auto attached = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
+    if (attached.ok()) control_.emplace(std::move(attached).value());
+  }
+  if (control_ && control_->RemoveIfUnused())
+    Log(fmt::format("removed /dev/shm/{}", shm::ControlBlock::SegmentName(config_.data_dir)));
   Log("stopped");
   return 0;
 }

@@ -65,6 +65,11 @@ void LocalReader::Release() {
 }
 
 Status LocalReader::WaitApplied(const LocalReadOptions& options) {
+  if (!control_.StillNamed()) {
+    auto attached = shm::ControlBlock::Attach(options_.data_dir, options_.cache_slots);
+    if (!attached.ok()) return attached.status();
+    control_ = std::move(attached).value();
+  }
   const shm::AtomicU64& applied = control_.seqs().projector_applied_seq;
   if (applied.load(std::memory_order_acquire) >= options.min_seq) return OkStatus();
   const std::uint64_t deadline =

@@ -85,6 +85,8 @@ class LocalReader {
   // The namespace id of `collection` in the snapshot's store (NotFound: no entity ever).
   Status Namespace(std::string_view collection, std::uint32_t* ns);
   // Waits until the projector's applied seq reaches `min_seq`; DeadlineExceeded if it does not.
+  // Waits for min_seq; first follows a new shared-memory segment when the pipeline replaced or
+  // removed the one this reader attached to (its seqs and cache would never move again).
   Status WaitApplied(const LocalReadOptions& options);
   // A snapshot at or past every seq reported so far; follows a rebuilt store.
   Status Snapshot(std::uint64_t* seq);

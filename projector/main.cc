@@ -5,6 +5,7 @@
 
 #include "base/config.h"
 #include "base/fault.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "projector/projector.h"
@@ -31,6 +32,17 @@ int main(int argc, char** argv) {
   if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-projector")) return 2;
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
   options.serve = !once;
+  // A serving projector is alone on its data directory (it clears the cache and stores the
+  // applied seq before its bind could fail); `--once` builds a separate read directory.
+  std::optional<cqrs::InstanceLock> lock;
+  if (!once) {
+    auto acquired = cqrs::InstanceLock::Acquire(config.data_dir, "projector");
+    if (!acquired.ok()) {
+      spdlog::error("cannot start: {}", acquired.status().message());
+      return 1;
+    }
+    lock = std::move(acquired).value();
+  }
 
   try {
     zmq::context_t context(1);

@@ -379,7 +379,10 @@ void Projector::PublishHeartbeat() {
   (void)events_pub_.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)events_pub_.send(body, zmq::send_flags::dontwait);
   PublishTick();  // also lets a reader that missed a tick notice
-  if (control_) control_->Beat(shm::kProjectorSlot);
+  if (control_) {
+    control_->Beat(shm::kProjectorSlot);
+    control_->ExitIfOrphaned();
+  }
 }
 
 Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head,
@@ -693,6 +696,7 @@ void Projector::Run(const std::atomic<bool>& stop) {
       next_check = now + check;
     }
   }
+  if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
 }  // namespace cqrs::projector

@@ -5,6 +5,7 @@
 
 #include "base/config.h"
 #include "base/fault.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "reader/reader_server.h"
@@ -28,6 +29,11 @@ int main(int argc, char** argv) {
   const std::string bind = endpoint.value_or(config.ReaderEndpoint(index));
   cqrs::InitLogging("cqrs-reader", config.log_level);
   if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-reader")) return 2;
+  auto lock = cqrs::InstanceLock::Acquire(config.data_dir, "reader-" + std::to_string(index));
+  if (!lock.ok()) {
+    spdlog::error("cannot start: {}", lock.status().message());
+    return 1;
+  }
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 
   try {

@@ -284,11 +284,13 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
     std::uint64_t now = MonoNs();
     if (control_ && now >= next_beat) {
       control_->Beat(slot_index_);
+      control_->ExitIfOrphaned();
       next_beat = now + 100'000'000;
       FollowGeneration();  // an idle reader leaves a replaced store too, so it can be removed
     }
   }
   router_.set(zmq::sockopt::linger, 1000);
+  if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
 }  // namespace cqrs::reader

@@ -2,6 +2,7 @@
 #include "shm/control_block.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,9 +12,11 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/hash.h"
 
 namespace cqrs::shm {
 namespace bip = boost::interprocess;
@@ -21,18 +24,12 @@ namespace bip = boost::interprocess;
 struct ControlBlock::Mapping {
   bip::shared_memory_object object;
   bip::mapped_region region;
+  std::string name;
+  mutable std::uint64_t next_name_check_ns = 0;
+  mutable bool still_named = true;
 };
 
 namespace {
-
-std::uint64_t Fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 bool Ready(const ControlBlockLayout& l, std::size_t mapped) {
   return l.header.magic.load(std::memory_order_acquire) == kControlBlockMagic &&
@@ -64,7 +61,7 @@ std::string ControlBlock::SegmentName(const std::string& data_dir) {
   if (ec) dir = std::filesystem::absolute(data_dir);
   // The layout version is part of the name: processes of two versions never share, or remove,
   // each other's segment.
-  return fmt::format("cqrs-{:016x}-v{}", Fnv1a(dir.lexically_normal().string()),
+  return fmt::format("cqrs-{:016x}-v{}", Fnv1a64(dir.lexically_normal().string()),
                      kControlBlockVersion);
 }
 
@@ -102,7 +99,13 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
     try {
       auto m = std::make_unique<Mapping>();
       try {
+        // 0600: the hot cache holds every tenant's entities.
+#ifdef CQRS_MISTAKE_WORLD_READABLE_SHM  // the injected mistake of issue #15 (make mistakes)
         m->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write);
+#else
+        m->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
+                                              bip::permissions(0600));
+#endif
         m->object.truncate(static_cast<bip::offset_t>(kSize));  // zero-filled
         m->region = bip::mapped_region(m->object, bip::read_write);
         auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
@@ -115,6 +118,7 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
         l->header.creator_pid = static_cast<std::uint64_t>(getpid());
         l->header.creator_start_ns = WallNs();
         l->header.magic.store(kControlBlockMagic, std::memory_order_release);  // laid out
+        m->name = name;
         return ControlBlock(std::move(m));
       } catch (const bip::interprocess_exception& e) {
         if (e.get_error_code() != bip::already_exists_error) throw;
@@ -132,7 +136,10 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
           auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
           while (!Ready(*l, bytes) && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          if (Ready(*l, bytes)) return ControlBlock(std::move(m));
+          if (Ready(*l, bytes)) {
+            m->name = name;
+            return ControlBlock(std::move(m));
+          }
           break;
         }
         if (std::chrono::steady_clock::now() >= deadline) break;
@@ -163,6 +170,34 @@ bool ControlBlock::BeatWithin(int index, std::uint64_t within_ns) const {
   const std::uint64_t beat = slot(index).heartbeat_ns.load(std::memory_order_acquire);
   const std::uint64_t now = WallCoarseNs();
   return beat != 0 && now - std::min(beat, now) < within_ns;
+}
+
+bool ControlBlock::StillNamed() const {
+  const std::uint64_t now = MonoNs();
+  if (now >= mapping_->next_name_check_ns) {
+    mapping_->still_named = SameObject(mapping_->object, mapping_->name);
+    mapping_->next_name_check_ns = now + 100'000'000;
+  }
+  return mapping_->still_named;
+}
+
+void ControlBlock::ExitIfOrphaned() const {
+  if (StillNamed()) return;
+  throw std::runtime_error(fmt::format(
+      "shared memory /dev/shm/{} no longer names this process's segment (removed, or replaced "
+      "by another process): stopping so that a restart attaches to the live one",
+      mapping_->name));
+}
+
+bool ControlBlock::RemoveIfUnused() const {
+  const auto self = static_cast<std::uint64_t>(getpid());
+  for (int i = 0; i < kMaxSlots; ++i) {
+    const std::uint64_t pid = slot(i).pid.load(std::memory_order_acquire);
+    if (pid == 0 || pid == self) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) return false;
+  }
+  if (!SameObject(mapping_->object, mapping_->name)) return false;  // not ours to remove
+  return bip::shared_memory_object::remove(mapping_->name.c_str());
 }
 
 }  // namespace cqrs::shm

@@ -50,6 +50,20 @@ class ControlBlock {
   // ms of error, cheap enough for every query).
   bool BeatWithin(int index, std::uint64_t within_ns) const;
 
+  // Whether the segment's name still refers to this mapping: false once it was removed (a clean
+  // stop of the last process, `cqrs stats --remove`) or replaced (another process judged its
+  // creator dead and laid out a new one), when this process would be alone on an orphan that
+  // no other process sees. Looks at most every 100 ms (coarse clock; two syscalls), answering
+  // from the last look in between; thread-compatible.
+  bool StillNamed() const;
+  // StillNamed for a server's heartbeat: throws std::runtime_error (the server's main logs it
+  // and exits non-zero, and `cqrs up` restarts it onto the live segment) when orphaned.
+  void ExitIfOrphaned() const;
+  // For a clean stop: removes the segment's name when no other process recorded in a slot is
+  // alive (its pid exists; a process that attached but has not claimed a slot yet is not seen,
+  // and finds itself orphaned by StillNamed). True if removed. The mapping stays valid.
+  bool RemoveIfUnused() const;
+
  private:
   struct Mapping;
   explicit ControlBlock(std::unique_ptr<Mapping> mapping);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "base/check.h"
+#include "base/files.h"
 
 namespace cqrs::store {
 
@@ -45,10 +46,7 @@ bool IsMapResized(const Status& status) {
 
 Result<LmdbEnv> LmdbEnv::Open(const EnvOptions& options) {
   if (!(options.flags & MDB_RDONLY)) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.dir, ec);
-    if (ec)
-      return Error(Code::kUnavailable, "create_directories({}): {}", options.dir, ec.message());
+    CQRS_RETURN_IF_ERROR(CreatePrivateDirectories(options.dir));
   }
   LmdbEnv env;
   env.dir_ = options.dir;
@@ -61,9 +59,13 @@ Result<LmdbEnv> LmdbEnv::Open(const EnvOptions& options) {
     return LmdbError("mdb_env_set_mapsize", rc);
   // MDB_NOTLS: reader slots belong to transactions, not threads, so a read txn can be reset and
   // renewed freely and several may be open on one thread.
-  if (int rc = mdb_env_open(env.env_, options.dir.c_str(), options.flags | MDB_NOTLS, 0644);
+  // 0600: the data is every tenant's; other local users must not read it.
+  if (int rc = mdb_env_open(env.env_, options.dir.c_str(), options.flags | MDB_NOTLS, 0600);
       rc != 0)
     return LmdbError(fmt::format("mdb_env_open({})", options.dir), rc);
+  if (!(options.flags & MDB_RDONLY)) {  // files an older build made 0644
+    for (const char* file : {"/data.mdb", "/lock.mdb"}) MakeFilePrivate(options.dir + file);
+  }
   return env;
 }
 

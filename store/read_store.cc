@@ -12,6 +12,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "base/files.h"
 #include "base/log.h"
 #include "store/read_store_format.h"
 #include "store/write_store_format.h"
@@ -49,6 +50,7 @@ Status WriteGuard(const std::string& dir, const std::string& boot_id) {
     out << boot_id << '\n';
     if (!out.flush()) return Error(Code::kInternal, "cannot write {}", path.string());
   }
+  MakeFilePrivate(path.string());  // like every file of the data directory
   CQRS_RETURN_IF_ERROR(FsyncPath(path, O_RDONLY));
   return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
 }
@@ -92,9 +94,8 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
     return Error(Code::kUnavailable, "{} holds no read store yet (is the projector running?)",
                  options.dir);
   if (!options.read_only) {
+    CQRS_RETURN_IF_ERROR(CreatePrivateDirectories(options.dir));
     std::error_code ec;
-    std::filesystem::create_directories(options.dir, ec);
-    if (ec) return Error(Code::kInternal, "cannot create {}: {}", options.dir, ec.message());
     if (stale) {
       spdlog::warn(
           "{} was not synced before the machine restarted (boot {}, now {}): it may be "

@@ -5,6 +5,7 @@
 
 #include "base/config.h"
 #include "base/fault.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "writer/writer_server.h"
@@ -51,6 +52,12 @@ int main(int argc, char** argv) {
   cqrs::InitLogging("cqrs-writer", config.log_level);
   if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-writer")) return 2;
 
+  // Before anything touches the store or shared memory: a second writer must change nothing.
+  auto lock = cqrs::InstanceLock::Acquire(config.data_dir, "writer");
+  if (!lock.ok()) {
+    spdlog::error("cannot start: {}", lock.status().message());
+    return 1;
+  }
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
 
   try {

@@ -100,7 +100,10 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       CheckReaders();
       next_check = Clock::now() + check_period;
     }
-    if (control_) control_->Beat(shm::kWriterSlot);
+    if (control_) {
+      control_->Beat(shm::kWriterSlot);
+      control_->ExitIfOrphaned();
+    }
   }
   // Let the last replies leave before the socket closes.
   router_.set(zmq::sockopt::linger, 1000);
@@ -108,6 +111,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
     Status s = store_->env().Sync();
     if (!s.ok()) spdlog::error("final sync: {}", s.ToString());
   }
+  if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
 bool WriterServer::ProcessBatch() {

@@ -203,3 +203,15 @@ def wait_answering(context, endpoint, seconds=30):
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
+
+
+def expect_segment_removed(cqrs, flags):
+    """A clean stop of the pipeline removes its shared-memory segment: `cqrs stats` finds none.
+    A segment left behind is removed (it would outlive the temp dir) and fails the test."""
+    import subprocess
+    r = subprocess.run([cqrs, "stats", *flags], capture_output=True, text=True)
+    if r.returncode == 1 and "no shared memory" in r.stderr:
+        return
+    subprocess.run([cqrs, "stats", "--remove", *flags], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    raise SystemExit("the shared-memory segment outlived a clean stop: " + r.stdout + r.stderr)

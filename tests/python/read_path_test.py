@@ -46,10 +46,8 @@ def main():
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
-            # The shared-memory segment outlives the temp dir otherwise.
-            subprocess.run([args.cqrs, "stats", "--remove", "--config", config,
-                            "--data", os.path.join(tmp, "data")], check=True,
-                           stdout=subprocess.DEVNULL)
+            wire.expect_segment_removed(args.cqrs,
+                                        ["--config", config, "--data", os.path.join(tmp, "data")])
     print("python read path: all checks passed")
 
 

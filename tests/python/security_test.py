@@ -68,8 +68,7 @@ def main():
             step("stopping the pipeline")
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
-            subprocess.run([args.cqrs, "stats", "--remove", "--config", config, "--data", data],
-                           check=True, stdout=subprocess.DEVNULL)
+            wire.expect_segment_removed(args.cqrs, ["--config", config, "--data", data])
         check("security on" in open(log_path).read(), "the servers log that security is on")
     print("python CURVE client: all checks passed")
 

@@ -42,9 +42,8 @@ def main():
         finally:
             writer.terminate()
             writer.wait(timeout=10)
-            if args.cqrs:  # the shared-memory segment outlives the temp dir otherwise
-                subprocess.run([args.cqrs, "stats", "--remove", "--data",
-                                os.path.join(tmp, "data")], check=True, stdout=subprocess.DEVNULL)
+            if args.cqrs:
+                wire.expect_segment_removed(args.cqrs, ["--data", os.path.join(tmp, "data")])
     print("python writer client: all checks passed")
 
 

@@ -1,5 +1,6 @@
 #include "shm/control_block.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,63 @@ TEST_CASE("Processes attaching at once to a fresh data dir all share one segment
   CHECK_THAT(ControlBlock::SegmentName(dir.path()),
              Catch::Matches("cqrs-[0-9a-f]{16}-v" + std::to_string(kControlBlockVersion)));
   ControlBlock::Remove(dir.path());
+}
+
+TEST_CASE("issue #15: an attacher whose segment was removed or replaced sees it is orphaned",
+          "[shm][control]") {
+  testing::TempDir dir;
+  ControlBlock::Remove(dir.path());
+  auto slow = ControlBlock::Attach(dir.path(), 0);
+  REQUIRE(slow.ok());
+  CHECK(slow->StillNamed());
+  CHECK_NOTHROW(slow->ExitIfOrphaned());
+  // Another process judged its creator dead and laid out a new segment under the same name.
+  ControlBlock::Remove(dir.path());
+  auto fresh = ControlBlock::Attach(dir.path(), 0);
+  REQUIRE(fresh.ok());
+  CHECK(fresh->layout().header.generation != slow->layout().header.generation);
+  // Looked at again at most 100 ms after the last look.
+  CHECK(testing::WaitFor([&] { return !slow->StillNamed(); }, std::chrono::milliseconds(300)));
+  CHECK_THROWS_WITH(slow->ExitIfOrphaned(), Catch::Contains("no longer names"));
+  CHECK(fresh->StillNamed());
+  // An orphan never removes the live segment on its way out.
+  CHECK_FALSE(slow->RemoveIfUnused());
+  CHECK(ControlBlock::Exists(dir.path()));
+  ControlBlock::Remove(dir.path());
+}
+
+TEST_CASE("issue #15: the last process to stop removes the segment, never one still used",
+          "[shm][control]") {
+  testing::TempDir dir;
+  ControlBlock::Remove(dir.path());
+  auto a = ControlBlock::Attach(dir.path(), 0);
+  REQUIRE(a.ok());
+  a->Claim(kWriterSlot);
+  // A live process in another slot keeps it.
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    auto c = ControlBlock::Attach(dir.path(), 0);
+    if (!c.ok()) _exit(1);
+    c->Claim(kFirstReaderSlot);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  char x;
+  REQUIRE(read(ready[0], &x, 1) == 1);
+  CHECK_FALSE(a->RemoveIfUnused());
+  CHECK(ControlBlock::Exists(dir.path()));
+  // Once it is gone (here killed; its pid stays in its slot), the segment goes.
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(a->RemoveIfUnused());
+  CHECK_FALSE(ControlBlock::Exists(dir.path()));
+  CHECK(a->seqs().writer_committed_seq.load() == 0);  // the mapping itself stays usable
+  close(ready[0]);
+  close(ready[1]);
 }
 
 TEST_CASE("Latency buckets double from 1 µs and end in one for everything slower",

@@ -1,6 +1,7 @@
 #include "shm/hot_cache.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <thread>
@@ -114,24 +115,34 @@ TEST_CASE("Readers racing the writer accept only whole records", "[shm][cache]")
     const std::size_t n = 1 + i % 300;
     *out = std::to_string(n) + ":" + std::string(n, static_cast<char>('a' + i % 26));
   };
+  std::atomic<std::uint64_t> writes{0};
   std::thread writer([&] {
     std::string r;
     for (std::uint64_t i = 0; !stop.load(); ++i) {
       make(i, &r);
       s.cache.Put(Key("k" + std::to_string(i % 4)), r, i);
+      writes.store(i + 1, std::memory_order_relaxed);
     }
   });
+  // Each reader runs until it has read many records while the writer was writing (however the
+  // scheduler orders the threads), so the test can fail only on a torn record; the deadline is
+  // for a cache that never answers at all.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::atomic<std::uint64_t> hits{0}, bad{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t)
     readers.emplace_back([&] {
       std::string record;
-      std::uint64_t as_of = 0;
+      std::uint64_t as_of = 0, raced = 0;
       CacheKey keys[4];
       for (int k = 0; k < 4; ++k) keys[k] = Key("k" + std::to_string(k));
-      for (int i = 0; i < 200000; ++i) {
+      for (std::uint64_t i = 0;
+           (i < 200000 || raced < 20000) && std::chrono::steady_clock::now() < deadline; ++i) {
+        const std::uint64_t writes_before = writes.load(std::memory_order_relaxed);
         if (s.cache.Get(keys[i % 4], &record, &as_of) != CacheLookup::kHit) continue;
         ++hits;
+        // Hits with writes before and after them were read while the writer was at work.
+        if (writes_before > 0 && writes.load(std::memory_order_relaxed) != writes_before) ++raced;
         const std::size_t colon = record.find(':');
         const std::size_t n = std::stoul(record.substr(0, colon));
         if (record.size() != colon + 1 + n ||
@@ -142,6 +153,7 @@ TEST_CASE("Readers racing the writer accept only whole records", "[shm][cache]")
   for (auto& r : readers) r.join();
   stop = true;
   writer.join();
+  CHECK(std::chrono::steady_clock::now() < deadline);
   CHECK(hits.load() > 0);
   CHECK(bad.load() == 0);
 }
