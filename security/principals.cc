@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <toml.hpp>
 
+#include "base/hash.h"
 #include "base/names.h"
 #include "base/toml_reader.h"
 #include "security/keys.h"
@@ -112,6 +113,18 @@ Status Principals::Save(const std::string& path) const {
   return WriteFileAtomic(path, text, 0644);
 }
 
+std::string ConnectionId(std::string_view name, std::string_view public_key,
+                         std::string_view tenant) {
+  std::string credential(public_key);
+  credential.append(1, '\0').append(tenant);
+  return fmt::format("{}#{:016x}", name, Fnv1a64(credential));
+}
+
+std::string_view ConnectionIdName(std::string_view connection_id) {
+  const std::size_t hash = connection_id.find('#');
+  return hash == std::string_view::npos ? std::string_view() : connection_id.substr(0, hash);
+}
+
 Status Principals::Add(Principal p) {
   CQRS_RETURN_IF_ERROR(ValidatePrincipal(p));
   if (FindByName(p.name) != nullptr)
@@ -121,6 +134,7 @@ Status Principals::Add(Principal p) {
   auto at = std::lower_bound(by_name_.begin(), by_name_.end(), p.name,
                              [&](std::size_t i, const std::string& n) { return all_[i].name < n; });
   by_name_.insert(at, all_.size());
+  connection_ids_.push_back(ConnectionId(p.name, p.public_key, p.tenant));
   all_.push_back(std::move(p));
   return OkStatus();
 }

@@ -40,6 +40,15 @@ struct Principal {
   bool StillCovers(const Principal* other) const;
 };
 
+// What the ZAP handler puts in the User-Id of a connection it admits: "<name>#<16 hex digits of
+// FNV-1a 64 over the public key and the tenant>". A server checks it on every message against
+// the principal of that name now: a connection made before the key or the tenant changed no
+// longer matches (libzmq 4.3.4 cannot drop one peer of a ROUTER, so the refusal is per message).
+std::string ConnectionId(std::string_view name, std::string_view public_key,
+                         std::string_view tenant);
+// The principal name in a connection id ("" if it has none).
+std::string_view ConnectionIdName(std::string_view connection_id);
+
 // InvalidArgument naming the principal and the field: a name outside [A-Za-z0-9_.-]{1,64}, a key
 // that is not 40 Z85 characters, a tenant or collection outside [a-z0-9_]{1,64} ("*" allowed in
 // the ACL).
@@ -61,10 +70,15 @@ class Principals {
   const Principal* FindByName(std::string_view name) const;  // O(log n): once per message
   const Principal* FindByKey(std::string_view public_key) const;
   const std::vector<Principal>& all() const { return all_; }
+  // The connection id of `p`, one of all() (computed once by Add).
+  const std::string& connection_id(const Principal* p) const {
+    return connection_ids_[static_cast<std::size_t>(p - all_.data())];
+  }
 
  private:
   std::vector<Principal> all_;
-  std::vector<std::size_t> by_name_;  // indexes into all_, sorted by name
+  std::vector<std::string> connection_ids_;  // parallel to all_
+  std::vector<std::size_t> by_name_;         // indexes into all_, sorted by name
 };
 
 }  // namespace cqrs::security

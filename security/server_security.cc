@@ -89,16 +89,26 @@ const Principal* ServerSecurity::Authenticate(std::string_view user_id, Status* 
     *refusal = Status(Code::kUnauthenticated, "the connection has no authenticated identity");
     return nullptr;
   }
-  const Principal* p = principals_->FindByName(user_id);
+  const std::string_view name = ConnectionIdName(user_id);
+  const Principal* p = principals_->FindByName(name);
   if (p == nullptr) {
     *refusal =
-        Error(Code::kUnauthenticated, "principal \"{}\" is not in the principals file", user_id);
+        Error(Code::kUnauthenticated, "principal \"{}\" is not in the principals file", name);
     return nullptr;
   }
   if (p->disabled) {
-    *refusal = Error(Code::kUnauthenticated, "principal \"{}\" is disabled", user_id);
+    *refusal = Error(Code::kUnauthenticated, "principal \"{}\" is disabled", name);
     return nullptr;
   }
+#ifndef CQRS_MISTAKE_NO_CONNECTION_CHECK  // the injected mistake of issue #15 (make mistakes)
+  if (principals_->connection_id(p) != user_id) {
+    *refusal = Error(Code::kUnauthenticated,
+                     "principal \"{}\" has another key or tenant since this connection was made: "
+                     "connect again with its current key",
+                     name);
+    return nullptr;
+  }
+#endif
   return p;
 }
 

@@ -36,8 +36,9 @@ class ServerSecurity {
   // (security::SelfTest). Internal, naming the check, on failure: the server must not start.
   Status SecureAndTest(zmq::context_t& context, zmq::socket_t& socket, ServerSocket kind) const;
 
-  // The enabled principal a message's User-Id names, or nullptr with `refusal` set to
-  // Unauthenticated saying why (no User-Id, unknown name, disabled since it connected).
+  // The enabled principal a message's User-Id (a connection id) names, or nullptr with
+  // `refusal` set to Unauthenticated saying why (no User-Id, unknown name, disabled, or its key
+  // or tenant changed since the connection was made). Allocates only to refuse.
   const Principal* Authenticate(std::string_view user_id, Status* refusal) const;
 
   // Re-reads the principals file when a SIGHUP arrived since the last call (one atomic load

@@ -100,7 +100,7 @@ void ZapHandler::Decide(const std::vector<zmq::message_t>& f, std::string* code,
   }
   *code = "200";
   *text = "OK";
-  *user_id = p->name;
+  *user_id = principals->connection_id(p);
 }
 
 bool ZapHandler::IsExpectedRefusal(const std::vector<zmq::message_t>& frames) const {

@@ -4,8 +4,9 @@
 //
 // A ZapHandler is a thread with a REP socket on inproc://zeromq.zap.01 in the server's context.
 // It admits a CURVE client whose public key belongs to a principal that is not disabled (the
-// reply's User-Id is the principal's name), and the server's own key as "self-test"; it refuses
-// everything else, and every other mechanism, domain or version. Start it before any bind.
+// reply's User-Id is the principal's connection id, Principal::connection_id), and the server's own
+// key as "self-test"; it refuses everything else, and every other mechanism, domain or version.
+// Start it before any bind.
 #pragma once
 
 #include <atomic>

@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -25,6 +26,7 @@
 
 #include "client/client.h"
 #include "client/subscriber.h"
+#include "security/principals.h"
 #include "security/zap.h"
 #include "shm/control_block.h"
 #include "tests/support/pipeline.h"
@@ -419,6 +421,100 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     CHECK(r3.status == Code::kOk);
     CHECK(r3.seq > r1.seq);
     CHECK(r3.versions == std::vector<std::uint64_t>{1});
+  }
+}
+
+namespace {
+
+// Rewrites the principals file with `change` applied to the principal named `name` (removed if
+// `change` returns false), then has every server reload it.
+void EditPrincipal(testing::Pipeline& p, const std::string& name,
+                   const std::function<bool(security::Principal*)>& change) {
+  auto current = security::Principals::Load(p.principals_path());
+  REQUIRE(current.ok());
+  security::Principals next;
+  for (security::Principal q : current->all()) {
+    if (q.name == name && !change(&q)) continue;
+    REQUIRE(next.Add(q).ok());
+  }
+  REQUIRE(next.Save(p.principals_path()).ok());
+  p.up->Signal(SIGHUP);
+}
+
+// After a reload, how long `client`'s open connections kept being served, and that every later
+// write and read is refused Unauthenticated with `why` in the message.
+void ExpectCutOff(Client& client, const std::string& why) {
+  const auto reloaded = std::chrono::steady_clock::now();
+  int served = 0;
+  CommandResult w;
+  QueryResult r;
+  REQUIRE(testing::WaitFor(
+      [&] {
+        w = client.Upsert("orders", "cut", {{"owner", std::string("x")}});
+        r = client.Get("orders", "k000");
+        served += (w.ok() ? 1 : 0) + (r.status != Code::kUnauthenticated ? 1 : 0);
+        return w.status == Code::kUnauthenticated && r.status == Code::kUnauthenticated &&
+               w.message.find(why) != std::string::npos && r.message.find(why) != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  const double cut_after_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - reloaded).count();
+  INFO("cut off after " << cut_after_s << " s, " << served << " requests served meanwhile");
+  CHECK(cut_after_s <= 2.0);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(client.Upsert("orders", "cut", {{"owner", std::string("x")}}).status ==
+          Code::kUnauthenticated);
+    CHECK(client.Get("orders", "k000").status == Code::kUnauthenticated);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("issue #15: a rotated key or a reused name cuts the connections made before",
+          "[process][security]") {
+  testing::TempDir dir;
+  testing::Pipeline p(dir, SecureConfig());
+  security::ClientCurve old_key = p.AddPrincipal("rot", "acme", {"*"}, {"*"});
+  security::ClientCurve reused = p.AddPrincipal("reuse", "acme", {"*"}, {"*"});
+  p.StartUp();
+  auto rot = Connect(p, old_key);
+  auto reuse = Connect(p, reused);
+  REQUIRE(rot->Upsert("orders", "k000", {{"owner", std::string("rot")}}).ok());
+  REQUIRE(rot->Get("orders", "k000").ok());
+  REQUIRE(reuse->Upsert("orders", "r1", {{"owner", std::string("reuse")}}).ok());
+
+  SECTION("the key replaced (a leaked key rotated): the old key's connection is cut") {
+    security::ClientCurve new_key = old_key;
+    new_key.keys = security::GenerateKeyPair().value();
+    EditPrincipal(p, "rot", [&](security::Principal* q) {
+      q->public_key = new_key.keys.public_key;
+      return true;
+    });
+    ExpectCutOff(*rot, "has another key or tenant since this connection was made");
+    // The new key is served, in the same tenant.
+    auto fresh = Connect(p, new_key);
+    REQUIRE(testing::WaitFor([&] { return fresh->Get("orders", "k000").ok(); },
+                             std::chrono::seconds(10)));
+  }
+  SECTION("the name removed and added again for another tenant with the same key") {
+    EditPrincipal(p, "reuse", [](security::Principal*) { return false; });
+    ExpectCutOff(*reuse, "is not in the principals file");
+    security::Principal again{"reuse", reused.keys.public_key, "other", {"*"}, {"*"}, false};
+    auto current = security::Principals::Load(p.principals_path());
+    REQUIRE(current.ok());
+    REQUIRE(current->Add(again).ok());
+    REQUIRE(current->Save(p.principals_path()).ok());
+    p.up->Signal(SIGHUP);
+    // The connection made for tenant acme never acts in tenant "other".
+    ExpectCutOff(*reuse, "has another key or tenant since this connection was made");
+    auto fresh = Connect(p, reused);
+    QueryResult r;
+    REQUIRE(testing::WaitFor(
+        [&] {
+          r = fresh->Get("orders", "r1");
+          return r.status == Code::kNotFound;  // acme's r1 is not tenant other's
+        },
+        std::chrono::seconds(10)));
   }
 }
 

@@ -1,4 +1,5 @@
-// CURVE + ZAP over real TCP sockets: only a principal's key gets in, with its name as User-Id;
+// CURVE + ZAP over real TCP sockets: only a principal's key gets in, with its connection id
+// (name, and a hash of key and tenant) as User-Id;
 // unknown keys, plaintext, a wrong server key and disabled principals do not; a server without
 // a ZAP handler admits no one, and the start-up self-test says so.
 #include "security/zap.h"
@@ -61,7 +62,8 @@ TEST_CASE("ZAP admits principals' keys by name and nothing else", "[security][za
   const std::chrono::milliseconds refused(300), admitted(5000);
   {
     auto c = Send(context, server.endpoint, &alice, server.keys.public_key);
-    CHECK(server.Receive(admitted) == std::optional<std::string>("alice"));
+    CHECK(server.Receive(admitted) ==
+          std::optional<std::string>(ConnectionId("alice", alice.public_key, "tenant_a")));
   }
   KeyPair stranger = GenerateKeyPair().value();
   {
@@ -87,7 +89,8 @@ TEST_CASE("ZAP admits principals' keys by name and nothing else", "[security][za
   zap.value()->Replace(next);
   {
     auto c = Send(context, server.endpoint, &bob, server.keys.public_key);
-    CHECK(server.Receive(admitted) == std::optional<std::string>("bob"));
+    CHECK(server.Receive(admitted) ==
+          std::optional<std::string>(ConnectionId("bob", bob.public_key, "tenant_b")));
   }
   CHECK(zap.value()->admitted() >= 2);
   CHECK(zap.value()->refused() >= 2);  // plaintext and a wrong server key fail before ZAP
