@@ -71,6 +71,8 @@ Status ReadReader(const toml::value& table, ReaderConfig* q) {
   r.Read("max_reply_bytes", &q->max_reply_bytes);
   r.Read("batch_max_queries", &q->batch_max_queries);
   r.Read("max_waiting", &q->max_waiting);
+  r.Read("max_waiting_bytes", &q->max_waiting_bytes);
+  r.Read("min_seq_slack", &q->min_seq_slack);
   return r.Finish();
 }
 
@@ -305,6 +307,8 @@ Status ValidateConfig(const Config& c) {
   if (q.max_reply_bytes < (64u << 10))
     return bad("reader.max_reply_bytes", "must be at least 65536 (one entity)");
   if (q.batch_max_queries < 1) return bad("reader.batch_max_queries", "must be at least 1");
+  if (q.max_waiting_bytes < (1u << 20))
+    return bad("reader.max_waiting_bytes", "must be at least 1048576 (one request)");
   return ValidateCollections(c.collections);
 }
 

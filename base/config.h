@@ -82,6 +82,11 @@ struct ReaderConfig {
   std::uint32_t max_reply_bytes = 4u << 20;  // a page stops early past it (`next` continues)
   std::uint32_t batch_max_queries = 256;     // queries per snapshot
   std::uint32_t max_waiting = 10000;         // queries parked on min_seq; more: ResourceExhausted
+  // Bytes the parked queries may hold in all (their requests as sent); more: ResourceExhausted.
+  std::uint64_t max_waiting_bytes = 64u << 20;
+  // A min_seq more than this beyond the writer's committed seq (while the writer is alive) is
+  // refused at once with InvalidArgument: no acknowledged write has such a seq yet.
+  std::uint64_t min_seq_slack = 0;
 };
 
 struct CacheConfig {

@@ -72,8 +72,7 @@ Status ReaderServer::Authorize(Slot* slot) {
     return OkStatus();
   }
   Status refusal;
-  const security::Principal* p =
-      security_->Authenticate(security::UserId(slot->message.body()), &refusal);
+  const security::Principal* p = security_->Authenticate(slot->user_id, &refusal);
   if (p == nullptr) return refusal;
   const std::string_view collection = wire::QueryCollection(*slot->decoded.request);
   if (!p->Allows(security::Access::kRead, collection))
@@ -142,19 +141,22 @@ ReaderServer::Slot* ReaderServer::Acquire() {
 
 void ReaderServer::Receive(std::vector<Slot*>* fresh) {
   fresh->clear();
-  while (fresh->size() < config_.reader.batch_max_queries) {
+  std::size_t bytes = 0;
+  while (fresh->size() < config_.reader.batch_max_queries && bytes < kBatchMaxBytes) {
     Slot* slot = Acquire();
     if (!slot->message.TryReceive(router_)) {
       free_.push_back(slot);
       return;
     }
     slot->received_ns = MonoNs();
+    bytes += slot->message.body_size();
     fresh->push_back(slot);
   }
 }
 
 void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status) {
   bool sent = wire::SendEnvelopeReply(router_, slot->message.envelope(), reply);
+  slot->buffer.ShrinkTo(kKeptBufferBytes);
   free_.push_back(slot);
   if (!control_) return;
   shm::ProcessSlot& mine = control_->slot(slot_index_);
@@ -175,6 +177,28 @@ bool ReaderServer::WaitingCanProgress(std::uint64_t now) const {
   for (const Slot* slot : waiting_)
     if (slot->min_seq <= applied || now >= slot->deadline_ns) return true;
   return false;
+}
+
+Status ReaderServer::MayPark(const Slot& slot, std::uint64_t seq) const {
+  // Writers publish their committed seq before they reply, so while the writer lives no client
+  // can hold a seq above it; without a live writer nothing is known, and the bounds below hold.
+  if (control_ && control_->BeatWithin(shm::kWriterSlot, kWriterStaleNs)) {
+    const std::uint64_t committed =
+        std::max(seq, control_->seqs().writer_committed_seq.load(std::memory_order_acquire));
+    if (slot.min_seq > committed && slot.min_seq - committed > config_.reader.min_seq_slack)
+      return Error(Code::kInvalidArgument,
+                   "min_seq {} is beyond the last committed seq {} (reader.min_seq_slack {}): no "
+                   "write has been acknowledged with it",
+                   slot.min_seq, committed, config_.reader.min_seq_slack);
+  }
+  if (waiting_.size() >= config_.reader.max_waiting)
+    return Error(Code::kResourceExhausted,
+                 "{} queries already wait for min_seq (reader.max_waiting)", waiting_.size());
+  if (waiting_bytes_ + slot.buffer.size() > config_.reader.max_waiting_bytes)
+    return Error(Code::kResourceExhausted,
+                 "queries waiting for min_seq already hold {} bytes (reader.max_waiting_bytes {})",
+                 waiting_bytes_, config_.reader.max_waiting_bytes);
+  return OkStatus();
 }
 
 void ReaderServer::Process(std::vector<Slot*>& fresh) {
@@ -198,6 +222,8 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
   for (Slot* slot : fresh) {
     const zmq::message_t& body = slot->message.body();
     slot->buffer.Assign(body.data(), body.size());  // aligned, as the Verifier needs
+    if (security_) slot->user_id.assign(security::UserId(body));
+    slot->message.ReleaseBody();  // the copy is what the query is read from, parked or not
     slot->decoded = wire::DecodeQueryRequest(slot->buffer.span(), limits_);
     if (!slot->decoded.status.ok()) {
       Reply(slot, executor_->Refuse(slot->decoded.request_id, slot->decoded.status, seq),
@@ -216,12 +242,12 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
       Reply(slot, reply, code);
       continue;
     }
-    if (waiting_.size() >= config_.reader.max_waiting) {
-      Status full =
-          Error(Code::kResourceExhausted, "{} queries already wait for min_seq", waiting_.size());
-      Reply(slot, executor_->Refuse(request.request_id(), full, seq), full.code());
+    if (Status refused = MayPark(*slot, seq); !refused.ok()) {
+      Reply(slot, executor_->Refuse(request.request_id(), refused, seq), refused.code());
       continue;
     }
+    slot->parked_bytes = slot->buffer.size() + slot->user_id.size();
+    waiting_bytes_ += slot->parked_bytes;
     std::uint32_t timeout_ms =
         request.timeout_ms() == 0 ? config_.reader.default_timeout_ms : request.timeout_ms();
     slot->deadline_ns = now + std::uint64_t{timeout_ms} * 1'000'000;
@@ -234,17 +260,23 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
   std::size_t kept = 0;
   for (Slot* slot : waiting_) {
     const fb::QueryRequest& request = *slot->decoded.request;
-    if (slot->min_seq <= seq) {
-      Code code;
-      auto reply = executor_->Execute(snapshot_, seq, request, slot->tenant, &code);
-      Reply(slot, reply, code);
-    } else if (now >= slot->deadline_ns) {
+    if (slot->min_seq > seq && now < slot->deadline_ns) {
+      waiting_[kept++] = slot;
+      continue;
+    }
+    waiting_bytes_ -= slot->parked_bytes;
+    if (slot->min_seq > seq) {
       Status late =
           Error(Code::kDeadlineExceeded, "read store at seq {} has not applied min_seq {} in time",
                 seq, slot->min_seq);
       Reply(slot, executor_->Refuse(request.request_id(), late, seq), late.code());
+    } else if (Status denied = Authorize(slot); !denied.ok()) {
+      // Judged again: a reload while it waited may have disabled its principal.
+      Reply(slot, executor_->Refuse(request.request_id(), denied, seq), denied.code());
     } else {
-      waiting_[kept++] = slot;
+      Code code;
+      auto reply = executor_->Execute(snapshot_, seq, request, slot->tenant, &code);
+      Reply(slot, reply, code);
     }
   }
   waiting_.resize(kept);

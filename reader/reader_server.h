@@ -42,8 +42,10 @@ class ReaderServer {
     wire::InboundMessage message;
     wire::AlignedBuffer buffer;
     wire::DecodedQuery decoded;
-    std::string tenant;  // the authorized caller's (kept while parked: principals may reload)
+    std::string tenant;   // the authorized caller's
+    std::string user_id;  // security on: the connection's ZAP User-Id, judged again on waking
     std::uint64_t min_seq = 0;
+    std::size_t parked_bytes = 0;  // what it counts against reader.max_waiting_bytes
     std::uint64_t deadline_ns = 0;
     std::uint64_t received_ns = 0;  // for the latency histogram
   };
@@ -60,15 +62,26 @@ class ReaderServer {
   bool WaitingCanProgress(std::uint64_t now) const;
   // Gets use the hot cache only while the projector's heartbeat is this fresh.
   static constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
+  // The writer's committed seq bounds min_seq only while its heartbeat is this fresh.
+  static constexpr std::uint64_t kWriterStaleNs = 1'000'000'000;
   // Receives up to the batch bound into fresh slots.
   void Receive(std::vector<Slot*>* fresh);
   // Answers, parks or refuses each fresh query and retries the parked ones.
   void Process(std::vector<Slot*>& fresh);
   void Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status);
   Slot* Acquire();
-  // Security on: the principal of the query's User-Id must be enabled and may read the query's
+  // Security on: the principal of the slot's User-Id must be enabled and may read the query's
   // collection; sets slot->tenant. Security off: the default tenant.
   Status Authorize(Slot* slot);
+  // Whether `slot` (decoded, authorized, min_seq above the snapshot's `seq`) may park: OK, or
+  // InvalidArgument for a min_seq beyond any committed seq, or ResourceExhausted past the
+  // parking bounds.
+  Status MayPark(const Slot& slot, std::uint64_t seq) const;
+  // A batch of fresh queries holds at most this many request bytes (one request always).
+  static constexpr std::size_t kBatchMaxBytes = 8u << 20;
+  // A slot's buffer over this is freed when the slot is, so a burst of large queries leaves
+  // no large buffers behind.
+  static constexpr std::size_t kKeptBufferBytes = 64u << 10;
 
   Config config_;
   std::uint32_t index_;
@@ -84,6 +97,7 @@ class ReaderServer {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
   std::vector<Slot*> waiting_;
+  std::uint64_t waiting_bytes_ = 0;  // sum of parked_bytes over waiting_
   std::vector<Slot*> fresh_;
   zmq::socket_t router_;
   zmq::socket_t tick_sub_;

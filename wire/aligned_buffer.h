@@ -32,6 +32,14 @@ class AlignedBuffer {
   }
 
   void Clear() { size_ = 0; }
+  // Frees the storage when it holds more than `max_capacity` bytes (after a burst of large
+  // messages), so an idle buffer keeps at most that much.
+  void ShrinkTo(std::size_t max_capacity) {
+    if (capacity_ <= max_capacity) return;
+    storage_.reset();
+    capacity_ = size_ = 0;
+  }
+  std::size_t capacity() const { return capacity_; }
 
   const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(storage_.get()); }
   std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(storage_.get()); }

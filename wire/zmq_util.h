@@ -89,6 +89,9 @@ class InboundMessage {
   // The message had more than kMaxFrames frames; the extra middle frames were dropped.
   bool too_many_frames() const { return too_many_; }
   std::size_t body_size() const { return body().size(); }
+  // Frees the body's bytes (the envelope stays for the reply): for a message whose body was
+  // copied elsewhere and may wait long.
+  void ReleaseBody() { frames_[count_ - 1].rebuild(); }
 
  private:
   std::vector<zmq::message_t> frames_;

@@ -65,9 +65,10 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
   auto control = shm::ControlBlock::Attach(config.data_dir, config.cache.slots);
   if (control.ok()) {
     server->control_.emplace(std::move(control).value());
-    server->control_->Claim(shm::kWriterSlot);
+    // The seq before the heartbeat: readers trust it as the committed head while we beat.
     server->control_->seqs().writer_committed_seq.store(server->last_tick_seq_,
                                                         std::memory_order_release);
+    server->control_->Claim(shm::kWriterSlot);
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
   }
@@ -151,6 +152,8 @@ bool WriterServer::ProcessBatch() {
   const bool replied = false;
 #endif
   std::uint64_t seq = committer_->Commit(batch_);
+  // Published before any reply: a reader refuses a min_seq above it (no client can hold one).
+  if (control_) control_->seqs().writer_committed_seq.store(seq, std::memory_order_release);
 
   std::uint64_t errors = 0, dropped = 0;
   for (std::size_t i = 0; i < batch_.size(); ++i) {
@@ -165,7 +168,6 @@ bool WriterServer::ProcessBatch() {
   }
   counters_.replies_dropped += dropped;
   if (control_) {
-    control_->seqs().writer_committed_seq.store(seq, std::memory_order_release);
     auto& c = control_->slot(shm::kWriterSlot).counters;
     c[shm::kRequests].fetch_add(batch_.size(), std::memory_order_relaxed);
     c[shm::kRequestErrors].fetch_add(errors, std::memory_order_relaxed);

@@ -46,9 +46,9 @@ Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
       "log_level = \"warn\"\n"
       "[writer]\nendpoint = \"{}\"\ndurability = \"{}\"\n{}"
       "[projector]\nevents_endpoint = \"{}\"\nreplay_endpoint = \"{}\"\n{}"
-      "[reader]\nendpoints = [{}]\n[cache]\nslots = {}\n{}{}\n",
+      "[reader]\nendpoints = [{}]\n{}[cache]\nslots = {}\n{}{}\n",
       writer, config.durability, config.writer_toml, events, replay, config.projector_toml,
-      reader_list, config.cache_slots, security_toml, config.extra_toml);
+      reader_list, config.reader_toml, config.cache_slots, security_toml, config.extra_toml);
 }
 
 std::string Pipeline::principals_path() const {

@@ -19,6 +19,7 @@ struct PipelineConfig {
   std::string durability = "sync";
   std::string writer_toml;           // lines added to the [writer] table
   std::string projector_toml;        // lines added to the [projector] table
+  std::string reader_toml;           // lines added to the [reader] table
   std::string extra_toml;            // appended to the generated config
   std::uint32_t cache_slots = 1024;  // [cache] slots: small, tests run many pipelines
   // Security on: a server key in <dir>/keys, [security] in the config, and a principal "probe"
