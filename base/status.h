@@ -38,21 +38,26 @@ constexpr bool IsRetryable(Code code) {
   return code == Code::kResourceExhausted || code == Code::kUnavailable;
 }
 
-// An outcome: OK, or a code with a message naming the field, limit or native error.
-// OK allocates nothing; an error owns its message.
+// An outcome: OK, or a code with a message naming the field, limit or native error, and the
+// native error's own code (an LMDB return code or an errno; 0: none) so that callers branch on
+// codes, never on message text. OK allocates nothing; an error owns its message.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message, int native = 0)
+      : code_(code), native_(native), message_(std::move(message)) {}
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
+  // The C library's code behind the status (e.g. MDB_MAP_FULL, ENOENT), or 0.
+  int native() const { return native_; }
   const std::string& message() const { return message_; }
   // "InvalidArgument: key is 600 bytes, over max_key_bytes 507"
   std::string ToString() const;
 
  private:
   Code code_ = Code::kOk;
+  int native_ = 0;
   std::string message_;
 };
 

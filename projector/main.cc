@@ -54,8 +54,7 @@ int main(int argc, char** argv) {
         projector = std::move(opened).value();
         break;
       }
-      if (opened.status().code() != cqrs::Code::kUnavailable ||
-          opened.status().message().find("holds no write store") == std::string::npos) {
+      if (!cqrs::store::IsMissingStore(opened.status())) {
         spdlog::error("cannot start: {}", opened.status().ToString());
         return 1;
       }

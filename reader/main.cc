@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
         server = std::move(opened).value();
         break;
       }
-      if (opened.status().message().find("holds no read store yet") == std::string::npos) {
+      if (!cqrs::store::IsMissingStore(opened.status())) {
         spdlog::error("cannot start: {}", opened.status().ToString());
         return 1;
       }

@@ -31,17 +31,19 @@ Status LmdbError(std::string_view operation, int rc) {
     default:
       break;
   }
-  return Error(code, "{}: {}", operation, mdb_strerror(rc));
+  return Status(code, fmt::format("{}: {}", operation, mdb_strerror(rc)), rc);
 }
 
-// LmdbError keeps LMDB's message, which starts with the error's name.
-bool IsMapFull(const Status& status) {
-  return status.code() == Code::kResourceExhausted &&
-         status.message().find("MDB_MAP_FULL") != std::string::npos;
+bool IsMapFull(const Status& status) { return status.native() == MDB_MAP_FULL; }
+
+bool IsMapResized(const Status& status) { return status.native() == MDB_MAP_RESIZED; }
+
+Status MissingStore(std::string message) {
+  return Status(Code::kUnavailable, std::move(message), ENOENT);
 }
 
-bool IsMapResized(const Status& status) {
-  return status.message().find("MDB_MAP_RESIZED") != std::string::npos;
+bool IsMissingStore(const Status& status) {
+  return status.code() == Code::kUnavailable && status.native() == ENOENT;
 }
 
 Result<LmdbEnv> LmdbEnv::Open(const EnvOptions& options) {

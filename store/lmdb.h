@@ -18,11 +18,16 @@ namespace cqrs::store {
 Status LmdbError(std::string_view operation, int rc);
 
 // True when `status` came from MDB_MAP_FULL (the map, not the disk, is full: growing helps).
-// LmdbError keeps LMDB's message, which starts with the error's name.
+// Both look at Status::native(), which LmdbError sets to LMDB's return code.
 bool IsMapFull(const Status& status);
 // True when `status` came from MDB_MAP_RESIZED: another process grew the map; call
 // LmdbEnv::SetMapSize(0) with no transaction open and try again.
 bool IsMapResized(const Status& status);
+
+// A store that is not there (yet): Unavailable with native ENOENT, so that a process waiting for
+// another to create it can tell this from every other failure by code.
+Status MissingStore(std::string message);
+bool IsMissingStore(const Status& status);
 
 inline std::string_view ToView(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};

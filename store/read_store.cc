@@ -86,13 +86,13 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
   }
   const bool stale = !guard.empty() && guard != boot_id;
   if (options.read_only && stale)
-    return Error(Code::kUnavailable,
-                 "{} holds no read store yet: the one there was not synced before the machine "
-                 "restarted, and the projector rebuilds it",
-                 options.dir);
+    return MissingStore(
+        fmt::format("{} holds no read store yet: the one there was not synced before the machine "
+                    "restarted, and the projector rebuilds it",
+                    options.dir));
   if (options.read_only && !std::filesystem::exists(options.dir + "/data.mdb"))
-    return Error(Code::kUnavailable, "{} holds no read store yet (is the projector running?)",
-                 options.dir);
+    return MissingStore(
+        fmt::format("{} holds no read store yet (is the projector running?)", options.dir));
   if (!options.read_only) {
     CQRS_RETURN_IF_ERROR(CreatePrivateDirectories(options.dir));
     std::error_code ec;
@@ -144,8 +144,8 @@ Status ReadStore::Init() {
     auto opened = txn.OpenDbi(name, flags, create);
     if (!opened.ok()) {
       if (opened.status().code() == Code::kNotFound)
-        return Error(Code::kUnavailable, "{} holds no read store yet (no '{}' database)",
-                     options_.dir, name);
+        return MissingStore(
+            fmt::format("{} holds no read store yet (no '{}' database)", options_.dir, name));
       return opened.status();
     }
     *dbi = opened.value();
@@ -157,7 +157,7 @@ Status ReadStore::Init() {
   Status s = txn.Get(dbs_.meta, kMetaFormat, &value);
   const bool fresh = s.code() == Code::kNotFound;
   if (fresh && options_.read_only)
-    return Error(Code::kUnavailable, "{} holds no read store yet", options_.dir);
+    return MissingStore(fmt::format("{} holds no read store yet", options_.dir));
   if (!fresh) {
     CQRS_RETURN_IF_ERROR(s);
     std::uint32_t format = 0;

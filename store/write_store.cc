@@ -12,8 +12,8 @@ namespace cqrs::store {
 Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& options) {
   std::unique_ptr<WriteStore> store(new WriteStore(options));
   if (options.read_only && !std::filesystem::exists(options.dir + "/data.mdb"))
-    return Error(Code::kUnavailable, "{} holds no write store yet (is the writer running?)",
-                 options.dir);
+    return MissingStore(
+        fmt::format("{} holds no write store yet (is the writer running?)", options.dir));
   EnvOptions env;
   env.dir = options.dir;
   env.map_size = options.map_size;
@@ -43,8 +43,8 @@ Status WriteStore::Init() {
     auto opened = txn.OpenDbi(name, 0, create);
     if (!opened.ok()) {
       if (opened.status().code() == Code::kNotFound)
-        return Error(Code::kUnavailable, "{} holds no write store (no '{}' database)", options_.dir,
-                     name);
+        return MissingStore(
+            fmt::format("{} holds no write store (no '{}' database)", options_.dir, name));
       return opened.status();
     }
     *dbi = opened.value();
@@ -54,7 +54,7 @@ Status WriteStore::Init() {
   Status s = txn.Get(dbs_.meta, kMetaFormat, &value);
   if (s.code() == Code::kNotFound) {
     if (options_.read_only)
-      return Error(Code::kUnavailable, "{} holds no write store", options_.dir);
+      return MissingStore(fmt::format("{} holds no write store", options_.dir));
     std::random_device rd;
     std::string id(16, '\0');
     for (char& c : id) c = static_cast<char>(rd());

@@ -122,6 +122,14 @@ TEST_CASE("An LMDB error keeps the operation and LMDB's own name for it", "[stor
   CHECK_FALSE(IsMapFull(LmdbError("mdb_txn_commit", ENOSPC)));
   CHECK(LmdbError("mdb_txn_commit", ENOSPC).code() == Code::kResourceExhausted);
   CHECK(LmdbError("mdb_get", MDB_NOTFOUND).code() == Code::kNotFound);
+  // Decisions follow the native code, never the text: a message that only names the error
+  // changes nothing.
+  CHECK(s.native() == MDB_MAP_FULL);
+  CHECK_FALSE(IsMapFull(Status(Code::kResourceExhausted, "mdb_put(x): MDB_MAP_FULL")));
+  CHECK(IsMapResized(LmdbError("mdb_txn_begin(read)", MDB_MAP_RESIZED)));
+  CHECK_FALSE(IsMapResized(Status(Code::kUnavailable, "MDB_MAP_RESIZED")));
+  CHECK(IsMissingStore(MissingStore("nothing here")));
+  CHECK_FALSE(IsMissingStore(Status(Code::kUnavailable, "x holds no read store yet")));
 }
 
 }  // namespace cqrs::store
