@@ -17,7 +17,8 @@ namespace cqrs::fault {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
-    "crash_before_commit", "crash_after_commit", "drop_reply", "no_zap_handler"};
+    "crash_before_commit", "crash_after_commit",    "drop_reply",
+    "no_zap_handler",      "switch_after_exchange", "switch_before_generation"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 
@@ -48,7 +49,8 @@ Result<std::string> ArmFromEnvironment() {
     if (eq == std::string_view::npos || index == kNames.size())
       return Error(Code::kInvalidArgument,
                    "CQRS_FAULTS: \"{}\" is not <point>=<probability>; points: crash_before_commit, "
-                   "crash_after_commit, drop_reply, no_zap_handler",
+                   "crash_after_commit, drop_reply, no_zap_handler, switch_after_exchange, "
+                   "switch_before_generation",
                    entry);
     std::string number(entry.substr(eq + 1));
     char* end = nullptr;

@@ -11,10 +11,12 @@
 namespace cqrs::fault {
 
 enum class Point : int {
-  kCrashBeforeCommit,  // writer: the batch applied, its transaction not yet committed
-  kCrashAfterCommit,   // writer: the batch committed, no reply sent yet
-  kDropReply,          // writer: a reply is not sent (as if the network lost it)
-  kNoZapHandler,       // any secured server: starts without its ZAP handler (self-test stops it)
+  kCrashBeforeCommit,    // writer: the batch applied, its transaction not yet committed
+  kCrashAfterCommit,     // writer: the batch committed, no reply sent yet
+  kDropReply,            // writer: a reply is not sent (as if the network lost it)
+  kNoZapHandler,         // any secured server: starts without its ZAP handler (self-test stops it)
+  kSwitchAfterExchange,  // projector: <data>/read exchanged with the rebuilt store, nothing more
+  kSwitchBeforeGeneration,  // projector: the new store open and live, the generation not bumped
   kCount,
 };
 

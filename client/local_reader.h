@@ -10,7 +10,7 @@
 // reusing the pages it freed since). A cache hit is copied out of its slot.
 //
 // Not thread-safe: one LocalReader per thread. Any number may be open in one process (they share
-// one LMDB environment per read store, as LMDB requires).
+// one LMDB environment per read store, as LMDB requires: store/read_store_follower.h).
 #pragma once
 
 #include <chrono>
@@ -27,6 +27,7 @@
 #include "shm/control_block.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"
+#include "store/read_store_follower.h"
 #include "store/record_format.h"
 
 namespace cqrs {
@@ -73,10 +74,6 @@ class LocalReader {
   void Release();
 
  private:
-  struct SharedStore;
-  // The process's one open environment of the store at `generation` (opened if needed).
-  static Result<std::shared_ptr<SharedStore>> AcquireStore(const std::string& data_dir,
-                                                           std::uint64_t generation);
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
@@ -84,20 +81,25 @@ class LocalReader {
   LocalReader(LocalReaderOptions options, shm::ControlBlock control);
   // The namespace id of `collection` in the snapshot's store (NotFound: no entity ever).
   Status Namespace(std::string_view collection, std::uint32_t* ns);
-  // Waits until the projector's applied seq reaches `min_seq`; DeadlineExceeded if it does not.
-  // Waits for min_seq; first follows a new shared-memory segment when the pipeline replaced or
-  // removed the one this reader attached to (its seqs and cache would never move again).
-  Status WaitApplied(const LocalReadOptions& options);
-  // A snapshot at or past every seq reported so far; follows a rebuilt store.
-  Status Snapshot(std::uint64_t* seq);
+  // Waits until the projector's applied seq (in shared memory) reaches `min_seq`, or
+  // DeadlineExceeded at `deadline_ns`; first follows a new shared-memory segment when the
+  // pipeline replaced or removed the one this reader attached to.
+  Status WaitApplied(std::uint64_t min_seq, std::uint64_t deadline_ns);
+  // Follows the live store (store::ReadStoreFollower); ends the snapshot when it changes.
+  Status Follow(bool force);
+  // A snapshot of the live store whose seq is at least `min_seq` and every seq reported so far,
+  // checked on the snapshot itself (the store may have been switched under us): until
+  // `deadline_ns` it follows the live store and tries again; then DeadlineExceeded (below
+  // min_seq) or Unavailable (below a seq reported before).
+  Status Snapshot(std::uint64_t min_seq, std::uint64_t deadline_ns, std::uint64_t* seq);
 
   LocalReaderOptions options_;
   shm::ControlBlock control_;
-  std::shared_ptr<SharedStore> store_;
+  store::ReadStoreFollower follower_;
   store::Txn snapshot_;
   bool snapshot_active_ = false;
   std::uint64_t reported_ = 0;  // the highest seq answered so far
-  // collection → id in store_ (ids differ between rebuilt stores)
+  // collection → id in the followed store (ids differ between rebuilt stores)
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> namespaces_;
   shm::CacheKey cache_key_;
   std::string cached_;  // a cache hit's record

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "projector/rebuild.h"
 #include "store/key_format.h"
@@ -94,6 +95,8 @@ Status Projector::Init(const ProjectorOptions& options) {
   store::WriteStoreOptions w;
   w.dir = (data / "write").string();
   w.read_only = true;
+  w.max_map_size = config_.writer.max_map_size_mb << 20;  // mapped at once: the writer never
+                                                          // makes us remap (MDB_MAP_RESIZED)
   auto write = store::WriteStore::Open(w);
   if (!write.ok()) return write.status();
   write_ = std::move(write).value();
@@ -157,6 +160,8 @@ Status Projector::Init(const ProjectorOptions& options) {
     control_->Claim(shm::kProjectorSlot);
     ClearCache();
     control_->seqs().projector_applied_seq.store(applied_seq_, std::memory_order_release);
+    // No generation bump here: readers find a store switched by a projector killed before its
+    // bump by looking at <data>/read's identity (every 100 ms; store/read_store_follower.h).
   } else {
     spdlog::warn("no shared-memory control block: {}", control.status().ToString());
   }
@@ -564,6 +569,7 @@ Status Projector::FinishRebuild() {
   read_->LeaveUnsynced();
   read_.reset();
   CQRS_RETURN_IF_ERROR(ExchangePaths(r->target.dir, read_dir_));
+  fault::MaybeCrash(fault::Point::kSwitchAfterExchange);
   const std::uint64_t generation =
       control_->seqs().read_generation.load(std::memory_order_acquire) + 1;
   const std::string old_dir = fmt::format("{}.old.{}", read_dir_, generation);
@@ -580,6 +586,7 @@ Status Projector::FinishRebuild() {
   ClearCache();  // the new store may be ahead of what the cache was written from
   shm::Seqs& seqs = control_->seqs();
   seqs.projector_applied_seq.store(applied_seq_, std::memory_order_release);
+  fault::MaybeCrash(fault::Point::kSwitchBeforeGeneration);
   seqs.read_generation.store(generation, std::memory_order_release);
   seqs.rebuild_target_seq.store(0, std::memory_order_relaxed);
   seqs.rebuilds_done.store(r->serves_request, std::memory_order_release);

@@ -2,10 +2,12 @@
 #include "projector/rebuild.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -143,6 +145,17 @@ class IndexGather {
   std::vector<Entry> entries_;
 };
 
+// A snapshot of the log for the rebuild's thread. While another process's map growth waits for
+// this process's other snapshots to end (rare: the log is mapped at the writer's maximum), it
+// waits too, up to 10 s, rather than fail the rebuild.
+Status LogSnapshot(store::WriteStore& log, store::Txn* snapshot) {
+  for (int attempt = 0;; ++attempt) {
+    Status s = store::RenewSnapshot(log.env(), snapshot);
+    if (s.ok() || !store::IsMapResized(s) || attempt >= 1000) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // One aggregate's cells gathered from a scan; merged into stored cells when written again.
 class AggregateGather {
  public:
@@ -250,9 +263,9 @@ class BulkWindow {
     keys_.clear();
     last_ns_ = 0;
     const store::ReadDbs& dbs = store.dbs();
-    auto snapshot = store::Txn::BeginRead(log.env());
-    if (!snapshot.ok()) return snapshot.status();
-    auto cursor = store::Cursor::Open(snapshot.value(), log.dbs().events);
+    store::Txn snapshot;
+    CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+    auto cursor = store::Cursor::Open(snapshot, log.dbs().events);
     if (!cursor.ok()) return cursor.status();
 
     // Pass 1.
@@ -484,9 +497,9 @@ Result<std::uint64_t> ApplyLog(store::WriteStore& log, store::ReadStore& store,
       const std::size_t want = std::min(events.size(), events_per_txn - in_txn);
       std::size_t count = 0;
       {
-        auto snapshot = store::Txn::BeginRead(log.env());
-        if (!snapshot.ok()) return snapshot.status();
-        auto cursor = store::Cursor::Open(snapshot.value(), log.dbs().events);
+        store::Txn snapshot;
+        CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+        auto cursor = store::Cursor::Open(snapshot, log.dbs().events);
         if (!cursor.ok()) return cursor.status();
         store::KeyBuffer key = store::SeqKey(from);
         std::string_view k = key.view(), v;

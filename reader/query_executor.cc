@@ -102,9 +102,10 @@ Status QueryExecutor::Get(const store::Txn& snapshot, const fb::Get& get) {
   if (cache_ != nullptr && cache_usable_) {
     cache_key_.Set(tenant_, collection, key);
     std::uint64_t as_of = 0;
-    if (applied_->load(std::memory_order_acquire) >= seq_ &&
-        cache_->Get(cache_key_, &cached_record_, &as_of) == shm::CacheLookup::kHit &&
-        as_of <= seq_ && builder_.AddEntity(collection, key, cached_record_)) {
+    const std::uint64_t applied = applied_->load(std::memory_order_acquire);
+    if (cache_->Get(cache_key_, &cached_record_, &as_of) == shm::CacheLookup::kHit &&
+        shm::CacheHitSpan::Of(applied, as_of).Covers(seq_) &&
+        builder_.AddEntity(collection, key, cached_record_)) {
       hits_->fetch_add(1, std::memory_order_relaxed);
       return OkStatus();
     }

@@ -14,6 +14,13 @@ ReaderServer::ReaderServer(const Config& config, std::uint32_t index, zmq::conte
     : config_(config),
       index_(index),
       context_(context),
+      follower_([&] {
+        store::ReadStoreOptions o;
+        o.dir = (std::filesystem::path(config.data_dir) / "read").string();
+        o.read_only = true;
+        o.max_map_size = config.projector.max_map_size_mb << 20;
+        return o;
+      }()),
       router_(context, zmq::socket_type::router),
       tick_sub_(context, zmq::socket_type::sub) {}
 
@@ -40,7 +47,7 @@ Status ReaderServer::Init(const std::string& endpoint) {
   auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) control_.emplace(std::move(control).value());
   slot_index_ = shm::kFirstReaderSlot + static_cast<int>(index_);
-  CQRS_RETURN_IF_ERROR(OpenStore());
+  CQRS_RETURN_IF_ERROR(FollowStore(true));
   if (control_) {
     control_->Claim(slot_index_);
   } else {
@@ -82,48 +89,34 @@ Status ReaderServer::Authorize(Slot* slot) {
   return OkStatus();
 }
 
-Status ReaderServer::OpenStore() {
-  // The generation first: if the projector switches while we open, we open again next time.
+Status ReaderServer::FollowStore(bool force) {
   const std::uint64_t generation =
       control_ ? control_->seqs().read_generation.load(std::memory_order_acquire) : 0;
-  store::ReadStoreOptions o;
-  o.dir = (std::filesystem::path(config_.data_dir) / "read").string();
-  o.read_only = true;
-  auto opened = store::ReadStore::Open(o);
-  if (!opened.ok()) return opened.status();
-  std::unique_ptr<store::ReadStore> store = std::move(opened).value();
-  auto txn = store::Txn::BeginRead(store->env());
+  auto changed = follower_.Follow(generation, force, &snapshot_);
+  if (!changed.ok()) return changed.status();
+  if (!changed.value()) return OkStatus();
+  store::ReadStore& store = *follower_.store();
+  auto txn = store::Txn::BeginRead(store.env());
   if (!txn.ok()) return txn.status();
-  auto models = store->ReadModels(txn.value());
+  auto models = store.ReadModels(txn.value());
   if (!models.ok()) return models.status();
   txn->Abort();
-  auto executor = std::make_unique<QueryExecutor>(*store, config_.reader, config_.collections);
-  executor->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
+  executor_ = std::make_unique<QueryExecutor>(store, config_.reader, config_.collections);
+  executor_->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
   if (control_ && control_->cache().enabled()) {
     auto& counters = control_->slot(slot_index_).counters;
-    executor->set_cache(&control_->cache(), &control_->seqs().projector_applied_seq,
-                        &counters[shm::kCacheHits], &counters[shm::kCacheMisses]);
+    executor_->set_cache(&control_->cache(), &control_->seqs().projector_applied_seq,
+                         &counters[shm::kCacheHits], &counters[shm::kCacheMisses]);
   }
-  snapshot_ = store::Txn();  // a snapshot of the old store ends before it closes
-  executor_ = std::move(executor);
-  store_ = std::move(store);
-  generation_ = generation;
+  spdlog::info("reader {} follows the read store {} (inode {}, generation {})", index_,
+               config_.data_dir + "/read", follower_.identity().ino, generation);
   return OkStatus();
 }
 
-void ReaderServer::FollowGeneration() {
-  if (!control_ || control_->seqs().read_generation.load(std::memory_order_acquire) == generation_)
-    return;
-  if (Status s = OpenStore(); !s.ok()) {
-    spdlog::warn("cannot open the rebuilt read store yet: {}", s.ToString());
-    return;
-  }
-  spdlog::info("reader {} switched to read-store generation {}", index_, generation_);
-}
-
 Status ReaderServer::RenewSnapshot(std::uint64_t* seq) {
-  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(store_->env(), &snapshot_));
-  auto checkpoint = store_->ReadCheckpoint(snapshot_);
+  store::ReadStore& store = *follower_.store();
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(store.env(), &snapshot_));
+  auto checkpoint = store.ReadCheckpoint(snapshot_);
   if (!checkpoint.ok()) return checkpoint.status();
   *seq = checkpoint->applied_seq;
   return OkStatus();
@@ -207,9 +200,11 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
   // Only parked queries, and the projector (per the control block) has applied none of their
   // min_seqs and none is due: no snapshot needed.
   if (fresh.empty() && !WaitingCanProgress(now)) return;
-  FollowGeneration();
+  if (Status s = FollowStore(false); !s.ok())
+    spdlog::warn("cannot open the read store now at {}/read yet: {}", config_.data_dir,
+                 s.ToString());
   if (control_)
-    executor_->set_cache_usable(control_->BeatWithin(shm::kProjectorSlot, kProjectorStaleNs));
+    executor_->set_cache_usable(control_->BeatWithin(shm::kProjectorSlot, shm::kProjectorStaleNs));
   std::uint64_t seq = 0;
   Status s = RenewSnapshot(&seq);
   if (!s.ok()) {
@@ -266,9 +261,7 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
     }
     waiting_bytes_ -= slot->parked_bytes;
     if (slot->min_seq > seq) {
-      Status late =
-          Error(Code::kDeadlineExceeded, "read store at seq {} has not applied min_seq {} in time",
-                seq, slot->min_seq);
+      Status late = store::NotAppliedInTime(seq, slot->min_seq);
       Reply(slot, executor_->Refuse(request.request_id(), late, seq), late.code());
     } else if (Status denied = Authorize(slot); !denied.ok()) {
       // Judged again: a reload while it waited may have disabled its principal.
@@ -318,7 +311,10 @@ void ReaderServer::Run(const std::atomic<bool>& stop) {
       control_->Beat(slot_index_);
       control_->ExitIfOrphaned();
       next_beat = now + 100'000'000;
-      FollowGeneration();  // an idle reader leaves a replaced store too, so it can be removed
+      // An idle reader leaves a replaced store too, so it can be removed.
+      if (Status s = FollowStore(false); !s.ok())
+        spdlog::warn("cannot open the read store now at {}/read yet: {}", config_.data_dir,
+                     s.ToString());
     }
   }
   router_.set(zmq::sockopt::linger, 1000);

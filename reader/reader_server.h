@@ -18,6 +18,7 @@
 #include "security/server_security.h"
 #include "shm/control_block.h"
 #include "store/read_store.h"
+#include "store/read_store_follower.h"
 #include "wire/aligned_buffer.h"
 #include "wire/query_codec.h"
 #include "wire/zmq_util.h"
@@ -53,15 +54,13 @@ class ReaderServer {
   ReaderServer(const Config& config, std::uint32_t index, zmq::context_t& context);
   Status Init(const std::string& endpoint);
   Status RenewSnapshot(std::uint64_t* seq);
-  // Opens <data>/read afresh when the projector switched it to a rebuilt store (shm
-  // read_generation changed). Between snapshots only; on failure keeps the current store.
-  void FollowGeneration();
-  Status OpenStore();
+  // Follows <data>/read to the store there now (store::ReadStoreFollower: on a new read
+  // generation, or every 100 ms) and rebuilds the executor when it changed. Between snapshots
+  // only; on failure keeps the current store.
+  Status FollowStore(bool force);
   // Whether a parked query can be answered or expired now: one's min_seq is applied per the
   // control block, or one is due (true without a control block).
   bool WaitingCanProgress(std::uint64_t now) const;
-  // Gets use the hot cache only while the projector's heartbeat is this fresh.
-  static constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
   // The writer's committed seq bounds min_seq only while its heartbeat is this fresh.
   static constexpr std::uint64_t kWriterStaleNs = 1'000'000'000;
   // Receives up to the batch bound into fresh slots.
@@ -88,10 +87,9 @@ class ReaderServer {
   zmq::context_t& context_;
   std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   wire::QueryLimits limits_;
-  std::unique_ptr<store::ReadStore> store_;
+  store::ReadStoreFollower follower_;
   std::unique_ptr<QueryExecutor> executor_;
   std::optional<shm::ControlBlock> control_;
-  std::uint64_t generation_ = 0;  // the read-store generation store_ belongs to
   int slot_index_ = 0;
   store::Txn snapshot_;
   std::vector<std::unique_ptr<Slot>> slots_;

@@ -30,6 +30,10 @@ inline constexpr int kCounters = 13;
 // (bucket 0 also below 1 µs, the last one everything above).
 inline constexpr int kLatencyBuckets = 16;
 
+// A projector whose heartbeat is older than this is taken for stopped: the hot cache, which
+// only it keeps current, is not used.
+inline constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
+
 // Fixed slots: no allocation, no race for a slot.
 inline constexpr int kWriterSlot = 0;
 inline constexpr int kProjectorSlot = 1;

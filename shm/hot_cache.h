@@ -16,9 +16,10 @@
 // most one slot per key, and an entry too large for a slot is not cached (its old slot is
 // cleared). What a reader may conclude, given A = the applied seq it loaded (acquire) before
 // reading a slot: every change with seq <= A is in the cache or cleared from it, so a hit is the
-// entity's state as of max(A, as_of).
+// entity's state as of max(A, as_of). CacheHitSpan is that rule, for every user of the cache.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -27,6 +28,18 @@
 #include "shm/control_block_format.h"
 
 namespace cqrs::shm {
+
+// What a hit proves: its record is the key's state at every seq in [from, to], where from is
+// the slot's as_of and to = max(A, as_of), A being the applied seq loaded (acquire) before the
+// slot was read. A snapshot at seq S may answer from the hit iff Covers(S); an answer that
+// reports its own seq may report `to`.
+struct CacheHitSpan {
+  std::uint64_t from = 0, to = 0;
+  static CacheHitSpan Of(std::uint64_t applied_before, std::uint64_t as_of) {
+    return {as_of, std::max(applied_before, as_of)};
+  }
+  bool Covers(std::uint64_t seq) const { return from <= seq && seq <= to; }
+};
 
 inline constexpr std::uint32_t kCacheSlotBytes = 512;
 inline constexpr std::uint32_t kCachePayloadWords = kCacheSlotBytes / 8 - 4;

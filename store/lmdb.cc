@@ -76,6 +76,7 @@ LmdbEnv& LmdbEnv::operator=(LmdbEnv&& other) noexcept {
     if (env_) mdb_env_close(env_);
     env_ = other.env_;
     dir_ = std::move(other.dir_);
+    reads_ = std::move(other.reads_);
     other.env_ = nullptr;
   }
   return *this;
@@ -95,6 +96,28 @@ Status LmdbEnv::SetMapSize(std::uint64_t bytes) {
   if (int rc = mdb_env_set_mapsize(env_, bytes); rc != 0)
     return LmdbError("mdb_env_set_mapsize", rc);
   return OkStatus();
+}
+
+Status LmdbEnv::AdoptGrownMap() {
+  std::lock_guard lock(reads_->mutex);
+  if (reads_->open > 0)
+    return Status(Code::kUnavailable,
+                  fmt::format("{}: another process grew the map past the {} MiB mapped here; {} "
+                              "snapshots of this process must end before it is mapped again",
+                              dir_, map_size() >> 20, reads_->open),
+                  MDB_MAP_RESIZED);
+  return SetMapSize(0);
+}
+
+Status LmdbEnv::MapAtLeast(std::uint64_t bytes) {
+  CQRS_RETURN_IF_ERROR(SetMapSize(0));  // the owner's size
+  if (map_size() < bytes) CQRS_RETURN_IF_ERROR(SetMapSize(bytes));
+  return OkStatus();
+}
+
+int LmdbEnv::open_reads() const {
+  std::lock_guard lock(reads_->mutex);
+  return reads_->open;
 }
 
 Result<int> LmdbEnv::ReaderCheck() {
@@ -137,8 +160,12 @@ Result<Txn> Txn::BeginWrite(const LmdbEnv& env) {
 Result<Txn> Txn::BeginRead(const LmdbEnv& env) {
   Txn txn;
   txn.read_only_ = true;
+  txn.reads_ = env.reads_.get();
+  std::lock_guard lock(txn.reads_->mutex);  // no remap between this begin and the count
   if (int rc = mdb_txn_begin(env.get(), nullptr, MDB_RDONLY, &txn.txn_); rc != 0)
     return LmdbError("mdb_txn_begin(read)", rc);
+  ++txn.reads_->open;
+  txn.counted_ = true;
   return txn;
 }
 
@@ -148,9 +175,19 @@ Txn& Txn::operator=(Txn&& other) noexcept {
     txn_ = other.txn_;
     read_only_ = other.read_only_;
     reset_ = other.reset_;
+    reads_ = other.reads_;
+    counted_ = other.counted_;
     other.txn_ = nullptr;
+    other.counted_ = false;
   }
   return *this;
+}
+
+void Txn::Uncount() {
+  if (!counted_) return;
+  std::lock_guard lock(reads_->mutex);
+  --reads_->open;
+  counted_ = false;
 }
 
 Status Txn::Commit() {
@@ -158,6 +195,7 @@ Status Txn::Commit() {
   reset_ = false;
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
+  Uncount();
   if (rc != 0) return LmdbError("mdb_txn_commit", rc);
   return OkStatus();
 }
@@ -166,22 +204,28 @@ void Txn::Abort() {
   if (txn_) mdb_txn_abort(txn_);
   txn_ = nullptr;
   reset_ = false;
+  Uncount();
 }
 
 void Txn::Reset() {
   CQRS_CHECK(read_only_ && txn_ != nullptr);
   if (!reset_) mdb_txn_reset(txn_);
   reset_ = true;
+  Uncount();
 }
 
 Status Txn::Renew() {
   CQRS_CHECK(read_only_ && txn_ != nullptr);
   if (!reset_) mdb_txn_reset(txn_);
+  Uncount();
+  std::lock_guard lock(reads_->mutex);  // no remap between this renew and the count
   if (int rc = mdb_txn_renew(txn_); rc != 0) {
     reset_ = true;
     return LmdbError("mdb_txn_renew", rc);
   }
   reset_ = false;
+  ++reads_->open;
+  counted_ = true;
   return OkStatus();
 }
 
@@ -247,7 +291,7 @@ Status RenewSnapshot(LmdbEnv& env, Txn* txn) {
       s = txn->Renew();
     }
     if (s.ok() || !IsMapResized(s) || attempt > 0) return s;
-    CQRS_RETURN_IF_ERROR(env.SetMapSize(0));  // our snapshot is reset: no txn is open
+    CQRS_RETURN_IF_ERROR(env.AdoptGrownMap());  // ours is reset; others may not be
   }
 }
 

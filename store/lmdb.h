@@ -5,6 +5,8 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,8 +54,18 @@ class LmdbEnv {
  public:
   static Result<LmdbEnv> Open(const EnvOptions& options);
 
+  // This process's read transactions on the environment that hold a snapshot (begun or
+  // renewed, not yet reset or ended), under the mutex that begins and renews take: a remap
+  // (mdb_env_set_mapsize munmaps and maps again) happens only while there are none, so no
+  // thread's snapshot, cursor or value view is ever left pointing into an unmapped range.
+  struct ReadTracker {
+    std::mutex mutex;
+    int open = 0;
+  };
+
   LmdbEnv() = default;
-  LmdbEnv(LmdbEnv&& other) noexcept : env_(other.env_), dir_(std::move(other.dir_)) {
+  LmdbEnv(LmdbEnv&& other) noexcept
+      : env_(other.env_), dir_(std::move(other.dir_)), reads_(std::move(other.reads_)) {
     other.env_ = nullptr;
   }
   LmdbEnv& operator=(LmdbEnv&& other) noexcept;
@@ -65,9 +77,17 @@ class LmdbEnv {
   const std::string& dir() const { return dir_; }
   std::uint64_t map_size() const;
 
-  // Requires that this process has no transaction open in the env. Size 0 adopts the size
-  // another process grew the map to (after MDB_MAP_RESIZED).
+  // Requires that this process has no transaction open in the env (the single writer growing
+  // its own map between transactions).
   Status SetMapSize(std::uint64_t bytes);
+  // After MDB_MAP_RESIZED (another process grew the map past ours): adopts its size, but only
+  // while no read transaction of this process holds a snapshot (ReadTracker). Unavailable with
+  // native MDB_MAP_RESIZED while one does: end snapshots and try again (RenewSnapshot does).
+  Status AdoptGrownMap();
+  // Before any transaction of a read-only environment: maps the larger of `bytes` and the size
+  // its owner recorded, so the owner's growth up to `bytes` never needs a remap here.
+  Status MapAtLeast(std::uint64_t bytes);
+  int open_reads() const;
 
   // Clears reader slots of dead processes (mdb_reader_check); returns how many it cleared.
   Result<int> ReaderCheck();
@@ -80,8 +100,10 @@ class LmdbEnv {
   Result<int> LiveReaders();
 
  private:
+  friend class Txn;
   MDB_env* env_ = nullptr;
   std::string dir_;
+  std::unique_ptr<ReadTracker> reads_ = std::make_unique<ReadTracker>();
 };
 
 // A named database handle, valid for the env's lifetime once its opening transaction committed.
@@ -99,8 +121,14 @@ class Txn {
   static Result<Txn> BeginRead(const LmdbEnv& env);
 
   Txn() = default;
-  Txn(Txn&& other) noexcept : txn_(other.txn_), read_only_(other.read_only_), reset_(other.reset_) {
+  Txn(Txn&& other) noexcept
+      : txn_(other.txn_),
+        read_only_(other.read_only_),
+        reset_(other.reset_),
+        reads_(other.reads_),
+        counted_(other.counted_) {
     other.txn_ = nullptr;
+    other.counted_ = false;
   }
   Txn& operator=(Txn&& other) noexcept;
   Txn(const Txn&) = delete;
@@ -133,15 +161,20 @@ class Txn {
   Status Del(Dbi dbi, std::string_view key, std::string_view value);
 
  private:
+  void Uncount();
   MDB_txn* txn_ = nullptr;
   bool read_only_ = false;
   bool reset_ = false;
+  LmdbEnv::ReadTracker* reads_ = nullptr;  // read transactions: the env's tracker
+  bool counted_ = false;                   // holds a snapshot counted in reads_->open
 };
 
 // Takes a fresh snapshot in `txn`, reusing its reader slot: begins a read transaction the first
-// time, renews the reset one after (no allocation). Adopts a map another process grew
-// (MDB_MAP_RESIZED) and tries once more. Reset() the snapshot as soon as it is not needed: a
-// held snapshot pins pages.
+// time, renews the reset one after (no allocation). After MDB_MAP_RESIZED it adopts the grown
+// map when no other snapshot of this process is open on the env, and tries once more; while
+// one is, Unavailable (native MDB_MAP_RESIZED, retryable). Environments a process only reads
+// are opened with the writer's maximum map size, so this is rare. Reset() the snapshot as soon
+// as it is not needed: a held snapshot pins pages.
 Status RenewSnapshot(LmdbEnv& env, Txn* txn);
 
 // A cursor over one database inside one transaction. Move-only; closed on destruction (a

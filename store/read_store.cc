@@ -113,7 +113,10 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
   }
   EnvOptions env;
   env.dir = options.dir;
-  env.map_size = options.map_size;
+  // A reader maps the projector's maximum at once (address space, not memory): the projector's
+  // growth then never makes this process remap under open snapshots (MDB_MAP_RESIZED).
+  env.map_size =
+      options.read_only ? std::max(options.map_size, options.max_map_size) : options.map_size;
   // Rebuildable from the log: by default no fsync at all (see the class comment); with
   // sync_commits skip only the meta page fsync (a crash may lose the last commits, which the
   // projector then applies again from its checkpoint).
@@ -135,7 +138,8 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
 }
 
 Status ReadStore::Init() {
-  if (options_.read_only) CQRS_RETURN_IF_ERROR(env_.SetMapSize(0));  // the projector's size
+  // Read-only: at least the projector's size and its maximum (no txn is open yet).
+  if (options_.read_only) CQRS_RETURN_IF_ERROR(env_.MapAtLeast(options_.max_map_size));
   auto begun = options_.read_only ? Txn::BeginRead(env_) : Txn::BeginWrite(env_);
   if (!begun.ok()) return begun.status();
   Txn txn = std::move(begun).value();

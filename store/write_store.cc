@@ -16,7 +16,10 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
         fmt::format("{} holds no write store yet (is the writer running?)", options.dir));
   EnvOptions env;
   env.dir = options.dir;
-  env.map_size = options.map_size;
+  // A reader maps the writer's maximum at once (address space, not memory): the writer's growth
+  // then never makes this process remap under open snapshots (MDB_MAP_RESIZED).
+  env.map_size =
+      options.read_only ? std::max(options.map_size, options.max_map_size) : options.map_size;
   // Never MDB_WRITEMAP on the write store: a full disk became SIGBUS (RELIABILITY.md fact 3).
   env.flags = (options.durability == Durability::kNoSync ? MDB_NOSYNC : 0u) |
               (options.read_only ? MDB_RDONLY : 0u);
@@ -30,8 +33,9 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
 }
 
 Status WriteStore::Init() {
-  // A reader (the projector, tools) maps whatever size the writer grew the file to.
-  if (options_.read_only) CQRS_RETURN_IF_ERROR(env_.SetMapSize(0));
+  // A reader (the projector, tools) maps at least the writer's size and its maximum (no txn is
+  // open yet).
+  if (options_.read_only) CQRS_RETURN_IF_ERROR(env_.MapAtLeast(options_.max_map_size));
   auto begun = options_.read_only ? Txn::BeginRead(env_) : Txn::BeginWrite(env_);
   if (!begun.ok()) return begun.status();
   Txn txn = std::move(begun).value();

@@ -2,6 +2,8 @@
 // while the projector builds a fresh read store and switches to it; the rebuilt store answers
 // as the old one did; a changed declaration in the config rebuilds on restart.
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "client/local_reader.h"
 #include "tests/support/pipeline.h"
 
 namespace cqrs {
@@ -187,6 +190,95 @@ TEST_CASE("A read model added to the config is built on restart while the old st
   CHECK(total > 1000);
   CHECK_THAT(testing::ReadFile(p->log_path),
              Catch::Contains("rebuilding it while serving from it"));
+}
+
+}  // namespace cqrs
+
+namespace cqrs {
+
+// issue #15, item 1: the projector killed at each step of the switch to a rebuilt store. The
+// rebuild is the one a changed read-model declaration starts, so the restarted projector (the
+// new store has the declared models) starts none and never bumps the generation itself: the
+// readers and a LocalReader must find the live store on their own, and no answer may be older
+// than the min_seq it was given.
+TEST_CASE(
+    "issue #15: a projector killed inside the rebuild switch leaves every reader on the live "
+    "store",
+    "[process][rebuild]") {
+  const std::string point = GENERATE("switch_after_exchange", "switch_before_generation");
+  INFO(point);
+  TempDir dir;
+  PipelineConfig config;
+  config.durability = "nosync";
+  config.readers = 1;
+  Pipeline p(dir, config);
+  p.expect_restarts = true;  // the projector is killed on purpose
+  auto writer = p.StartProcess("cqrs-writer");
+  auto projector = p.StartProcess("cqrs-projector");
+  auto reader = p.StartProcess("cqrs-reader", {"--index", "0"});
+  p.WaitAllAnswering();
+  auto client = Connect(p);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 300; ++i) REQUIRE(client->Execute(RandomOrder(rng)).ok());
+  CommandResult before = client->Execute(Upsert("orders", "before", {}));
+  REQUIRE(before.ok());
+  REQUIRE(client->Get("orders", "before").ok());
+  LocalReaderOptions lo;
+  lo.data_dir = p.data_dir;
+  auto local = LocalReader::Open(lo);
+  REQUIRE(local.ok());
+  LocalEntity e;
+  std::uint64_t seq = 0;
+  LocalReadOptions at_before;
+  at_before.min_seq = before.seq;
+  REQUIRE(local.value()->Get("orders", "before", at_before, &e, &seq).ok());
+  local.value()->Release();
+
+  // A read model declared: the projector rebuilds while serving, and dies at `point`.
+  projector->Signal(SIGTERM);
+  REQUIRE(projector->Wait(std::chrono::seconds(15)) != -1);
+  // (The projector alone reads the new declaration: the reader stays as it is, following.)
+  const std::string models_config = dir / "models.toml";
+  std::filesystem::copy_file(p.config_path, models_config);
+  std::ofstream(models_config, std::ios::app)
+      << "[[collections]]\nname = \"orders\"\nindexes = [\"status\"]\n";
+  const std::vector<std::string> argv = {testing::ProjectorBinary(), "--config", models_config,
+                                         "--data", p.data_dir};
+  projector = std::make_unique<testing::ChildProcess>(
+      argv, p.log_path, std::vector<std::string>{"CQRS_FAULTS=" + point + "=1"});
+  const int status = projector->Wait(std::chrono::seconds(60));
+  REQUIRE(status != -1);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+
+  // Restarted: it serves the new store and starts no rebuild.
+  projector = std::make_unique<testing::ChildProcess>(argv, p.log_path);
+  p.WaitAnswering(p.replay);
+  CommandResult after = client->Execute(Upsert("orders", "after", {}));
+  REQUIRE(after.ok());
+  ReadOptions at_after;
+  at_after.min_seq = after.seq;
+  at_after.wait_ms = 5000;
+  QueryResult got = client->Get("orders", "after", at_after);
+  INFO(got.message);
+  REQUIRE(got.ok());  // only the new store ever reaches after.seq
+  CHECK(got.seq >= after.seq);
+  LocalReadOptions at;
+  at.min_seq = after.seq;
+  at.wait = std::chrono::milliseconds(5000);
+  Status s = local.value()->Get("orders", "after", at, &e, &seq);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  CHECK(seq >= after.seq);
+  local.value()->Release();
+  // The old store goes once no reader holds it (the projector removes it on its reader check).
+  CHECK(testing::WaitFor(
+      [&] {
+        std::size_t old = OldStores(p.data_dir);
+        old += std::filesystem::exists(p.data_dir + "/read.rebuild") ? 1u : 0u;
+        return old == 0;
+      },
+      std::chrono::seconds(20)));
 }
 
 }  // namespace cqrs
