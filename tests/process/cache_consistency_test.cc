@@ -101,7 +101,9 @@ void CheckAgainstLog(const std::string& data_dir, const std::vector<Answer>& ans
 
 }  // namespace
 
-TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq",
+// One read core (#17): the same stream of Gets, under the same writes, through a reader process
+// and through a LocalReader; every answer of both is checked against the log at its own seq.
+TEST_CASE("Gets from a reader process and a LocalReader are each the key's state at their seq",
           "[process][cache]") {
   testing::TempDir dir;
   testing::PipelineConfig config;
@@ -110,9 +112,10 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
   p.StartUp();
   std::atomic<bool> stop{false};
   HotKeyWriter writer(p);
-  std::vector<std::vector<Answer>> answers(2);
+  std::vector<std::vector<Answer>> answers(3);  // two reader-process clients, one LocalReader
+  std::atomic<std::uint64_t> local_hits{0};
   std::vector<std::thread> readers;
-  for (std::size_t t = 0; t < answers.size(); ++t)
+  for (std::size_t t = 0; t < 2; ++t)
     readers.emplace_back([&, t] {
       auto client = Client::Connect(p.client_options());
       REQUIRE(client.ok());
@@ -128,6 +131,23 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
         answers[t].push_back({key, q.seq, q.entities[0].seq});
       }
     });
+  readers.emplace_back([&] {
+    LocalReaderOptions o;
+    o.data_dir = p.data_dir;
+    auto local = LocalReader::Open(o);
+    REQUIRE(local.ok());
+    std::mt19937_64 rng(1);  // the first client's stream of keys
+    while (!stop.load()) {
+      const std::string key = fmt::format("k{}", rng() % kHotKeys);
+      LocalEntity e;
+      std::uint64_t seq = 0;
+      Status s = local.value()->Get("hot", key, LocalReadOptions(), &e, &seq);
+      if (s.code() == Code::kNotFound) continue;
+      REQUIRE(s.ok());
+      local_hits += e.from_cache ? 1 : 0;
+      answers[2].push_back({key, seq, e.seq});
+    }
+  });
   std::this_thread::sleep_for(std::chrono::seconds(3));
   stop = true;
   writer.Stop();
@@ -135,11 +155,14 @@ TEST_CASE("Gets served from the hot cache are the key's state at the reply's seq
   std::vector<Answer> all;
   for (const auto& list : answers) all.insert(all.end(), list.begin(), list.end());
   CheckAgainstLog(p.data_dir, all);
-  const std::size_t checked = all.size();
+  const std::size_t checked = answers[0].size() + answers[1].size();
   CHECK(checked > 1000);
+  CHECK(answers[2].size() > 1000);
   const std::uint64_t hits = ReaderCounter(p.data_dir, shm::kCacheHits);
-  INFO("cache hits " << hits << ", misses " << ReaderCounter(p.data_dir, shm::kCacheMisses));
+  INFO("cache hits " << hits << ", misses " << ReaderCounter(p.data_dir, shm::kCacheMisses)
+                     << "; LocalReader " << local_hits.load() << " hits of " << answers[2].size());
   CHECK(hits > checked / 10);  // the cache did answer a good share
+  CHECK(local_hits.load() > 0);
 }
 
 TEST_CASE("LocalReader answers from the cache or a snapshot, each at the seq it reports",
