@@ -122,10 +122,17 @@ TEST_CASE("cqrs rebuild switches to a fresh read store while queries keep answer
     }
   } join_all{stop, writer, readers};
   const std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
+  // The load runs before the rebuild starts (whatever the scheduler does), and goes on after
+  // the switch for a while, so both stores answer some of it.
+  REQUIRE(testing::WaitFor([&] { return writes.load() > 0 && reads.load() > 20; },
+                           std::chrono::seconds(30)));
   std::string rebuilt = testing::RunShell(
       fmt::format("{} rebuild {} --timeout 120 2>&1", testing::CliBinary(), flags), p.log_path);
   CHECK_THAT(rebuilt, Catch::Contains("\"status\":\"Ok\",\"generation\":1"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // answers from the new store
+  const std::uint64_t writes_at_switch = writes.load(), reads_at_switch = reads.load();
+  CHECK(testing::WaitFor(
+      [&] { return writes.load() > writes_at_switch && reads.load() > reads_at_switch + 200; },
+      std::chrono::seconds(30)));
   stop = true;
   writer.join();
   for (auto& t : readers) t.join();
