@@ -469,7 +469,9 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
   REQUIRE(control.ok());
   const int kills = 8;
   int pinned_kills = 0;  // kills that caught a reader inside a snapshot
-  std::string sizes;     // the file size after each kill, for a failure's message
+  int uncleared = 0;     // dead readers whose slot was still there 3 s after their death
+  long slowest_clear_ms = 0;
+  std::string sizes;  // the file size after each kill, for a failure's message
   // Growth while a killed reader is dead, i.e. while only a stale slot could pin pages. (Until
   // the kernel has ended it, a killed process may still hold its snapshot: under heavy I/O
   // that took seconds once, and is not ours to bound.)
@@ -493,6 +495,16 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
     pinned_kills += ReaderSlots(p.data_dir + "/read", pid, /*pinning=*/true) > 0 ? 1 : 0;
     REQUIRE(testing::WaitFor([&] { return dead(pid); }, std::chrono::seconds(30)));
     const auto at_death = size();
+    // What the check is for: the dead reader's slot (a snapshot pinning pages) is cleared by
+    // the projector's reader check, every 100 ms; 1 s is RELIABILITY.md's bound.
+    const auto died = std::chrono::steady_clock::now();
+    if (!testing::WaitFor([&] { return ReaderSlots(p.data_dir + "/read", pid, false) == 0; },
+                          std::chrono::seconds(3)))
+      ++uncleared;
+    slowest_clear_ms =
+        std::max<long>(slowest_clear_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - died)
+                                             .count());
     REQUIRE(
         testing::WaitFor([&] { return static_cast<pid_t>(control->slot(slot).pid.load()) != pid; },
                          std::chrono::seconds(30)));
@@ -515,17 +527,19 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
   INFO("read store " << warm_size << " bytes after warm-up, " << final_size << " after " << kills
                      << " reader kills (" << pinned_kills << " inside a snapshot), "
                      << growth_after_deaths << " of it while killed readers were dead; " << scans
-                     << " scans, " << updates << " updates");
+                     << " scans, " << updates << " updates; slowest slot clear " << slowest_clear_ms
+                     << " ms");
   CHECK(pinned_kills >= kills / 2);
+  CHECK(uncleared == 0);
+  CHECK(slowest_clear_ms <= 1000);
   CHECK(scans > 0);
   CHECK(updates > 0);
   CHECK(scan_failures == 0);
-  // A stale slot pins pages until it is cleared, so each kill inside a snapshot costs about what
-  // is written in the 100 ms before the projector's check (~1 MB at 10 MB/s), plus catch-up
-  // bursts. Never cleared, each would cost ~10 MB a second for the rest of the run (and the
-  // store would keep growing after the kills, which the final second also shows).
-  CHECK(growth_after_deaths <= (16u << 20));
-  CHECK(final_size <= size_after_kills + (4u << 20));
+  // Judged by what it means, not by timing: every dead reader's slot was cleared (above). The
+  // file sizes depend on how fast this machine wrote meanwhile, so they bound only gross
+  // failures: never cleared, each pinned slot would cost ~10 MB a second for the rest of the run.
+  CHECK(growth_after_deaths <= (64u << 20));
+  CHECK(final_size <= size_after_kills + (16u << 20));
   std::string log = testing::ReadFile(p.log_path);
   std::size_t restarts = 0;
   for (auto at = log.find("restarting in"); at != std::string::npos;
