@@ -24,6 +24,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "base/config.h"
 #include "client/client.h"
 #include "client/subscriber.h"
 #include "security/principals.h"
@@ -469,6 +470,59 @@ void ExpectCutOff(Client& client, const std::string& why) {
 }
 
 }  // namespace
+
+TEST_CASE("issue #15: a query parked on min_seq is judged again when it wakes",
+          "[process][security]") {
+  testing::TempDir dir;
+  testing::PipelineConfig config = SecureConfig();
+  config.readers = 1;
+  testing::Pipeline p(dir, config);
+  security::ClientCurve waiter = p.AddPrincipal("waiter", "acme", {"*"}, {"*"});
+  p.StartUp();
+  auto parked_client = Connect(p, waiter);
+  auto probe_client = Connect(p, waiter);  // its connection is open before the reload too
+  REQUIRE(parked_client->Upsert("orders", "k1", {{"owner", std::string("w")}}).ok());
+  REQUIRE(probe_client->Get("orders", "k1").ok());
+  auto control = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
+  REQUIRE(control.ok());
+  const auto projector = static_cast<pid_t>(control->slot(shm::kProjectorSlot).pid.load());
+  REQUIRE(projector > 0);
+  REQUIRE(kill(projector, SIGSTOP) == 0);  // what is written now is not applied
+  CommandResult w = parked_client->Upsert("orders", "k2", {{"owner", std::string("w")}});
+  REQUIRE(w.ok());
+  QueryResult parked;
+  std::thread waiting([&] {
+    ReadOptions at;
+    at.min_seq = w.seq;
+    at.wait_ms = 20000;
+    parked = parked_client->Get("orders", "k2", at);
+  });
+  struct Resume {  // a failed REQUIRE below must not leave the projector stopped or the thread
+    pid_t projector;
+    std::thread& waiting;
+    ~Resume() {
+      kill(projector, SIGCONT);
+      if (waiting.joinable()) waiting.join();
+    }
+  } resume{projector, waiting};
+  // Once the query waits (the reader counts it), the principal is disabled and the reader has
+  // reloaded (the probe's open connection is refused).
+  REQUIRE(testing::WaitFor(
+      [&] { return control->slot(shm::kFirstReaderSlot).counters[shm::kWaited].load() > 0; },
+      std::chrono::seconds(10)));
+  testing::RunShell(fmt::format("{} principal disable waiter --config {} --data {} 2>&1",
+                                testing::CliBinary(), p.config_path, p.data_dir));
+  ReadOptions now;
+  now.min_seq = 0;
+  REQUIRE(testing::WaitFor(
+      [&] { return probe_client->Get("orders", "k1", now).status == Code::kUnauthenticated; },
+      std::chrono::seconds(10)));
+  REQUIRE(kill(projector, SIGCONT) == 0);
+  waiting.join();
+  INFO(parked.message);
+  CHECK(parked.status == Code::kUnauthenticated);
+  CHECK(parked.entities.empty());
+}
 
 TEST_CASE("issue #15: a rotated key or a reused name cuts the connections made before",
           "[process][security]") {
