@@ -17,8 +17,8 @@ namespace cqrs::fault {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
-    "crash_before_commit", "crash_after_commit",    "drop_reply",
-    "no_zap_handler",      "switch_after_exchange", "switch_before_generation"};
+    "crash_before_commit",   "crash_after_commit",       "drop_reply",     "no_zap_handler",
+    "switch_after_exchange", "switch_before_generation", "shm_slow_layout"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 
@@ -50,7 +50,7 @@ Result<std::string> ArmFromEnvironment() {
       return Error(Code::kInvalidArgument,
                    "CQRS_FAULTS: \"{}\" is not <point>=<probability>; points: crash_before_commit, "
                    "crash_after_commit, drop_reply, no_zap_handler, switch_after_exchange, "
-                   "switch_before_generation",
+                   "switch_before_generation, shm_slow_layout",
                    entry);
     std::string number(entry.substr(eq + 1));
     char* end = nullptr;

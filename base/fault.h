@@ -17,6 +17,7 @@ enum class Point : int {
   kNoZapHandler,         // any secured server: starts without its ZAP handler (self-test stops it)
   kSwitchAfterExchange,  // projector: <data>/read exchanged with the rebuilt store, nothing more
   kSwitchBeforeGeneration,  // projector: the new store open and live, the generation not bumped
+  kShmSlowLayout,  // any process creating the shm segment: 1 s between layout and publication
   kCount,
 };
 

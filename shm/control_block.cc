@@ -9,13 +9,16 @@
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/hash.h"
 
 namespace cqrs::shm {
@@ -98,14 +101,23 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
   for (int attempt = 0; attempt < 3; ++attempt) {
     try {
       auto m = std::make_unique<Mapping>();
-      try {
+      {
+        // Laid out under a name of its own, then linked to the segment's name (which fails if
+        // another process got there first): a segment is never seen half made, however long
+        // its creator is descheduled (under load that took over 500 ms, and another process
+        // then judged the creator dead and replaced its segment).
+        const std::string draft = fmt::format("{}.new.{:016x}", name, RandomGeneration());
         // 0600: the hot cache holds every tenant's entities.
 #ifdef CQRS_MISTAKE_WORLD_READABLE_SHM  // the injected mistake of issue #15 (make mistakes)
-        m->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write);
+        m->object = bip::shared_memory_object(bip::create_only, draft.c_str(), bip::read_write);
 #else
-        m->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
+        m->object = bip::shared_memory_object(bip::create_only, draft.c_str(), bip::read_write,
                                               bip::permissions(0600));
 #endif
+        struct DraftName {  // removed on every way out: the segment keeps its final name only
+          std::string name;
+          ~DraftName() { bip::shared_memory_object::remove(name.c_str()); }
+        } draft_name{draft};
         m->object.truncate(static_cast<bip::offset_t>(kSize));  // zero-filled
         m->region = bip::mapped_region(m->object, bip::read_write);
         auto* l = static_cast<ControlBlockLayout*>(m->region.get_address());
@@ -118,14 +130,25 @@ Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint
         l->header.creator_pid = static_cast<std::uint64_t>(getpid());
         l->header.creator_start_ns = WallNs();
         l->header.magic.store(kControlBlockMagic, std::memory_order_release);  // laid out
-        m->name = name;
-        return ControlBlock(std::move(m));
-      } catch (const bip::interprocess_exception& e) {
-        if (e.get_error_code() != bip::already_exists_error) throw;
+        if (fault::Fire(fault::Point::kShmSlowLayout))  // a creator descheduled right here
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (link(("/dev/shm/" + draft).c_str(), ("/dev/shm/" + name).c_str()) == 0) {
+          m->name = name;
+          return ControlBlock(std::move(m));
+        }
+        if (errno != EEXIST)
+          return Error(Code::kUnavailable, "shared memory {}: link: {}", name,
+                       std::strerror(errno));
       }
-      m->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
-      // A creator sizes and lays the segment out in microseconds; wait a little for one that is
-      // at it.
+      m = std::make_unique<Mapping>();  // another process's segment: attach to it
+      try {
+        m->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+      } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() == bip::not_found_error) continue;  // removed meanwhile: again
+        throw;
+      }
+      // Segments are linked in laid out; one that is not was left by an older build's creator
+      // that died half-way (or is still at it): wait a little, then replace it.
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
       for (;;) {
         bip::offset_t size = 0;

@@ -114,7 +114,7 @@ TEST_CASE("issue #15: data files and shared memory are readable by the pipeline'
   CHECK((data.st_mode & 077) == 0);
 }
 
-TEST_CASE("issue #15: a clean stop removes the shared memory; a replaced segment is followed",
+TEST_CASE("issue #15: a clean stop removes the shared memory, and a replaced segment is followed",
           "[process][data_dir]") {
   testing::TempDir dir;
   testing::Pipeline p(dir);

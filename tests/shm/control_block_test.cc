@@ -7,7 +7,9 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <catch2/catch.hpp>
+#include <thread>
 
+#include "base/fault.h"
 #include "tests/support/test_support.h"
 
 namespace cqrs::shm {
@@ -117,6 +119,43 @@ TEST_CASE("issue #15: an attacher whose segment was removed or replaced sees it 
   // An orphan never removes the live segment on its way out.
   CHECK_FALSE(slow->RemoveIfUnused());
   CHECK(ControlBlock::Exists(dir.path()));
+  ControlBlock::Remove(dir.path());
+}
+
+TEST_CASE("issue #15: a creator slow to lay the segment out is never replaced under itself",
+          "[shm][control]") {
+  testing::TempDir dir;
+  ControlBlock::Remove(dir.path());
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    // The slow creator: 1 s between laying the segment out and publishing it.
+    setenv("CQRS_FAULTS", "shm_slow_layout=1", 1);
+    if (!fault::ArmFromEnvironment().ok()) _exit(2);
+    auto slow = ControlBlock::Attach(dir.path(), 0);
+    if (!slow.ok()) _exit(3);
+    const std::uint64_t generation = slow->layout().header.generation;
+    (void)!write(pipe_fds[1], &generation, sizeof generation);
+    // It must be on the segment everyone sees, not on an orphan.
+    _exit(slow->StillNamed() ? 0 : 4);
+  }
+  // Another process attaches while the first is still at it, and waits for nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto started = std::chrono::steady_clock::now();
+  auto other = ControlBlock::Attach(dir.path(), 0);
+  REQUIRE(other.ok());
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::uint64_t child_generation = 0;
+  REQUIRE(read(pipe_fds[0], &child_generation, sizeof child_generation) == sizeof child_generation);
+  CHECK(child_generation == other->layout().header.generation);  // one segment for both
+  CHECK(other->StillNamed());
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
   ControlBlock::Remove(dir.path());
 }
 
