@@ -36,6 +36,7 @@ class QueryExecutor {
   // False while the store was built with other read models than the config declares (the
   // projector is rebuilding it): Find and Aggregate answer Unavailable, Get and Scan serve.
   void set_models_current(bool current) { models_current_ = current; }
+  bool models_current() const { return models_current_; }
 
   // Lets Get answer from the shared-memory hot cache when the cache provably holds the
   // snapshot's state of the key: the projector's applied seq (`applied`, loaded before the slot

@@ -94,15 +94,16 @@ Status ReaderServer::FollowStore(bool force) {
       control_ ? control_->seqs().read_generation.load(std::memory_order_acquire) : 0;
   auto changed = follower_.Follow(generation, force, &snapshot_);
   if (!changed.ok()) return changed.status();
-  if (!changed.value()) return OkStatus();
   store::ReadStore& store = *follower_.store();
-  auto txn = store::Txn::BeginRead(store.env());
-  if (!txn.ok()) return txn.status();
-  auto models = store.ReadModels(txn.value());
-  if (!models.ok()) return models.status();
-  txn->Abort();
+  if (!changed.value()) {
+    // Not yet built with the declared read models (a rebuild for them runs, or the projector
+    // had not recorded them when we opened the store): look again every 100 ms.
+    if (executor_->models_current() || MonoNs() < next_models_look_ns_) return OkStatus();
+    next_models_look_ns_ = MonoNs() + 100'000'000;
+    return LookAtModels(store);
+  }
   executor_ = std::make_unique<QueryExecutor>(store, config_.reader, config_.collections);
-  executor_->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
+  CQRS_RETURN_IF_ERROR(LookAtModels(store));
   if (control_ && control_->cache().enabled()) {
     auto& counters = control_->slot(slot_index_).counters;
     executor_->set_cache(&control_->cache(), &control_->seqs().projector_applied_seq,
@@ -110,6 +111,15 @@ Status ReaderServer::FollowStore(bool force) {
   }
   spdlog::info("reader {} follows the read store {} (inode {}, generation {})", index_,
                config_.data_dir + "/read", follower_.identity().ino, generation);
+  return OkStatus();
+}
+
+Status ReaderServer::LookAtModels(store::ReadStore& store) {
+  auto txn = store::Txn::BeginRead(store.env());
+  if (!txn.ok()) return txn.status();
+  auto models = store.ReadModels(txn.value());
+  if (!models.ok()) return models.status();
+  executor_->set_models_current(models->value_or("") == config_.ReadModelFingerprint());
   return OkStatus();
 }
 

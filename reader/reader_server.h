@@ -58,6 +58,9 @@ class ReaderServer {
   // generation, or every 100 ms) and rebuilds the executor when it changed. Between snapshots
   // only; on failure keeps the current store.
   Status FollowStore(bool force);
+  // Whether the store holds the read models the config declares (else Find and Aggregate are
+  // Unavailable until it does).
+  Status LookAtModels(store::ReadStore& store);
   // Whether a parked query can be answered or expired now: one's min_seq is applied per the
   // control block, or one is due (true without a control block).
   bool WaitingCanProgress(std::uint64_t now) const;
@@ -96,6 +99,7 @@ class ReaderServer {
   std::vector<Slot*> free_;
   std::vector<Slot*> waiting_;
   std::uint64_t waiting_bytes_ = 0;  // sum of parked_bytes over waiting_
+  std::uint64_t next_models_look_ns_ = 0;
   std::vector<Slot*> fresh_;
   zmq::socket_t router_;
   zmq::socket_t tick_sub_;

@@ -44,8 +44,10 @@ TEST_CASE("issue #15: a second writer, projector, reader or cqrs up on one data 
   REQUIRE(w.ok());
   auto control = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
   REQUIRE(control.ok());
+  // (A reader may answer from the store a moment before the projector publishes the seq.)
+  REQUIRE(testing::WaitFor([&] { return control->seqs().projector_applied_seq.load() >= w.seq; },
+                           std::chrono::seconds(10)));
   const std::uint64_t applied = control->seqs().projector_applied_seq.load();
-  REQUIRE(applied >= w.seq);
 
   // The same config: with ipc:// endpoints a second bind would even succeed and steal the path.
   const std::vector<std::string> flags = p.common_flags();
@@ -127,8 +129,7 @@ TEST_CASE("issue #15: a clean stop removes the shared memory, and a replaced seg
   }
   p.up->Signal(SIGTERM);
   REQUIRE(p.up->Wait(std::chrono::seconds(15)) != -1);
-  CHECK_FALSE(shm::ControlBlock::Exists(p.data_dir));
-  CHECK_THAT(testing::ReadFile(p.log_path), Catch::Contains("removed /dev/shm/"));
+  CHECK_FALSE(shm::ControlBlock::Exists(p.data_dir));  // by the last child, or by cqrs up
 
   // Started again: a new segment. A LocalReader attaches to it; then the segment is taken away
   // under the running pipeline (as a creator judged dead would have it replaced).
