@@ -148,7 +148,7 @@ struct Config {
   // read store records it, and a projector that finds another one rebuilds the store.
   std::string ReadModelFingerprint() const;
 
-  // tcp://127.0.0.1:<base_port + offset>; DESIGN.md's endpoint plan.
+  // tcp://127.0.0.1:<base_port + offset>, the endpoint plan of docs/PROTOCOL.md.
   std::string LoopbackEndpoint(int offset) const;
   // ipc://<absolute data dir>/<name>
   std::string DataIpcEndpoint(std::string_view name) const;

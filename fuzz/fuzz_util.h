@@ -1,6 +1,6 @@
 // Fuzz targets: libFuzzer entry points over the decoders that take bytes from the network or the
 // log. Each copies the input into an aligned buffer first, as the servers do (FlatBuffers
-// alignment, RELIABILITY.md fact 5), so the fuzzer explores the decoders, not the copy.
+// alignment, docs/DEPENDENCY_FACTS.md fact 5), so the fuzzer explores the decoders, not the copy.
 #pragma once
 
 #include <cstddef>

@@ -29,7 +29,7 @@ namespace cqrs::reader {
 class ReaderServer {
  public:
   // Opens <data>/read read-only (Unavailable until the projector has created it) and binds
-  // `endpoint` (by DESIGN.md, base port + 10 + index). `index` also picks the shm slot.
+  // `endpoint` (docs/PROTOCOL.md: base port + 10 + index). `index` also picks the shm slot.
   static Result<std::unique_ptr<ReaderServer>> Open(const Config& config, std::uint32_t index,
                                                     const std::string& endpoint,
                                                     zmq::context_t& context);

@@ -1,6 +1,7 @@
-// CURVE with a ZAP handler (RFC 27), built around RELIABILITY.md facts 7 and 8: CURVE alone
-// admits any key pair, a ZAP domain without a handler fails open unless ZMQ_ZAP_ENFORCE_DOMAIN
-// is set, and the only trustworthy identity is the ZAP User-Id of each message.
+// CURVE with a ZAP handler (RFC 27), built around docs/DEPENDENCY_FACTS.md facts 7 and 8: CURVE
+// alone admits any key pair, a ZAP domain without a handler fails open unless
+// ZMQ_ZAP_ENFORCE_DOMAIN is set, and the only trustworthy identity is the ZAP User-Id of each
+// message.
 //
 // A ZapHandler is a thread with a REP socket on inproc://zeromq.zap.01 in the server's context.
 // It admits a CURVE client whose public key belongs to a principal that is not disabled (the

@@ -1,7 +1,7 @@
 // Layout of the shared-memory segment: one Boost.Interprocess segment per data directory, laid
 // out once at creation. Every word is a std::atomic with exactly one writing process, so nothing
 // here locks and nothing is allocated after start-up (Boost 1.74 has no robust mutexes:
-// RELIABILITY.md fact 9). A change of layout bumps kControlBlockVersion.
+// docs/DEPENDENCY_FACTS.md fact 9). A change of layout bumps kControlBlockVersion.
 //
 //   offset        size             what
 //   0             64               Header: magic (written last, release), version, cache slot

@@ -1,7 +1,8 @@
 // The hot cache: fixed-size slots in the shared-memory segment holding the newest records of
 // recently changed entities, written only by the projector (after each read-store commit, before
 // it advances the applied seq) and read lock-free by readers and LocalReader through a per-slot
-// seqlock over std::atomic words (RELIABILITY.md fact 9: nothing in shared memory may lock).
+// seqlock over std::atomic words (docs/DEPENDENCY_FACTS.md fact 9: nothing in shared memory may
+// lock).
 //
 // Slot (512 bytes, 64 words):
 //   word 0      seqlock: odd while the projector writes the slot

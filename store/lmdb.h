@@ -48,8 +48,8 @@ struct EnvOptions {
 };
 
 // An open LMDB environment. Move-only; closes on destruction. Open once per process and never
-// use after fork() (RELIABILITY.md fact 4). Thread-safe as LMDB is (MDB_NOTLS is always set, so
-// read transactions may move between threads and be reset/renewed).
+// use after fork() (docs/DEPENDENCY_FACTS.md fact 4). Thread-safe as LMDB is (MDB_NOTLS is always
+// set, so read transactions may move between threads and be reset/renewed).
 class LmdbEnv {
  public:
   static Result<LmdbEnv> Open(const EnvOptions& options);

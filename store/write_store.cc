@@ -20,7 +20,8 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
   // then never makes this process remap under open snapshots (MDB_MAP_RESIZED).
   env.map_size =
       options.read_only ? std::max(options.map_size, options.max_map_size) : options.map_size;
-  // Never MDB_WRITEMAP on the write store: a full disk became SIGBUS (RELIABILITY.md fact 3).
+  // Never MDB_WRITEMAP on the write store: a full disk became SIGBUS (docs/DEPENDENCY_FACTS.md fact
+  // 3).
   env.flags = (options.durability == Durability::kNoSync ? MDB_NOSYNC : 0u) |
               (options.read_only ? MDB_RDONLY : 0u);
   env.max_dbs = 8;

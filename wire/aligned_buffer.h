@@ -1,5 +1,6 @@
 // AlignedBuffer: a growable byte buffer aligned to 16 bytes. ZeroMQ frames are often misaligned
-// (RELIABILITY.md fact 5), so every incoming frame is copied into one before verification.
+// (docs/DEPENDENCY_FACTS.md fact 5), so every incoming frame is copied into one before
+// verification.
 #pragma once
 
 #include <cstddef>

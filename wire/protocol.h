@@ -19,7 +19,8 @@ inline constexpr const char kReplayRequestId[] = "CQP1";
 inline constexpr const char kEventBatchId[] = "CQB1";
 
 // Verifier bounds. A legitimate message needs at least a few bytes per table, so tables are
-// bounded by size/4: verification cost stays linear in the frame size (RELIABILITY.md fact 6).
+// bounded by size/4: verification cost stays linear in the frame size (docs/DEPENDENCY_FACTS.md
+// fact 6).
 inline constexpr std::uint32_t kMaxVerifyDepth = 16;
 inline std::uint32_t MaxVerifyTables(std::size_t size) {
   return static_cast<std::uint32_t>(size / 4 + 16);

@@ -17,7 +17,7 @@ namespace cqrs::wire {
 
 struct SocketTuning {
   std::int64_t max_message_bytes = 1 << 20;  // ZMQ_MAXMSGSIZE (servers)
-  int heartbeat_ivl_ms = 200;                // RELIABILITY.md fact 10
+  int heartbeat_ivl_ms = 200;                // docs/DEPENDENCY_FACTS.md fact 10
   int heartbeat_timeout_ms = 1000;
   int linger_ms = 0;
   int sndhwm = 100000;

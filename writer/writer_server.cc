@@ -126,7 +126,8 @@ bool WriterServer::ProcessBatch() {
     if (!slot.message.TryReceive(router_)) break;
     slot.received_ns = MonoNs();
     const zmq::message_t& body = slot.message.body();
-    // Copy into an aligned buffer: ZeroMQ frames are often misaligned (RELIABILITY.md fact 5).
+    // Copy into an aligned buffer: ZeroMQ frames are often misaligned (docs/DEPENDENCY_FACTS.md
+    // fact 5).
     slot.buffer.Assign(body.data(), body.size());
     bytes += body.size();
     slot.item.frame = slot.buffer.span();

@@ -16,7 +16,7 @@ std::string Write(const testing::TempDir& dir, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("Config defaults follow DESIGN.md's endpoint plan", "[base][config]") {
+TEST_CASE("Config defaults follow the endpoint plan of docs/PROTOCOL.md", "[base][config]") {
   Config c;
   CHECK(c.WriterEndpoint() == "tcp://127.0.0.1:7101");
   c.base_port = 8000;

@@ -1,6 +1,6 @@
-// The hot cache's seqlock across processes (RELIABILITY.md fact 9): a writer process killed with
-// -9 at random 40 times, mostly in the middle of a slot, while two reader processes check every
-// record they accept; then a restarted writer repairs every slot it left odd.
+// The hot cache's seqlock across processes (docs/DEPENDENCY_FACTS.md fact 9): a writer process
+// killed with -9 at random 40 times, mostly in the middle of a slot, while two reader processes
+// check every record they accept; then a restarted writer repairs every slot it left odd.
 #include <signal.h>
 
 #include <catch2/catch.hpp>

@@ -18,7 +18,8 @@ TEST_CASE("IsValidUtf8 accepts UTF-8 and rejects overlongs, surrogates and trunc
   CHECK_FALSE(IsValidUtf8("\x80"));              // lone continuation
 }
 
-TEST_CASE("Collection and field names follow DESIGN.md's patterns", "[wire][validate]") {
+TEST_CASE("Collection and field names follow the patterns of docs/PROTOCOL.md",
+          "[wire][validate]") {
   CHECK(IsValidCollectionName("orders"));
   CHECK(IsValidCollectionName("a_1"));
   CHECK(IsValidCollectionName(std::string(64, 'a')));
