@@ -26,6 +26,7 @@ Status ReadWriter(const toml::value& table, WriterConfig* w) {
   r.Read("shed_overload", &w->shed_overload);
   r.Read("batch_max_bytes", &w->batch_max_bytes);
   r.Read("reader_check_ms", &w->reader_check_ms);
+  r.Read("client_expiry_s", &w->client_expiry_s);
   r.Read("max_message_bytes", &w->max_message_bytes);
   return r.Finish();
 }
@@ -285,6 +286,8 @@ Status ValidateConfig(const Config& c) {
   if (w.batch_max_bytes < l.max_request_bytes)
     return bad("writer.batch_max_bytes", "must be at least limits.max_request_bytes");
   if (w.reader_check_ms < 10) return bad("writer.reader_check_ms", "must be at least 10");
+  if (w.client_expiry_s < 1 || w.client_expiry_s > 10ull * 365 * 24 * 3600)
+    return bad("writer.client_expiry_s", "must be in 1..315360000 (10 years)");
   if (w.max_message_bytes < l.max_request_bytes)
     return bad("writer.max_message_bytes", "must be at least limits.max_request_bytes");
   const ProjectorConfig& p = c.projector;

@@ -47,6 +47,9 @@ struct WriterConfig {
   std::uint32_t batch_max_requests = 1024;    // group commit bound, requests per transaction
   std::uint64_t batch_max_bytes = 16u << 20;  // group commit bound, request bytes per transaction
   std::uint32_t reader_check_ms = 1000;       // mdb_reader_check period
+  // Idempotency records of a (principal, client_id) idle this long are removed; a later request
+  // with that client_id starts a new client (docs/PROTOCOL.md, "Idempotency"). 7 days.
+  std::uint64_t client_expiry_s = 7 * 24 * 3600;
   // Overload: when a batch fills up and more requests wait, answer up to another batch's worth
   // of them at once with ResourceExhausted (nothing applied) instead of letting them queue. Off
   // by default: cqrs::Client does not yet slow down on it (docs/OPERATIONS.md, "Overload").

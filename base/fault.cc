@@ -17,8 +17,9 @@ namespace cqrs::fault {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
-    "crash_before_commit",   "crash_after_commit",       "drop_reply",     "no_zap_handler",
-    "switch_after_exchange", "switch_before_generation", "shm_slow_layout"};
+    "crash_before_commit", "crash_after_commit",    "crash_before_state",       "drop_reply",
+    "no_zap_handler",      "switch_after_exchange", "switch_before_generation", "shm_slow_layout",
+    "crash_in_catch_up"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 
@@ -48,10 +49,8 @@ Result<std::string> ArmFromEnvironment() {
     while (index < kNames.size() && kNames[index] != name) ++index;
     if (eq == std::string_view::npos || index == kNames.size())
       return Error(Code::kInvalidArgument,
-                   "CQRS_FAULTS: \"{}\" is not <point>=<probability>; points: crash_before_commit, "
-                   "crash_after_commit, drop_reply, no_zap_handler, switch_after_exchange, "
-                   "switch_before_generation, shm_slow_layout",
-                   entry);
+                   "CQRS_FAULTS: \"{}\" is not <point>=<probability>; points: {}", entry,
+                   fmt::join(kNames, ", "));
     std::string number(entry.substr(eq + 1));
     char* end = nullptr;
     double q = std::strtod(number.c_str(), &end);

@@ -12,12 +12,14 @@ namespace cqrs::fault {
 
 enum class Point : int {
   kCrashBeforeCommit,    // writer: the batch applied, its transaction not yet committed
-  kCrashAfterCommit,     // writer: the batch committed, no reply sent yet
+  kCrashAfterCommit,     // writer: the batch's log committed, no reply sent yet
+  kCrashBeforeState,     // writer: the log committed and replies sent, the state not committed
   kDropReply,            // writer: a reply is not sent (as if the network lost it)
   kNoZapHandler,         // any secured server: starts without its ZAP handler (self-test stops it)
   kSwitchAfterExchange,  // projector: <data>/read exchanged with the rebuilt store, nothing more
   kSwitchBeforeGeneration,  // projector: the new store open and live, the generation not bumped
-  kShmSlowLayout,  // any process creating the shm segment: 1 s between layout and publication
+  kShmSlowLayout,   // any process creating the shm segment: 1 s between layout and publication
+  kCrashInCatchUp,  // writer: between two transactions of replaying the log into its state
   kCount,
 };
 

@@ -38,8 +38,17 @@ void BM_Writer_BatchApply(benchmark::State& state) {
       state.SkipWithError(store.status().message().c_str());
       return;
     }
+    store::StateStoreOptions so;
+    so.dir = o.dir + "/state";
+    so.map_size = o.map_size;
+    so.max_map_size = o.max_map_size;
+    auto entity_state = store::StateStore::Open(so, store.value()->store_id());
+    if (!entity_state.ok()) {
+      state.SkipWithError(entity_state.status().message().c_str());
+      return;
+    }
     OpenAuthorizer auth;
-    BatchCommitter committer(*store.value(), Limits(), auth);
+    BatchCommitter committer(*store.value(), *entity_state.value(), Limits(), auth);
     wire::CommandRequestEncoder encoder;
     std::vector<wire::AlignedBuffer> buffers(batch);
     std::vector<BatchItem> items(batch);
@@ -58,6 +67,7 @@ void BM_Writer_BatchApply(benchmark::State& state) {
       }
       state.ResumeTiming();
       committer.Commit(ptrs);
+      committer.CommitState();  // the state transaction, as the writer does after its replies
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
   }

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   cqrs::cli::AddUpCommand(app, &exit_code);
   cqrs::cli::AddLoadCommand(app, &exit_code);
   cqrs::cli::AddRebuildCommand(app, &exit_code);
+  cqrs::cli::AddMigrateCommand(app, &exit_code);
   cqrs::cli::AddStatsCommand(app, &exit_code);
   cqrs::cli::AddSecurityCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);

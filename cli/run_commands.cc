@@ -20,6 +20,7 @@
 #include "cli/stats.h"
 #include "cli/supervisor.h"
 #include "shm/control_block.h"
+#include "store/write_store_migrate.h"
 
 namespace cqrs::cli {
 namespace {
@@ -107,6 +108,44 @@ int RunLoadCommand(LoadCommand& c) {
     return report.status().code() == Code::kInvalidArgument ? 2 : 1;
   }
   std::cout << (c.json ? report->ToJson() : report->ToText()) << std::endl;
+  return 0;
+}
+
+struct MigrateCommand {
+  CommonFlags common;
+};
+
+int RunMigrate(const MigrateCommand& c) {
+  std::optional<Config> config = ConfigOrComplain(c.common, "migrate");
+  if (!config) return 2;
+  // The pipeline must be stopped: hold the roles that open the write store.
+  std::vector<InstanceLock> locks;
+  for (const char* role : {"supervisor", "writer", "projector"}) {
+    auto lock = InstanceLock::Acquire(config->data_dir, role);
+    if (!lock.ok()) {
+      std::fprintf(stderr, "cqrs migrate: %s; stop the pipeline first\n",
+                   lock.status().message().c_str());
+      return 1;
+    }
+    locks.push_back(std::move(lock).value());
+  }
+  std::fprintf(stderr, "cqrs migrate: copying %s/write (format 1) into the current format\n",
+               config->data_dir.c_str());
+  auto migrated = store::MigrateWriteStoreFormat1(config->data_dir, [](std::uint64_t events) {
+    std::fprintf(stderr, "cqrs migrate: %llu events copied\n",
+                 static_cast<unsigned long long>(events));
+  });
+  if (!migrated.ok()) {
+    std::fprintf(stderr, "cqrs migrate: %s\n", migrated.status().ToString().c_str());
+    return 1;
+  }
+  std::printf(
+      "migrated %llu events, %llu clients with %llu remembered replies; the format-1 store is "
+      "kept at %s (remove it once the pipeline runs); the writer rebuilds its entity state from "
+      "the log when it starts\n",
+      static_cast<unsigned long long>(migrated->events),
+      static_cast<unsigned long long>(migrated->clients),
+      static_cast<unsigned long long>(migrated->replies), migrated->kept.c_str());
   return 0;
 }
 
@@ -267,6 +306,16 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--interval", c->interval_s, "seconds between the two samples of a rate")
       ->capture_default_str();
   cmd->callback([c, exit_code] { *exit_code = RunStats(*c); });
+}
+
+void AddMigrateCommand(CLI::App& app, int* exit_code) {
+  auto c = std::make_shared<MigrateCommand>();
+  CLI::App* cmd = app.add_subcommand(
+      "migrate",
+      "convert a write store of format 1 (one LMDB environment, before 2026-12) to the current "
+      "format, keeping every event and the store id; run with the pipeline stopped");
+  AddCommonFlags(*cmd, &c->common);
+  cmd->callback([c, exit_code] { *exit_code = RunMigrate(*c); });
 }
 
 void AddRebuildCommand(CLI::App& app, int* exit_code) {

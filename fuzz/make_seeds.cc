@@ -42,10 +42,11 @@ flatbuffers::DetachedBuffer Event(std::uint64_t seq, fb::Op op) {
       fields.push_back(fb::CreateField(fbb, name, type, value));
     }
   auto vec = fields.empty() ? 0 : fbb.CreateVector(fields);
-  fbb.Finish(fb::CreateEvent(fbb, seq, seq, 1'700'000'000'000'000'000ull,
-                             fbb.CreateString("default"), fbb.CreateString("orders"),
-                             fbb.CreateString("o1"), op, seq, vec, fbb.CreateString("client-1"), 7),
-             wire::kEventId);
+  fbb.Finish(
+      fb::CreateEvent(fbb, seq, seq, 1'700'000'000'000'000'000ull, fbb.CreateString("default"),
+                      fbb.CreateString("orders"), fbb.CreateString("o1"), op, seq, vec,
+                      fbb.CreateString("client-1"), 7, wire::kEventFormat),
+      wire::kEventId);
   return fbb.Release();
 }
 

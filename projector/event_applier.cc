@@ -27,23 +27,6 @@ ValueView RecordField(std::string_view record, std::string_view name) {
 bool Present(const ValueView& v) { return v.type != ValueType::kNone; }
 }  // namespace
 
-void EventFields(const fb::Event& e, std::vector<FieldView>* fields) {
-  fields->clear();
-  if (e.op() == fb::Op::Delete || !e.fields()) return;
-  for (const fb::Field* f : *e.fields()) fields->push_back({AsView(f->name()), wire::ValueOf(*f)});
-  // The writer stores fields in name order; sort anyway so a record is always well-formed.
-  std::sort(fields->begin(), fields->end(),
-            [](const FieldView& a, const FieldView& b) { return a.name < b.name; });
-}
-
-std::string_view EventRecord(const fb::Event& e, std::vector<FieldView>* fields,
-                             store::RecordBuilder* record) {
-  EventFields(e, fields);
-  record->Begin(e.version(), e.seq(), /*tombstone=*/false);
-  for (const FieldView& f : *fields) record->Add(f);
-  return record->Finish();
-}
-
 Status EventApplier::Begin(store::Txn& txn) {
   model_ids_.clear();  // ids interned in an aborted batch must not be reused
   last_ns_ = 0;
@@ -69,7 +52,7 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
   const store::ReadDbs& dbs = store_.dbs();
   store::KeyBuffer key = store::EntityKey(ns, AsView(e.key()));
   const bool deleted = e.op() == fb::Op::Delete;
-  EventFields(e, &fields_);
+  store::EventFields(e, &fields_);  // the read models look at them; EventRecord again below
   const CollectionSpec* spec = FindCollectionSpec(models_, AsView(e.collection()));
   if (spec != nullptr && (!spec->indexes.empty() || !spec->aggregates.empty())) {
     std::string_view before;
@@ -82,9 +65,8 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
     Status s = txn.Del(dbs.entities, key.view());
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   } else {
-    record_.Begin(e.version(), e.seq(), /*tombstone=*/false);
-    for (const FieldView& f : fields_) record_.Add(f);
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs.entities, key.view(), record_.Finish()));
+    CQRS_RETURN_IF_ERROR(
+        txn.Put(dbs.entities, key.view(), store::EventRecord(e, &fields_, &record_)));
   }
   // Seqs grow, so a collection's entries are appended; with one collection (or the newest
   // namespace) the whole DB is in key order and MDB_APPEND skips the descent. LMDB refuses an

@@ -14,19 +14,12 @@
 #include "base/value.h"
 #include "schemas/cqrs_generated.h"
 #include "store/aggregate_group.h"
+#include "store/event_record.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"
 #include "store/record_format.h"
 
 namespace cqrs::projector {
-
-// An event's after-image as fields sorted by name (none for a delete), into `*fields`. Views
-// point into the event.
-void EventFields(const fb::Event& event, std::vector<FieldView>* fields);
-// The read-store record of an event's after-image (store/record_format.h), built in `*record`;
-// `*fields` is scratch.
-std::string_view EventRecord(const fb::Event& event, std::vector<FieldView>* fields,
-                             store::RecordBuilder* record);
 
 // Not thread-safe; reuses its buffers (allocates nothing per event once warm).
 class EventApplier {

@@ -339,7 +339,7 @@ void Projector::UpdateCache(std::size_t count) {
       writes += static_cast<std::uint64_t>(cache.Erase(cache_key_));
     else
       writes += static_cast<std::uint64_t>(
-          cache.Put(cache_key_, EventRecord(*e, &cache_fields_, &cache_record_), e->seq()));
+          cache.Put(cache_key_, store::EventRecord(*e, &cache_fields_, &cache_record_), e->seq()));
   }
   control_->slot(shm::kProjectorSlot)
       .counters[shm::kCacheWrites]

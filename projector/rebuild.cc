@@ -327,7 +327,7 @@ class BulkWindow {
       event_.Assign(v.data(), v.size());
       const fb::Event* e = flatbuffers::GetRoot<fb::Event>(event_.data());
       if (e->op() == fb::Op::Delete) continue;
-      const std::string_view record = EventRecord(*e, &fields_, &record_);
+      const std::string_view record = store::EventRecord(*e, &fields_, &record_);
       slots_[rank_[offset]] = {records_.size(), static_cast<std::uint32_t>(record.size())};
       records_.append(record);
     }

@@ -82,6 +82,23 @@ LmdbEnv& LmdbEnv::operator=(LmdbEnv&& other) noexcept {
   return *this;
 }
 
+Status LmdbEnv::DoubleMap(std::uint64_t max_bytes, std::string_view what, std::string_view limit) {
+  const std::uint64_t current = map_size();
+  if (current >= max_bytes)
+    return Error(Code::kResourceExhausted, "{} map is {} MiB, at {} {}", what, current >> 20, limit,
+                 max_bytes >> 20);
+  return SetMapSize(std::min(current * 2, max_bytes));
+}
+
+double LmdbEnv::used_fraction() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  MDB_stat stat;
+  mdb_env_stat(env_, &stat);
+  return static_cast<double>(info.me_last_pgno + 1) * stat.ms_psize /
+         static_cast<double>(info.me_mapsize);
+}
+
 LmdbEnv::~LmdbEnv() {
   if (env_) mdb_env_close(env_);
 }

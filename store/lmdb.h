@@ -76,10 +76,15 @@ class LmdbEnv {
   MDB_env* get() const { return env_; }
   const std::string& dir() const { return dir_; }
   std::uint64_t map_size() const;
+  // The share of the map its pages use (last page number × page size / map size).
+  double used_fraction() const;
 
   // Requires that this process has no transaction open in the env (the single writer growing
   // its own map between transactions).
   Status SetMapSize(std::uint64_t bytes);
+  // Doubles the map, at most to `max_bytes` (SetMapSize's rule applies); ResourceExhausted
+  // "<what> map is N MiB, at <limit> M" when it is there already.
+  Status DoubleMap(std::uint64_t max_bytes, std::string_view what, std::string_view limit);
   // After MDB_MAP_RESIZED (another process grew the map past ours): adopts its size, but only
   // while no read transaction of this process holds a snapshot (ReadTracker). Unavailable with
   // native MDB_MAP_RESIZED while one does: end snapshots and try again (RenewSnapshot does).

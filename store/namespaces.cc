@@ -25,6 +25,15 @@ Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what
   return OkStatus();
 }
 
+Result<std::uint64_t> GetMetaU64(const Txn& txn, Dbi meta, std::string_view meta_key,
+                                 std::string_view what) {
+  std::string_view value;
+  CQRS_RETURN_IF_ERROR(txn.Get(meta, meta_key, &value));
+  std::uint64_t out = 0;
+  CQRS_RETURN_IF_ERROR(ReadU64(value, &out, what));
+  return out;
+}
+
 Status NamespaceTable::Init(Txn& txn) const {
   std::string_view value;
   Status s = txn.Get(meta, kMetaNextNs, &value);

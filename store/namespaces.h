@@ -40,6 +40,9 @@ struct NamespaceTable {
 // Reads a little-endian u32/u64 value; Internal naming `what` if the size is wrong.
 Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what);
 Status ReadU64(std::string_view value, std::uint64_t* out, std::string_view what);
+// The u64 LE value of `meta_key` in `meta`; `what` names it in errors ("meta.last_seq").
+Result<std::uint64_t> GetMetaU64(const Txn& txn, Dbi meta, std::string_view meta_key,
+                                 std::string_view what);
 
 // 4/8-byte little-endian values for Put.
 struct U32Value {

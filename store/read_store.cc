@@ -15,55 +15,10 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "store/read_store_format.h"
+#include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
 
 namespace cqrs::store {
-
-namespace {
-
-constexpr const char* kUnsyncedFile = "unsynced";
-
-// The boot id in `<dir>/unsynced`, or empty when there is no such file.
-std::string ReadGuard(const std::string& dir) {
-  std::ifstream in(std::filesystem::path(dir) / kUnsyncedFile);
-  std::string id;
-  std::getline(in, id);
-  return id;
-}
-
-Status FsyncPath(const std::filesystem::path& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Error(Code::kInternal, "open {}: {}", path.string(), std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Error(Code::kInternal, "fsync {}: {}", path.string(), std::strerror(err));
-  return OkStatus();
-}
-
-// Writes `<dir>/unsynced` = boot id durably (file, then directory) before the first unsynced
-// commit can reach the disk.
-Status WriteGuard(const std::string& dir, const std::string& boot_id) {
-  const std::filesystem::path path = std::filesystem::path(dir) / kUnsyncedFile;
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << boot_id << '\n';
-    if (!out.flush()) return Error(Code::kInternal, "cannot write {}", path.string());
-  }
-  MakeFilePrivate(path.string());  // like every file of the data directory
-  CQRS_RETURN_IF_ERROR(FsyncPath(path, O_RDONLY));
-  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
-}
-
-}  // namespace
-
-Result<std::string> CurrentBootId() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  if (!std::getline(in, id) || id.empty())
-    return Status(Code::kInternal, "cannot read /proc/sys/kernel/random/boot_id");
-  return id;
-}
 
 ReadStore::~ReadStore() {
   if (!guarded_) return;
@@ -71,13 +26,12 @@ ReadStore::~ReadStore() {
     spdlog::warn("read store {} left unsynced: {}", options_.dir, s.ToString());
     return;
   }
-  std::error_code ec;
-  std::filesystem::remove(std::filesystem::path(options_.dir) / kUnsyncedFile, ec);
+  RemoveUnsyncedGuard(options_.dir);
 }
 
 Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& options) {
   std::unique_ptr<ReadStore> store(new ReadStore(options));
-  const std::string guard = ReadGuard(options.dir);
+  const std::string guard = ReadUnsyncedGuard(options.dir);
   std::string boot_id;
   if (!guard.empty() || (!options.read_only && !options.sync_commits)) {
     auto current = CurrentBootId();
@@ -101,7 +55,7 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
           "{} was not synced before the machine restarted (boot {}, now {}): it may be "
           "corrupt, so it is removed and rebuilt from the event log",
           options.dir, guard, boot_id);
-      for (const char* file : {"data.mdb", "lock.mdb", kUnsyncedFile}) {
+      for (const char* file : {"data.mdb", "lock.mdb", "unsynced"}) {
         std::filesystem::remove(std::filesystem::path(options.dir) / file, ec);
         if (ec)
           return Error(Code::kInternal, "cannot remove {}/{}: {}", options.dir, file, ec.message());
@@ -109,7 +63,7 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
       store->discarded_unsynced_ = true;
     }
     if (!options.sync_commits && guard != boot_id)
-      CQRS_RETURN_IF_ERROR(WriteGuard(options.dir, boot_id));
+      CQRS_RETURN_IF_ERROR(WriteUnsyncedGuard(options.dir, boot_id));
   }
   EnvOptions env;
   env.dir = options.dir;
@@ -130,8 +84,7 @@ Result<std::unique_ptr<ReadStore>> ReadStore::Open(const ReadStoreOptions& optio
   if (!options.read_only && options.sync_commits && !guard.empty() && !stale) {
     // Switched to synced commits: make this boot's unsynced ones durable, then drop the guard.
     CQRS_RETURN_IF_ERROR(store->env_.Sync());
-    std::error_code ec;
-    std::filesystem::remove(std::filesystem::path(options.dir) / kUnsyncedFile, ec);
+    RemoveUnsyncedGuard(options.dir);
   }
   CQRS_RETURN_IF_ERROR(store->Init());
   return store;
@@ -255,11 +208,7 @@ bool DecodeAggregateCell(std::string_view bytes, AggregateCell* cell) {
 }
 
 Status ReadStore::Grow() {
-  std::uint64_t current = env_.map_size();
-  if (current >= options_.max_map_size)
-    return Error(Code::kResourceExhausted, "read store map is {} MiB, at its maximum {} MiB",
-                 current >> 20, options_.max_map_size >> 20);
-  return env_.SetMapSize(std::min(current * 2, options_.max_map_size));
+  return env_.DoubleMap(options_.max_map_size, "read store", "projector.max_map_size_mb");
 }
 
 }  // namespace cqrs::store

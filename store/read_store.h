@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "store/lmdb.h"
 #include "store/namespaces.h"
+#include "store/unsynced_guard.h"
 
 namespace cqrs::store {
 
@@ -85,8 +86,5 @@ class ReadStore {
   bool guarded_ = false;  // this open wrote the `unsynced` file
   bool discarded_unsynced_ = false;
 };
-
-// This boot's id (/proc/sys/kernel/random/boot_id), or Internal if it cannot be read.
-Result<std::string> CurrentBootId();
 
 }  // namespace cqrs::store

@@ -5,17 +5,60 @@
 #include <filesystem>
 #include <random>
 
+#include "base/files.h"
+#include "base/log.h"
 #include "store/key_format.h"
+#include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
 
 namespace cqrs::store {
+WriteStore::~WriteStore() {
+  if (!guarded_) return;
+  if (Status s = env_.Sync(); !s.ok()) {
+    spdlog::warn("event log {} left unsynced: {}", log_dir_, s.ToString());
+    return;
+  }
+  RemoveUnsyncedGuard(log_dir_);
+}
+
 Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& options) {
   std::unique_ptr<WriteStore> store(new WriteStore(options));
-  if (options.read_only && !std::filesystem::exists(options.dir + "/data.mdb"))
+  store->log_dir_ = options.dir + "/log";
+  const std::string& log_dir = store->log_dir_;
+  if (std::filesystem::exists(options.dir + "/data.mdb"))
+    return Error(Code::kUnavailable,
+                 "{} is write store format 1 (one environment, {}/data.mdb); this build reads "
+                 "format {} (the log and the entity state apart). Migrate it with `cqrs migrate "
+                 "--data {}` while the pipeline is stopped",
+                 options.dir, options.dir, kWriteStoreFormatVersion,
+                 std::filesystem::path(options.dir).parent_path().string());
+  if (options.read_only && !std::filesystem::exists(log_dir + "/data.mdb"))
     return MissingStore(
         fmt::format("{} holds no write store yet (is the writer running?)", options.dir));
+  // An unsynced log is the truth with nothing behind it: after a machine restart it may be
+  // damaged, and nothing may serve it or read it.
+  const std::string guard = ReadUnsyncedGuard(log_dir);
+  std::string boot_id;
+  if (!guard.empty() || (!options.read_only && options.durability == Durability::kNoSync)) {
+    auto current = CurrentBootId();
+    if (!current.ok()) return current.status();
+    boot_id = std::move(current).value();
+  }
+  if (!guard.empty() && guard != boot_id)
+    return Error(Code::kUnavailable,
+                 "the event log {} was written with durability = \"nosync\" and the machine "
+                 "restarted (boot {}, now {}) before it was synced: its last commits may be lost "
+                 "or its pages torn, and it is the source of truth. Restore {} from a backup, or "
+                 "remove it to start empty; run with durability = \"sync\" for data that must "
+                 "survive a machine crash",
+                 log_dir, guard, boot_id, options.dir);
+  if (!options.read_only) {
+    CQRS_RETURN_IF_ERROR(CreatePrivateDirectories(log_dir));
+    if (options.durability == Durability::kNoSync && guard != boot_id)
+      CQRS_RETURN_IF_ERROR(WriteUnsyncedGuard(log_dir, boot_id));
+  }
   EnvOptions env;
-  env.dir = options.dir;
+  env.dir = log_dir;
   // A reader maps the writer's maximum at once (address space, not memory): the writer's growth
   // then never makes this process remap under open snapshots (MDB_MAP_RESIZED).
   env.map_size =
@@ -29,6 +72,12 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
   auto opened = LmdbEnv::Open(env);
   if (!opened.ok()) return opened.status();
   store->env_ = std::move(opened).value();
+  store->guarded_ = !options.read_only && options.durability == Durability::kNoSync;
+  if (!options.read_only && options.durability == Durability::kSync && !guard.empty()) {
+    // Switched to sync: make this boot's unsynced commits durable, then drop the guard.
+    CQRS_RETURN_IF_ERROR(store->env_.Sync());
+    RemoveUnsyncedGuard(log_dir);
+  }
   CQRS_RETURN_IF_ERROR(store->Init());
   return store;
 }
@@ -42,14 +91,14 @@ Status WriteStore::Init() {
   Txn txn = std::move(begun).value();
   bool create = !options_.read_only;
   const std::pair<Dbi*, const char*> dbs[] = {
-      {&dbs_.meta, "meta"},         {&dbs_.names, "names"},   {&dbs_.counters, "counters"},
-      {&dbs_.entities, "entities"}, {&dbs_.events, "events"}, {&dbs_.requests, "requests"}};
+      {&dbs_.meta, "meta"},     {&dbs_.names, "names"},     {&dbs_.counters, "counters"},
+      {&dbs_.events, "events"}, {&dbs_.clients, "clients"}, {&dbs_.replies, "replies"}};
   for (auto [dbi, name] : dbs) {
     auto opened = txn.OpenDbi(name, 0, create);
     if (!opened.ok()) {
       if (opened.status().code() == Code::kNotFound)
         return MissingStore(
-            fmt::format("{} holds no write store (no '{}' database)", options_.dir, name));
+            fmt::format("{} holds no write store (no '{}' database)", log_dir_, name));
       return opened.status();
     }
     *dbi = opened.value();
@@ -105,21 +154,11 @@ Status WriteStore::Init() {
 }
 
 Status WriteStore::Grow() {
-  std::uint64_t current = env_.map_size();
-  if (current >= options_.max_map_size)
-    return Error(Code::kResourceExhausted,
-                 "write store map is {} MiB, at writer.max_map_size_mb {}", current >> 20,
-                 options_.max_map_size >> 20);
-  std::uint64_t next = std::min(current * 2, options_.max_map_size);
-  return env_.SetMapSize(next);
+  return env_.DoubleMap(options_.max_map_size, "write store", "writer.max_map_size_mb");
 }
 
 Result<std::uint64_t> WriteStore::LastSeq(const Txn& txn) const {
-  std::string_view value;
-  CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaLastSeq, &value));
-  std::uint64_t seq = 0;
-  CQRS_RETURN_IF_ERROR(ReadU64(value, &seq, "meta.last_seq"));
-  return seq;
+  return GetMetaU64(txn, dbs_.meta, kMetaLastSeq, "meta.last_seq");
 }
 
 }  // namespace cqrs::store

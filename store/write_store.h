@@ -1,5 +1,7 @@
-// WriteStore: the LMDB environment at <data>/write and its databases (write_store_format.h).
-// The writer owns its only write transaction; the projector reads it through read snapshots.
+// WriteStore: the event log, the LMDB environment at <data>/write/log and its databases
+// (write_store_format.h): the source of truth. The writer owns its only write transaction and
+// commits it once per batch (fsynced in sync mode: the durability point); the projector and the
+// writer's state recovery read it through read snapshots.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +16,7 @@
 namespace cqrs::store {
 
 struct WriteStoreOptions {
-  std::string dir;  // <data>/write
+  std::string dir;  // <data>/write (the log is <dir>/log)
   Durability durability = Durability::kSync;
   std::uint64_t map_size = 1ull << 30;
   std::uint64_t max_map_size = 1ull << 40;
@@ -22,17 +24,23 @@ struct WriteStoreOptions {
 };
 
 struct WriteDbs {
-  Dbi meta, names, counters, entities, events, requests;
+  Dbi meta, names, counters, events, clients, replies;
 };
 
 // Owns the env. Thread-safety: as LmdbEnv; the single writer thread does all writes.
 class WriteStore {
  public:
-  // Opens or creates the store and checks its format and that meta.last_seq matches the last
-  // event. Unavailable if it cannot be opened or is of another format; Internal if inconsistent.
+  // Opens or creates the log and checks its format and that meta.last_seq matches the last
+  // event. Unavailable if it cannot be opened, is of another format (a format-1 store, one
+  // environment at <dir>/data.mdb, included: refused with how to migrate), or is an unsynced
+  // (nosync) log that a machine restart may have damaged (store/unsynced_guard.h); Internal if
+  // inconsistent.
   static Result<std::unique_ptr<WriteStore>> Open(const WriteStoreOptions& options);
+  // A writable nosync log is fsynced and its `unsynced` guard removed.
+  ~WriteStore();
 
   LmdbEnv& env() { return env_; }
+  const std::string& log_dir() const { return log_dir_; }  // <dir>/log
   const WriteDbs& dbs() const { return dbs_; }
   const std::string& store_id() const { return store_id_; }  // 32 hex digits
   const WriteStoreOptions& options() const { return options_; }
@@ -52,7 +60,9 @@ class WriteStore {
   Status Init();
 
   WriteStoreOptions options_;
+  std::string log_dir_;
   LmdbEnv env_;
+  bool guarded_ = false;  // this open wrote the `unsynced` guard
   WriteDbs dbs_;
   std::string store_id_;
 };

@@ -23,12 +23,24 @@ Status Verify(std::span<const std::uint8_t> aligned, const char* identifier, std
 
 }  // namespace
 
+Status CheckEventFormat(const fb::Event& event) {
+  if (event.format() == kEventFormat) return OkStatus();
+  return Error(Code::kUnavailable,
+               "event seq {} is of event format {}; this build reads event format {} only: "
+               "upgrade this program",
+               event.seq(), event.format(), kEventFormat);
+}
+
 Status VerifyEvent(std::span<const std::uint8_t> aligned, const fb::Event** event) {
-  return Verify(aligned, kEventId, "Event", event);
+  CQRS_RETURN_IF_ERROR(Verify(aligned, kEventId, "Event", event));
+  return CheckEventFormat(**event);
 }
 
 Status VerifyEventBatch(std::span<const std::uint8_t> aligned, const fb::EventBatch** batch) {
-  return Verify(aligned, kEventBatchId, "EventBatch", batch);
+  CQRS_RETURN_IF_ERROR(Verify(aligned, kEventBatchId, "EventBatch", batch));
+  if (const auto* events = (*batch)->events())
+    for (const fb::Event* e : *events) CQRS_RETURN_IF_ERROR(CheckEventFormat(*e));
+  return OkStatus();
 }
 
 void EventTopic(const fb::Event& event, bool with_tenant, std::string* topic) {
@@ -47,24 +59,29 @@ void EventBatchBuilder::Begin() {
   events_.clear();
 }
 
-void EventBatchBuilder::Add(const fb::Event& e) {
-  fields_.clear();
+flatbuffers::Offset<fb::Event> CopyEvent(flatbuffers::FlatBufferBuilder& fbb, const fb::Event& e,
+                                         std::uint16_t format,
+                                         std::vector<flatbuffers::Offset<fb::Field>>* scratch) {
+  scratch->clear();
   if (e.fields()) {
     for (const fb::Field* f : *e.fields()) {
-      auto name = fbb_.CreateString(AsView(f->name()));
-      auto [type, value] = CreateValue(fbb_, ValueOf(*f));
-      fields_.push_back(fb::CreateField(fbb_, name, type, value));
+      auto name = fbb.CreateString(AsView(f->name()));
+      auto [type, value] = CreateValue(fbb, ValueOf(*f));
+      scratch->push_back(fb::CreateField(fbb, name, type, value));
     }
   }
-  auto fields = fields_.empty() ? 0 : fbb_.CreateVector(fields_);
-  auto str = [this](const flatbuffers::String* s) { return s ? fbb_.CreateString(AsView(s)) : 0; };
+  auto fields = scratch->empty() ? 0 : fbb.CreateVector(*scratch);
+  auto str = [&fbb](const flatbuffers::String* s) { return s ? fbb.CreateString(AsView(s)) : 0; };
   auto tenant = str(e.tenant());
   auto collection = str(e.collection());
   auto key = str(e.key());
   auto client_id = str(e.client_id());
-  events_.push_back(fb::CreateEvent(fbb_, e.seq(), e.collection_seq(), e.timestamp_ns(), tenant,
-                                    collection, key, e.op(), e.version(), fields, client_id,
-                                    e.request_id()));
+  return fb::CreateEvent(fbb, e.seq(), e.collection_seq(), e.timestamp_ns(), tenant, collection,
+                         key, e.op(), e.version(), fields, client_id, e.request_id(), format);
+}
+
+void EventBatchBuilder::Add(const fb::Event& e) {
+  events_.push_back(CopyEvent(fbb_, e, e.format(), &fields_));
 }
 
 std::span<const std::uint8_t> EventBatchBuilder::Finish(Code status, std::string_view message,

@@ -21,7 +21,8 @@ inline constexpr std::uint32_t kDefaultReplayEvents = 1000;
 inline constexpr std::uint32_t kMaxReplayEvents = 10000;
 inline constexpr std::size_t kMaxReplayBytes = 4u << 20;
 
-// Verifies an aligned Event buffer. InvalidArgument if it is not one.
+// Verifies an aligned Event buffer. InvalidArgument if it is not one; Unavailable naming both
+// formats if its Event.format is not kEventFormat (an event of a newer build is never misread).
 Status VerifyEvent(std::span<const std::uint8_t> aligned, const fb::Event** event);
 
 // Sets `topic` to "<collection>/<key>", or "<tenant>/<collection>/<key>" `with_tenant` (security
@@ -29,6 +30,11 @@ Status VerifyEvent(std::span<const std::uint8_t> aligned, const fb::Event** even
 void EventTopic(const fb::Event& event, bool with_tenant, std::string* topic);
 
 // Builds EventBatch messages, copying events in as nested tables. Reuses its buffers.
+// Builds a copy of `e` in `fbb` (not finished) with Event.format `format`; `scratch` is reused.
+flatbuffers::Offset<fb::Event> CopyEvent(flatbuffers::FlatBufferBuilder& fbb, const fb::Event& e,
+                                         std::uint16_t format,
+                                         std::vector<flatbuffers::Offset<fb::Field>>* scratch);
+
 class EventBatchBuilder {
  public:
   void Begin();
@@ -44,7 +50,7 @@ class EventBatchBuilder {
   std::vector<flatbuffers::Offset<fb::Field>> fields_;
 };
 
-// Verifies an aligned EventBatch buffer.
+// Verifies an aligned EventBatch buffer, and the format of each of its events as VerifyEvent.
 Status VerifyEventBatch(std::span<const std::uint8_t> aligned, const fb::EventBatch** batch);
 
 // Client side: encodes a ReplayRequest (valid until the next Encode).

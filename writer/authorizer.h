@@ -18,19 +18,24 @@ struct Identity {
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  // Sets `tenant` (valid while the Authorizer lives) to the identity's tenant, and returns OK
-  // if the request is allowed, else Unauthenticated / PermissionDenied naming what was refused.
-  // A refusal with the tenant known is remembered like any definite outcome; with `tenant` left
-  // empty it is not. Called on the writer thread for every verified request; must not block.
+  // Sets `tenant` and `principal` (valid while the Authorizer lives, until the next reload) to
+  // the identity's tenant and principal name, and returns OK if the request is allowed, else
+  // Unauthenticated / PermissionDenied naming what was refused. Idempotency records are kept
+  // per (tenant, principal, client_id). A refusal with the tenant known is remembered like any
+  // definite outcome (under the principal's own records); with `tenant` left empty it is not.
+  // Called on the writer thread for every verified request; must not block.
   virtual Status Authorize(const Identity& identity, const fb::CommandRequest& request,
-                           std::string_view* tenant) = 0;
+                           std::string_view* tenant, std::string_view* principal) = 0;
 };
 
-// Security off: every sender is the one default tenant with full access.
+// Security off: every sender is the one anonymous principal ("") of the default tenant, with
+// full access.
 class OpenAuthorizer final : public Authorizer {
  public:
-  Status Authorize(const Identity&, const fb::CommandRequest&, std::string_view* tenant) override {
+  Status Authorize(const Identity&, const fb::CommandRequest&, std::string_view* tenant,
+                   std::string_view* principal) override {
     *tenant = kDefaultTenant;
+    *principal = {};
     return OkStatus();
   }
 };
@@ -44,11 +49,12 @@ class PrincipalAuthorizer final : public Authorizer {
   explicit PrincipalAuthorizer(const security::ServerSecurity& security) : security_(security) {}
 
   Status Authorize(const Identity& identity, const fb::CommandRequest& request,
-                   std::string_view* tenant) override {
+                   std::string_view* tenant, std::string_view* principal) override {
     Status refusal;
     const security::Principal* p = security_.Authenticate(identity.user_id, &refusal);
     if (p == nullptr) return refusal;
     *tenant = p->tenant;
+    *principal = p->name;
     if (const auto* commands = request.commands())
       for (const fb::Command* c : *commands)
         if (!p->Allows(security::Access::kWrite, c->collection()->string_view()))

@@ -1,7 +1,10 @@
-// BatchCommitter: group commit. Decodes, authorizes and applies a batch of requests in ONE write
-// transaction, commits once, and leaves a reply for every request. MDB_MAP_FULL aborts the
-// transaction, grows the map and replays the batch; other storage failures become retryable
-// replies (nothing was committed, nothing is remembered).
+// BatchCommitter: group commit. Decodes, authorizes and applies a batch of requests in one
+// transaction of the event log and one of the entity state, commits the log once (the
+// durability point: fsynced in sync mode) and leaves a reply for every request; the state is
+// committed after the replies (CommitState), never fsynced. MDB_MAP_FULL aborts both
+// transactions, grows the full map and replays the batch; other storage failures become
+// retryable replies (nothing was committed, nothing is remembered). A state commit that fails
+// behind a committed log leaves the state behind: the next batch first replays the log into it.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,7 @@ struct BatchItem {
   // Filled by Commit.
   wire::DecodedCommandRequest decoded;
   std::string_view tenant;
+  std::string_view principal;
   Status content_refusal;  // a refusal that is sequenced and remembered like an outcome
   int failed_index = -1;
   bool applied = false;  // goes through the transaction (reply Ok, remembered or duplicate)
@@ -46,12 +50,19 @@ struct BatchStats {
 // Not thread-safe: the writer thread owns it and the only write transaction.
 class BatchCommitter {
  public:
-  BatchCommitter(store::WriteStore& store, const Limits& limits, Authorizer& authorizer);
+  // `state` must be caught up with `log` (CatchUpState).
+  BatchCommitter(store::WriteStore& log, store::StateStore& state, const Limits& limits,
+                 Authorizer& authorizer);
+  // Commits a pending state transaction.
+  ~BatchCommitter();
 
-  // Processes every item and commits. Never fails as a whole: each item gets a reply. Returns
-  // the committed seq (unchanged if nothing was written). Blocks for the commit's fsync in sync
-  // mode.
+  // Processes every item and commits the log. Never fails as a whole: each item gets a reply.
+  // Returns the committed seq (unchanged if nothing was written). Blocks for the commit's fsync
+  // in sync mode. The batch's state transaction stays open until CommitState (or the next
+  // Commit).
   std::uint64_t Commit(std::span<BatchItem*> items);
+  // Commits the state transaction of the last Commit, if any: call after sending its replies.
+  void CommitState();
 
   std::uint64_t committed_seq() const { return committed_seq_; }
   const BatchStats& stats() const { return stats_; }
@@ -65,8 +76,15 @@ class BatchCommitter {
  private:
   Status RunTransaction(std::span<BatchItem*> items, std::uint64_t timestamp_ns);
   void Refuse(BatchItem& item, Code code, std::string_view message, int failed_index);
+  // Grows whichever environment is fuller after MDB_MAP_FULL.
+  Status GrowFuller();
+  // Replays the log into a state left behind by a failed state commit.
+  Status CatchUp();
 
-  store::WriteStore& store_;
+  store::WriteStore& log_;
+  store::StateStore& state_;
+  store::Txn state_txn_;  // the last batch's, until CommitState
+  bool state_behind_ = false;
   Authorizer& authorizer_;
   wire::CommandDecoder decoder_;
   CommandApplier applier_;

@@ -21,43 +21,55 @@ std::string_view AsView(std::span<const std::uint8_t> s) {
 
 }  // namespace
 
-CommandApplier::CommandApplier(store::WriteStore& store, const Limits& limits)
-    : store_(store), dbs_(store.dbs()), limits_(limits) {}
+CommandApplier::CommandApplier(store::WriteStore& log, store::StateStore& state,
+                               const Limits& limits)
+    : log_(log), state_(state), dbs_(log.dbs()), limits_(limits) {}
 
-Status CommandApplier::BeginBatch(store::Txn& txn) {
+Status CommandApplier::BeginBatch(store::Txn& log) {
 #ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
   deferred_.clear();
 #endif
-  auto last = store_.LastSeq(txn);
+  auto last = log_.LastSeq(log);
   if (!last.ok()) return last.status();
   last_seq_ = last.value();
   return OkStatus();
 }
 
-Status CommandApplier::EndBatch(store::Txn& txn) {
-  return txn.Put(dbs_.meta, store::kMetaLastSeq, store::U64Value(last_seq_).view());
+Status CommandApplier::EndBatch(store::Txn& log, store::Txn& state) {
+  CQRS_RETURN_IF_ERROR(log.Put(dbs_.meta, store::kMetaLastSeq, store::U64Value(last_seq_).view()));
+  return state_.SetStateSeq(state, last_seq_);
 }
 
-Status CommandApplier::Apply(store::Txn& txn, const fb::CommandRequest& request,
-                             std::string_view tenant, const Status& prior_refusal, int failed_index,
+Status CommandApplier::Apply(store::Txn& log, store::Txn& state, const fb::CommandRequest& request,
+                             std::string_view tenant, std::string_view principal,
+                             const Status& prior_refusal, int failed_index,
                              std::uint64_t timestamp_ns, std::vector<std::uint8_t>* reply,
                              Code* reply_status) {
-  Status s = ApplyRequest(txn, request, tenant, prior_refusal, failed_index, timestamp_ns, reply);
+  Status s = ApplyRequest(log, state, request, tenant, principal, prior_refusal, failed_index,
+                          timestamp_ns, reply);
   *reply_status = last_code_;
   return s;
 }
 
-Status CommandApplier::ApplyRequest(store::Txn& txn, const fb::CommandRequest& request,
-                                    std::string_view tenant, const Status& prior_refusal,
+Status CommandApplier::ApplyRequest(store::Txn& log, store::Txn& state,
+                                    const fb::CommandRequest& request, std::string_view tenant,
+                                    std::string_view principal, const Status& prior_refusal,
                                     int failed_index, std::uint64_t timestamp_ns,
                                     std::vector<std::uint8_t>* reply) {
   std::string_view client_id = AsView(request.client_id());
   std::uint64_t request_id = request.request_id();
   Refusal refusal;
   if (!client_id.empty()) {
+    // Records are per principal: another principal of the tenant can neither see nor advance
+    // them, whatever client_id it sends.
+    std::uint32_t tenant_ns = 0;
+    CQRS_RETURN_IF_ERROR(log_.namespaces().Intern(log, tenant, "", &tenant_ns));
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_BY_TENANT  // the injected mistake (scripts/mistakes)
+    principal = {};
+#endif
+    client_key_ = store::ClientKey(tenant_ns, principal, client_id);
     bool duplicate = false;
-    CQRS_RETURN_IF_ERROR(
-        CheckOrder(txn, tenant, client_id, request_id, &duplicate, &refusal, reply));
+    CQRS_RETURN_IF_ERROR(CheckOrder(log, client_id, request_id, &duplicate, &refusal, reply));
     if (duplicate) {
       last_code_ = wire::FromWire(
           flatbuffers::GetRoot<fb::CommandReply>(reply->data())->status());  // our own bytes
@@ -73,43 +85,38 @@ Status CommandApplier::ApplyRequest(store::Txn& txn, const fb::CommandRequest& r
     refusal.message = prior_refusal.message();
     refusal.failed_index = failed_index;
   } else {
-    CQRS_RETURN_IF_ERROR(Plan(txn, request, tenant, &refusal));
+    CQRS_RETURN_IF_ERROR(Plan(log, state, request, tenant, &refusal));
   }
   versions_.clear();
   if (refusal.code != Code::kOk) {
     BuildReply(request_id, refusal.code, refusal.message, refusal.failed_index, 0, reply);
   } else {
-    CQRS_RETURN_IF_ERROR(Write(txn, request, tenant, timestamp_ns));
+    CQRS_RETURN_IF_ERROR(Write(log, state, request, tenant, timestamp_ns));
     BuildReply(request_id, Code::kOk, {}, -1, last_seq_, reply);
   }
-  if (!client_id.empty())
-    CQRS_RETURN_IF_ERROR(Remember(txn, tenant, client_id, request_id, *reply));
+  if (!client_id.empty()) CQRS_RETURN_IF_ERROR(Remember(log, request_id, timestamp_ns, *reply));
   return OkStatus();
 }
 
-Status CommandApplier::CheckOrder(store::Txn& txn, std::string_view tenant,
-                                  std::string_view client_id, std::uint64_t request_id,
-                                  bool* duplicate, Refusal* refusal,
+Status CommandApplier::CheckOrder(store::Txn& log, std::string_view client_id,
+                                  std::uint64_t request_id, bool* duplicate, Refusal* refusal,
                                   std::vector<std::uint8_t>* reply) {
-  std::uint32_t tenant_ns = 0;
-  Status s = store_.namespaces().Lookup(txn, tenant, "", &tenant_ns);
-  if (s.code() == Code::kNotFound) return OkStatus();  // first request of the tenant's clients
-  CQRS_RETURN_IF_ERROR(s);
   std::string_view head;
-  s = txn.Get(dbs_.requests, store::RequestHeadKey(tenant_ns, client_id).view(), &head);
-#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN  // the records of this batch are not in `txn`
+  Status s = log.Get(dbs_.clients, client_key_.view(), &head);
+#ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN  // the records of this batch are not in `log`
   for (auto it = deferred_.rbegin(); it != deferred_.rend(); ++it) {
-    if (it->first == store::RequestHeadKey(tenant_ns, client_id).view()) {
-      head = it->second;
+    if (it->head && it->key == client_key_.view()) {
+      head = it->value;
       s = OkStatus();
       break;
     }
   }
 #endif
-  if (s.code() == Code::kNotFound) return OkStatus();  // a new client: any first id
+  if (s.code() == Code::kNotFound) return OkStatus();  // a new (or expired) client: any first id
   CQRS_RETURN_IF_ERROR(s);
-  std::uint64_t last = 0;
-  CQRS_RETURN_IF_ERROR(store::ReadU64(head, &last, "requests head"));
+  store::ClientRecord record;
+  CQRS_RETURN_IF_ERROR(store::ReadClientRecord(head, &record));
+  const std::uint64_t last = record.last_request_id;
   if (request_id == last + 1) return OkStatus();
   if (request_id > last) {
     refusal->code = Code::kOutOfOrder;
@@ -118,8 +125,7 @@ Status CommandApplier::CheckOrder(store::Txn& txn, std::string_view tenant,
     return OkStatus();
   }
   std::string_view stored;
-  s = txn.Get(dbs_.requests, store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
-              &stored);
+  s = log.Get(dbs_.replies, store::ReplyKey(client_key_, request_id).view(), &stored);
   if (s.ok()) {
     reply->assign(stored.begin(), stored.end());
     *duplicate = true;
@@ -133,19 +139,20 @@ Status CommandApplier::CheckOrder(store::Txn& txn, std::string_view tenant,
   return OkStatus();
 }
 
-Status CommandApplier::Plan(store::Txn& txn, const fb::CommandRequest& request,
+Status CommandApplier::Plan(store::Txn& log, store::Txn& state, const fb::CommandRequest& request,
                             std::string_view tenant, Refusal* refusal) {
   planned_.clear();
   arena_.clear();
   const auto* commands = request.commands();
   for (flatbuffers::uoffset_t i = 0; i < commands->size(); ++i) {
-    CQRS_RETURN_IF_ERROR(PlanCommand(txn, *commands->Get(i), tenant, static_cast<int>(i), refusal));
+    CQRS_RETURN_IF_ERROR(
+        PlanCommand(log, state, *commands->Get(i), tenant, static_cast<int>(i), refusal));
     if (refusal->code != Code::kOk) return OkStatus();
   }
   return OkStatus();
 }
 
-Status CommandApplier::PlanCommand(store::Txn& txn, const fb::Command& command,
+Status CommandApplier::PlanCommand(store::Txn& log, store::Txn& state, const fb::Command& command,
                                    std::string_view tenant, int index, Refusal* refusal) {
   std::string_view collection = AsView(command.collection());
   std::string_view key = AsView(command.key());
@@ -168,9 +175,9 @@ Status CommandApplier::PlanCommand(store::Txn& txn, const fb::Command& command,
   }
   if (!found) {
     std::uint32_t ns = 0;
-    Status s = store_.namespaces().Lookup(txn, tenant, collection, &ns);
+    Status s = log_.namespaces().Lookup(log, tenant, collection, &ns);
     if (s.ok()) {
-      s = txn.Get(dbs_.entities, store::EntityKey(ns, key).view(), &current);
+      s = state.Get(state_.dbs().entities, store::EntityKey(ns, key).view(), &current);
       if (s.ok()) {
         found = true;
       } else if (s.code() != Code::kNotFound) {
@@ -233,17 +240,17 @@ Status CommandApplier::PlanCommand(store::Txn& txn, const fb::Command& command,
   return OkStatus();
 }
 
-Status CommandApplier::Write(store::Txn& txn, const fb::CommandRequest& request,
+Status CommandApplier::Write(store::Txn& log, store::Txn& state, const fb::CommandRequest& request,
                              std::string_view tenant, std::uint64_t timestamp_ns) {
   for (const Planned& p : planned_) {
     std::uint32_t ns = 0;
-    CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, p.collection, &ns));
+    CQRS_RETURN_IF_ERROR(log_.namespaces().Intern(log, tenant, p.collection, &ns));
     std::uint64_t seq = ++last_seq_;
 
     store::KeyBuffer counter_key = store::NamespaceCounterKey(ns);
     std::string_view counter;
     std::uint64_t collection_seq = 0;
-    Status s = txn.Get(dbs_.counters, counter_key.view(), &counter);
+    Status s = log.Get(dbs_.counters, counter_key.view(), &counter);
     if (s.ok()) {
       CQRS_RETURN_IF_ERROR(store::ReadU64(counter, &collection_seq, "counters value"));
     } else if (s.code() != Code::kNotFound) {
@@ -251,20 +258,21 @@ Status CommandApplier::Write(store::Txn& txn, const fb::CommandRequest& request,
     }
     ++collection_seq;
     CQRS_RETURN_IF_ERROR(
-        txn.Put(dbs_.counters, counter_key.view(), store::U64Value(collection_seq).view()));
+        log.Put(dbs_.counters, counter_key.view(), store::U64Value(collection_seq).view()));
 
     char* record = arena_.data() + p.record_offset;
     store::PatchRecordSeq(record, seq);
     std::string_view record_view(record, p.record_size);
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.entities, store::EntityKey(ns, p.key).view(), record_view));
     CQRS_RETURN_IF_ERROR(
-        WriteEvent(txn, p, collection_seq, request, tenant, timestamp_ns, record_view));
+        state.Put(state_.dbs().entities, store::EntityKey(ns, p.key).view(), record_view));
+    CQRS_RETURN_IF_ERROR(
+        WriteEvent(log, p, collection_seq, request, tenant, timestamp_ns, record_view));
     versions_.push_back(p.tombstone ? 0 : p.version);
   }
   return OkStatus();
 }
 
-Status CommandApplier::WriteEvent(store::Txn& txn, const Planned& change,
+Status CommandApplier::WriteEvent(store::Txn& log, const Planned& change,
                                   std::uint64_t collection_seq, const fb::CommandRequest& request,
                                   std::string_view tenant, std::uint64_t timestamp_ns,
                                   std::string_view record) {
@@ -282,36 +290,31 @@ Status CommandApplier::WriteEvent(store::Txn& txn, const Planned& change,
   std::string_view client_id = AsView(request.client_id());
   auto client = client_id.empty() ? 0 : fbb.CreateString(client_id.data(), client_id.size());
   fbb.Finish(fb::CreateEvent(fbb, last_seq_, collection_seq, timestamp_ns, tenant_off, collection,
-                             key, change.op, change.version, fields, client, request.request_id()),
+                             key, change.op, change.version, fields, client, request.request_id(),
+                             wire::kEventFormat),
              wire::kEventId);
-  return txn.Put(
+  return log.Put(
       dbs_.events, store::SeqKey(last_seq_).view(),
       std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()),
       MDB_APPEND);
 }
 
-Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
-                                std::string_view client_id, std::uint64_t request_id,
-                                std::span<const std::uint8_t> reply) {
-  std::uint32_t tenant_ns = 0;
-  CQRS_RETURN_IF_ERROR(store_.namespaces().Intern(txn, tenant, "", &tenant_ns));
+Status CommandApplier::Remember(store::Txn& log, std::uint64_t request_id,
+                                std::uint64_t timestamp_ns, std::span<const std::uint8_t> reply) {
+  const store::KeyBuffer reply_key = store::ReplyKey(client_key_, request_id);
+  const store::ClientRecordValue head({request_id, timestamp_ns});
 #ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
-  deferred_.emplace_back(store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
-                         AsView(reply));
-  deferred_.emplace_back(store::RequestHeadKey(tenant_ns, client_id).view(),
-                         store::U64Value(request_id).view());
+  (void)log;
+  deferred_.push_back({false, std::string(reply_key.view()), std::string(AsView(reply))});
+  deferred_.push_back({true, std::string(client_key_.view()), std::string(head.view())});
   return OkStatus();
 #endif
-  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests,
-                               store::RequestEntryKey(tenant_ns, client_id, request_id).view(),
-                               AsView(reply)));
-  CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests, store::RequestHeadKey(tenant_ns, client_id).view(),
-                               store::U64Value(request_id).view()));
+  CQRS_RETURN_IF_ERROR(log.Put(dbs_.replies, reply_key.view(), AsView(reply)));
+  CQRS_RETURN_IF_ERROR(log.Put(dbs_.clients, client_key_.view(), head.view()));
   // Ids are contiguous per client, so dropping id - window keeps exactly the last `window`.
   std::uint64_t window = limits_.remembered_replies;
   if (request_id >= window) {
-    Status s = txn.Del(dbs_.requests,
-                       store::RequestEntryKey(tenant_ns, client_id, request_id - window).view());
+    Status s = log.Del(dbs_.replies, store::ReplyKey(client_key_, request_id - window).view());
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   }
   return OkStatus();
@@ -319,11 +322,11 @@ Status CommandApplier::Remember(store::Txn& txn, std::string_view tenant,
 
 #ifdef CQRS_MISTAKE_IDEMPOTENCY_SEPARATE_TXN
 Status CommandApplier::CommitDeferred() {
-  auto begun = store::Txn::BeginWrite(store_.env());
+  auto begun = store::Txn::BeginWrite(log_.env());
   if (!begun.ok()) return begun.status();
   store::Txn txn = std::move(begun).value();
-  for (const auto& [key, value] : deferred_)
-    CQRS_RETURN_IF_ERROR(txn.Put(dbs_.requests, key, value));
+  for (const auto& [head, key, value] : deferred_)
+    CQRS_RETURN_IF_ERROR(txn.Put(head ? dbs_.clients : dbs_.replies, key, value));
   deferred_.clear();
   return txn.Commit();
 }

@@ -1,6 +1,7 @@
 // The writer's receive → group commit → reply loop.
 #include "writer/writer_server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "store/key_format.h"
 #include "wire/command_codec.h"
 #include "wire/protocol.h"
+#include "writer/state_recovery.h"
 
 namespace cqrs::writer {
 
@@ -33,6 +35,16 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
   auto store = store::WriteStore::Open(options);
   if (!store.ok()) return store.status();
   server->store_ = std::move(store).value();
+  store::StateStoreOptions state_options;
+  state_options.dir = options.dir + "/state";
+  state_options.map_size = options.map_size;
+  state_options.max_map_size = options.max_map_size;
+  auto state = store::StateStore::Open(state_options, server->store_->store_id());
+  if (!state.ok()) return state.status();
+  server->state_ = std::move(state).value();
+  // Serve only a state that reflects every committed event.
+  auto caught = CatchUpState(*server->store_, *server->state_);
+  if (!caught.ok()) return caught.status();
   auto security = security::ServerSecurity::Start(config, context);
   if (!security.ok()) return security.status();
   server->security_ = std::move(security).value();
@@ -40,8 +52,10 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
     server->authorizer_ = std::make_unique<PrincipalAuthorizer>(*server->security_);
   else
     server->authorizer_ = std::make_unique<OpenAuthorizer>();
-  server->committer_ =
-      std::make_unique<BatchCommitter>(*server->store_, config.limits, *server->authorizer_);
+  server->committer_ = std::make_unique<BatchCommitter>(*server->store_, *server->state_,
+                                                        config.limits, *server->authorizer_);
+  server->sweeper_ = std::make_unique<ClientSweeper>(
+      *server->store_, config.writer.client_expiry_s * 1'000'000'000ull);
 
   wire::SocketTuning tuning;
   tuning.max_message_bytes = config.writer.max_message_bytes;
@@ -79,6 +93,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
   const auto check_period = std::chrono::milliseconds(config_.writer.reader_check_ms);
   auto next_check = Clock::now() + check_period;
+  auto next_sweep = Clock::now();
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop.load(std::memory_order_relaxed)) {
     // The poll timeout bounds how late a stop request or a reader check can be noticed.
@@ -101,17 +116,16 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       CheckReaders();
       next_check = Clock::now() + check_period;
     }
+    if (Clock::now() >= next_sweep) next_sweep = SweepClients();
     if (control_) {
       control_->Beat(shm::kWriterSlot);
       control_->ExitIfOrphaned();
     }
   }
-  // Let the last replies leave before the socket closes.
+  // Let the last replies leave before the socket closes. The stores' destructors sync what
+  // was not synced (the nosync log, the state) and remove their `unsynced` guards.
   router_.set(zmq::sockopt::linger, 1000);
-  if (config_.writer.durability == Durability::kNoSync) {
-    Status s = store_->env().Sync();
-    if (!s.ok()) spdlog::error("final sync: {}", s.ToString());
-  }
+  committer_->CommitState();
   if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
@@ -167,6 +181,7 @@ bool WriterServer::ProcessBatch() {
           .latency[shm::LatencyBucket(MonoNs() - slot.received_ns)]
           .fetch_add(1, std::memory_order_relaxed);
   }
+  committer_->CommitState();  // after the replies: the state is a cache of the committed log
   counters_.replies_dropped += dropped;
   if (control_) {
     auto& c = control_->slot(shm::kWriterSlot).counters;
@@ -211,6 +226,24 @@ void WriterServer::PublishTick(std::uint64_t seq) {
   store::PutU64LE(buf, seq);
   zmq::message_t msg(buf, sizeof buf);
   (void)tick_.send(msg, zmq::send_flags::dontwait);  // no subscriber or full: the timer covers it
+}
+
+std::chrono::steady_clock::time_point WriterServer::SweepClients() {
+  using namespace std::chrono_literals;
+  // A bounded step (1,024 records, their replies) between batches: a few milliseconds at most,
+  // every 100 ms while a pass is under way; then a pause of a quarter of the expiry (at most a
+  // minute) before the next pass, so an idle writer does not scan for nothing.
+  committer_->CommitState();
+  bool pass_done = false;
+  Status s = sweeper_->Step(WallNs(), 1024, &pass_done);
+  if (!s.ok()) {
+    spdlog::warn("client expiry: {}", s.ToString());
+    return std::chrono::steady_clock::now() + 1s;
+  }
+  if (!pass_done) return std::chrono::steady_clock::now() + 100ms;
+  auto pause = std::chrono::milliseconds(config_.writer.client_expiry_s * 1000 / 4);
+  return std::chrono::steady_clock::now() +
+         std::clamp<std::chrono::milliseconds>(pause, 100ms, 60s);
 }
 
 void WriterServer::CheckReaders() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,11 +16,13 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "shm/control_block.h"
+#include "store/state_store.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
 #include "wire/zmq_util.h"
 #include "writer/authorizer.h"
 #include "writer/batch_committer.h"
+#include "writer/client_expiry.h"
 
 namespace cqrs::writer {
 
@@ -33,7 +36,8 @@ struct WriterCounters {
 // atomic flag passed to Run().
 class WriterServer {
  public:
-  // Opens <data>/write and binds the command endpoint and the tick endpoint. Unavailable if the
+  // Opens <data>/write (the log, then the entity state, which it brings up to the log before
+  // anything is bound) and binds the command endpoint and the tick endpoint. Unavailable if a
   // store cannot be opened or an endpoint cannot be bound. With security on, the command
   // endpoint is CURVE + ZAP and must pass its self-test (Internal otherwise).
   static Result<std::unique_ptr<WriterServer>> Open(const Config& config, zmq::context_t& context);
@@ -64,12 +68,16 @@ class WriterServer {
   // Answers up to `max` waiting requests with ResourceExhausted, unapplied (overload).
   void ShedWaiting(std::size_t max);
   void CheckReaders();
+  // One step of client expiry when it is due; returns when the next one is.
+  std::chrono::steady_clock::time_point SweepClients();
 
   Config config_;
-  std::unique_ptr<store::WriteStore> store_;
+  std::unique_ptr<store::WriteStore> store_;  // the event log
+  std::unique_ptr<store::StateStore> state_;  // before committer_: it commits into the state
   std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<BatchCommitter> committer_;
+  std::unique_ptr<ClientSweeper> sweeper_;
   zmq::socket_t router_;
   zmq::socket_t tick_;
   std::string endpoint_;

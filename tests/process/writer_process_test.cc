@@ -9,13 +9,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <zmq.hpp>
 
 #include "client/client.h"
+#include "store/write_store.h"
+#include "store/write_store_format.h"
 #include "tests/support/replies.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
+#include "wire/event_codec.h"
+#include "wire/protocol.h"
+#include "wire/value.h"
 
 namespace cqrs {
 namespace {
@@ -358,6 +364,142 @@ TEST_CASE("The cqrs CLI prints one line of JSON and exits by outcome", "[process
   std::tie(code, out) = RunCli("--help");
   CHECK(code == 0);
   CHECK_THAT(out, Catch::Contains("load"));
+}
+
+namespace {
+
+// A write store of format 1, as builds before 2026-12 wrote it: one environment at
+// <data>/write; three events of client "old-client" (ids 1..3), its head and replies keyed by
+// tenant namespace. Returns the stored reply to id 3.
+std::vector<std::uint8_t> WriteFormat1Store(const std::string& data_dir) {
+  std::filesystem::create_directories(data_dir + "/write");
+  store::EnvOptions eo;
+  eo.dir = data_dir + "/write";
+  eo.map_size = 16 << 20;
+  eo.max_dbs = 8;
+  auto env = store::LmdbEnv::Open(eo);
+  REQUIRE(env.ok());
+  auto txn = store::Txn::BeginWrite(env.value());
+  REQUIRE(txn.ok());
+  std::map<std::string, store::Dbi> dbs;
+  for (const char* name : {"meta", "names", "counters", "entities", "events", "requests"})
+    dbs[name] = txn->OpenDbi(name, 0, true).value();
+  REQUIRE(txn->Put(dbs["meta"], "format", store::U32Value(1).view()).ok());
+  REQUIRE(txn->Put(dbs["meta"], "store_id", std::string(16, '\x5a')).ok());
+  REQUIRE(txn->Put(dbs["meta"], "last_seq", store::U64Value(3).view()).ok());
+  REQUIRE(txn->Put(dbs["meta"], "next_ns", store::U32Value(3).view()).ok());
+  REQUIRE(
+      txn->Put(dbs["names"], store::NameKey("default", "").view(), store::U32Value(1).view()).ok());
+  REQUIRE(
+      txn->Put(dbs["names"], store::NameKey("default", "orders").view(), store::U32Value(2).view())
+          .ok());
+  REQUIRE(txn->Put(dbs["counters"], store::NamespaceCounterKey(2).view(), store::U64Value(3).view())
+              .ok());
+  struct E {
+    const char* key;
+    fb::Op op;
+    std::uint64_t version;
+    std::int64_t n;
+  };
+  const E events[] = {
+      {"o1", fb::Op::Create, 1, 1}, {"o1", fb::Op::Update, 2, 2}, {"o2", fb::Op::Create, 1, 3}};
+  std::vector<std::uint8_t> reply3;
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    const E& e = events[seq - 1];
+    flatbuffers::FlatBufferBuilder fbb;
+    auto name = fbb.CreateString("n");
+    auto [type, value] = wire::CreateValue(fbb, ValueView::Int(e.n));
+    std::vector<flatbuffers::Offset<fb::Field>> fields{fb::CreateField(fbb, name, type, value)};
+    // No format field: format 1 events had none.
+    fbb.Finish(fb::CreateEvent(fbb, seq, seq, 1, fbb.CreateString("default"),
+                               fbb.CreateString("orders"), fbb.CreateString(e.key), e.op, e.version,
+                               fbb.CreateVector(fields), fbb.CreateString("old-client"), seq),
+               wire::kEventId);
+    REQUIRE(txn->Put(dbs["events"], store::SeqKey(seq).view(),
+                     std::string_view(reinterpret_cast<const char*>(fbb.GetBufferPointer()),
+                                      fbb.GetSize()))
+                .ok());
+    flatbuffers::FlatBufferBuilder reply;
+    const std::uint64_t version = e.version;
+    wire::BuildCommandReply(reply, seq, Code::kOk, "", -1, seq, {&version, 1});
+    store::KeyBuffer entry;
+    entry.U32(1).U8(10).Bytes("old-client").U64(seq);
+    REQUIRE(txn->Put(dbs["requests"], entry.view(),
+                     std::string_view(reinterpret_cast<const char*>(reply.GetBufferPointer()),
+                                      reply.GetSize()))
+                .ok());
+    if (seq == 3)
+      reply3.assign(reply.GetBufferPointer(), reply.GetBufferPointer() + reply.GetSize());
+  }
+  store::KeyBuffer head;
+  head.U32(1).U8(10).Bytes("old-client");
+  REQUIRE(txn->Put(dbs["requests"], head.view(), store::U64Value(3).view()).ok());
+  REQUIRE(txn->Commit().ok());
+  return reply3;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "issue #16: a format-1 write store is refused with how to migrate, and cqrs migrate "
+    "carries its events and idempotency records over",
+    "[process][writer][migrate]") {
+  TempDir dir;
+  const std::string data = dir / "data";
+  const std::vector<std::uint8_t> reply3 = WriteFormat1Store(data);
+  {
+    testing::ChildProcess p({testing::WriterBinary(), "--data", data}, dir / "refused.log");
+    int status = p.Wait(std::chrono::seconds(10));
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) != 0);
+    CHECK_THAT(testing::ReadFile(dir / "refused.log"),
+               Catch::Contains("is write store format 1") &&
+                   Catch::Contains("cqrs migrate --data " + data));
+  }
+  auto [code, out] = RunCli("migrate --data " + data);
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK_THAT(out, Catch::Contains("migrated 3 events, 1 clients with 3 remembered replies"));
+  CHECK(std::filesystem::exists(data + "/write.format1/data.mdb"));
+  auto [again, again_out] = RunCli("migrate --data " + data);
+  CHECK(again == 1);
+  CHECK_THAT(again_out, Catch::Contains("holds no format-1 write store"));
+  {
+    // Every event now carries event format 1, and the store id is the old one.
+    store::WriteStoreOptions o;
+    o.dir = data + "/write";
+    o.read_only = true;
+    auto log = store::WriteStore::Open(o);
+    REQUIRE(log.ok());
+    CHECK(log.value()->store_id() == "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+    auto txn = store::Txn::BeginRead(log.value()->env());
+    auto cursor = store::Cursor::Open(txn.value(), log.value()->dbs().events);
+    std::string_view k, v;
+    int events = 0;
+    for (Status st = cursor->Get(MDB_FIRST, &k, &v); st.ok(); st = cursor->Get(MDB_NEXT, &k, &v)) {
+      wire::AlignedBuffer b;
+      b.Assign(v.data(), v.size());
+      const fb::Event* e = nullptr;
+      CHECK(wire::VerifyEvent(b.span(), &e).ok());
+      ++events;
+    }
+    CHECK(events == 3);
+  }
+  WriterProcess writer(dir);
+  RawPeer peer(writer.endpoint);
+  // The old client's retry of id 3 is answered from its migrated record, byte for byte...
+  peer.Send({{}, Encode({Update("orders", "o2", {{"n", std::int64_t{9}}})}, "old-client", 3)});
+  auto dup = peer.Receive();
+  REQUIRE(dup.size() == 2);
+  CHECK(dup[1] == reply3);
+  // ...its next id applies, on the entity state the writer rebuilt from the migrated log.
+  peer.Send({{}, Encode({Update("orders", "o1", {{"n", std::int64_t{4}}})}, "old-client", 4)});
+  auto next = peer.Receive();
+  REQUIRE(next.size() == 2);
+  auto r = testing::ParseCommandReply(next[1]);
+  CHECK(r.status == Code::kOk);
+  CHECK(r.seq == 4);
+  CHECK(r.versions == std::vector<std::uint64_t>{3});
 }
 
 }  // namespace cqrs

@@ -23,11 +23,17 @@ TEST_CASE("Entity keys group by namespace, then order by key bytes", "[store][ke
   CHECK(EntityKey(UINT32_MAX, std::string(507, 'k')).size() == 511);
 }
 
-TEST_CASE("Request keys separate clients whose ids share a prefix", "[store][keys]") {
-  KeyBuffer a = RequestEntryKey(1, "ab", 5);
-  KeyBuffer b = RequestHeadKey(1, "abc");
+TEST_CASE("Client keys separate clients and principals whose names share a prefix",
+          "[store][keys]") {
+  KeyBuffer a = ReplyKey(ClientKey(1, "p", "ab"), 5);
+  KeyBuffer b = ClientKey(1, "p", "abc");
   CHECK(a.view().substr(0, b.size()) != b.view());  // the length byte keeps "ab"+id from "abc"
-  CHECK(RequestEntryKey(1, "c", 9).view() < RequestEntryKey(1, "c", 10).view());
+  CHECK(ClientKey(1, "pa", "b").view() != ClientKey(1, "p", "ab").view());
+  CHECK(ClientKey(1, "", "x").view() != ClientKey(1, "x", "").view());
+  CHECK(ReplyKey(ClientKey(1, "", "c"), 9).view() < ReplyKey(ClientKey(1, "", "c"), 10).view());
+  // The longest principal name and client_id with an id fit LMDB's 511-byte keys.
+  CHECK(ReplyKey(ClientKey(UINT32_MAX, std::string(64, 'p'), std::string(255, 'c')), 1).size() <=
+        kMaxLmdbKeyBytes);
 }
 
 TEST_CASE("Little-endian helpers round-trip", "[store][keys]") {

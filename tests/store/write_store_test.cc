@@ -1,8 +1,11 @@
 #include "store/write_store.h"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "store/key_format.h"
+#include "store/state_store.h"
+#include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
 #include "tests/support/test_support.h"
 
@@ -49,7 +52,95 @@ TEST_CASE("WriteStore refuses a store of another format", "[store][write]") {
   auto reopened = WriteStore::Open(Options(dir));
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.status().code() == Code::kUnavailable);
-  CHECK_THAT(reopened.status().message(), Catch::Contains("format 9, this build reads format 1"));
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 9, this build reads format 2"));
+}
+
+TEST_CASE("WriteStore refuses a format-1 store (one environment) and says how to migrate",
+          "[store][write]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "write");
+  testing::WriteFile(dir / "write/data.mdb", "an LMDB file of format 1");
+  auto opened = WriteStore::Open(Options(dir));
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.status().code() == Code::kUnavailable);
+  CHECK_THAT(opened.status().message(),
+             Catch::Contains("is write store format 1") && Catch::Contains("cqrs migrate --data"));
+  CHECK_FALSE(std::filesystem::exists(dir / "write/log"));  // nothing made beside it
+}
+
+TEST_CASE("A nosync log is guarded by the boot id and refused after a machine restart",
+          "[store][write]") {
+  testing::TempDir dir;
+  auto o = Options(dir);
+  o.durability = Durability::kNoSync;
+  const std::string guard = dir / "write/log/unsynced";
+  {
+    auto store = WriteStore::Open(o);
+    REQUIRE(store.ok());
+    CHECK(testing::ReadFile(guard) == CurrentBootId().value() + "\n");
+  }
+  CHECK_FALSE(std::filesystem::exists(guard));  // a clean close synced it
+  {
+    auto store = WriteStore::Open(o);
+    REQUIRE(store.ok());
+  }
+  // A guard of another boot: the machine went down while the log was unsynced.
+  std::filesystem::create_directories(dir / "write/log");
+  testing::WriteFile(guard, "another-boot\n");
+  auto refused = WriteStore::Open(o);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kUnavailable);
+  CHECK_THAT(refused.status().message(),
+             Catch::Contains("durability = \"nosync\" and the machine restarted") &&
+                 Catch::Contains("another-boot"));
+  o.durability = Durability::kSync;  // the mode does not make a damaged log trustworthy
+  CHECK_FALSE(WriteStore::Open(o).ok());
+  o.read_only = true;  // nor may the projector read it
+  CHECK_FALSE(WriteStore::Open(o).ok());
+  // In sync mode no guard is written at all.
+  testing::TempDir other;
+  { REQUIRE(WriteStore::Open(Options(other)).ok()); }
+  CHECK_FALSE(std::filesystem::exists(other / "write/log/unsynced"));
+}
+
+TEST_CASE("StateStore discards a state of another boot or another log, keeps its own",
+          "[store][write]") {
+  testing::TempDir dir;
+  StateStoreOptions o;
+  o.dir = dir / "state";
+  o.map_size = 1 << 20;
+  auto put = [&](StateStore& s, std::uint64_t seq) {
+    auto txn = Txn::BeginWrite(s.env());
+    REQUIRE(txn->Put(s.dbs().entities, "k", "v").ok());
+    REQUIRE(s.SetStateSeq(txn.value(), seq).ok());
+    REQUIRE(txn->Commit().ok());
+  };
+  auto seq = [](StateStore& s) { return s.StateSeq(Txn::BeginRead(s.env()).value()).value(); };
+  {
+    auto s = StateStore::Open(o, "log-a");
+    REQUIRE(s.ok());
+    CHECK(s.value()->discarded().empty());
+    put(*s.value(), 7);
+  }
+  {
+    auto s = StateStore::Open(o, "log-a");
+    REQUIRE(s.ok());
+    CHECK(s.value()->discarded().empty());
+    CHECK(seq(*s.value()) == 7);
+    s.value()->LeaveUnsynced();  // as if the machine went down now
+  }
+  testing::WriteFile(dir / "state/unsynced", "another-boot\n");
+  {
+    auto s = StateStore::Open(o, "log-a");
+    REQUIRE(s.ok());
+    CHECK_THAT(s.value()->discarded(), Catch::Contains("not synced before the machine restarted"));
+    CHECK(seq(*s.value()) == 0);
+    put(*s.value(), 3);
+  }
+  auto other = StateStore::Open(o, "log-b");
+  REQUIRE(other.ok());
+  CHECK_THAT(other.value()->discarded(), Catch::Contains("caches the log of store log-a"));
+  CHECK(seq(*other.value()) == 0);
 }
 
 TEST_CASE("WriteStore refuses a store whose last event disagrees with meta.last_seq",

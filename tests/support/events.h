@@ -25,7 +25,8 @@ inline wire::AlignedBuffer MakeEvent(std::uint64_t seq, fb::Op op, const std::st
   }
   auto vec = offsets.empty() ? 0 : fbb.CreateVector(offsets);
   fbb.Finish(fb::CreateEvent(fbb, seq, seq, 0, fbb.CreateString(tenant),
-                             fbb.CreateString(collection), fbb.CreateString(key), op, version, vec),
+                             fbb.CreateString(collection), fbb.CreateString(key), op, version, vec,
+                             /*client_id=*/0, /*request_id=*/0, wire::kEventFormat),
              wire::kEventId);
   wire::AlignedBuffer out;
   out.Assign(fbb.GetBufferPointer(), fbb.GetSize());

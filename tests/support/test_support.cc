@@ -99,6 +99,12 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << content;
+  REQUIRE(out.flush());
+}
+
 std::string RunShell(const std::string& command, const std::string& log_on_failure) {
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);

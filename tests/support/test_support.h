@@ -50,6 +50,8 @@ class ChildProcess {
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 std::string ReadFile(const std::string& path);
+// Writes (replaces) the file at `path` with `content`; REQUIREs success.
+void WriteFile(const std::string& path, const std::string& content);
 
 // Runs `command` with /bin/sh and returns its stdout; the command must exit 0 (REQUIREd; on
 // failure the report shows its output and, if given, the end of the file `log_on_failure`).

@@ -3,7 +3,10 @@
 #include "writer/batch_committer.h"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <random>
 
+#include "base/clock.h"
 #include "store/key_format.h"
 #include "store/write_store_format.h"
 #include "tests/support/replies.h"
@@ -11,6 +14,8 @@
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/protocol.h"
+#include "writer/client_expiry.h"
+#include "writer/state_recovery.h"
 
 namespace cqrs::writer {
 namespace {
@@ -20,6 +25,21 @@ struct EventData {
   fb::Op op;
   std::string collection, key, client_id, tenant;
   std::vector<std::pair<std::string, Value>> fields;
+};
+
+// Security without CURVE: the identity's user id is the principal's name; every principal is
+// of tenant "acme" and may write everything except the collection "locked".
+class NamedAuthorizer final : public Authorizer {
+ public:
+  Status Authorize(const Identity& identity, const fb::CommandRequest& request,
+                   std::string_view* tenant, std::string_view* principal) override {
+    *tenant = "acme";
+    *principal = identity.user_id;
+    for (const fb::Command* c : *request.commands())
+      if (c->collection()->string_view() == "locked")
+        return Error(Code::kPermissionDenied, "principal may not write \"locked\"");
+    return OkStatus();
+  }
 };
 
 class Harness {
@@ -32,6 +52,7 @@ class Harness {
   // Closes and reopens the store (as a restarted writer would) with new map bounds.
   void Open(std::uint64_t map_size, std::uint64_t max_map_size, Limits limits = Limits()) {
     committer_.reset();
+    state_.reset();
     store_.reset();
     store::WriteStoreOptions o;
     o.dir = dir_ / "write";
@@ -41,7 +62,17 @@ class Harness {
     auto opened = store::WriteStore::Open(o);
     REQUIRE(opened.ok());
     store_ = std::move(opened).value();
-    committer_ = std::make_unique<BatchCommitter>(*store_, limits, authorizer_);
+    store::StateStoreOptions so;
+    so.dir = o.dir + "/state";
+    so.map_size = map_size;
+    so.max_map_size = max_map_size;
+    auto state = store::StateStore::Open(so, store_->store_id());
+    REQUIRE(state.ok());
+    state_ = std::move(state).value();
+    REQUIRE(CatchUpState(*store_, *state_, 10000, false).ok());
+    committer_ = std::make_unique<BatchCommitter>(
+        *store_, *state_, limits,
+        named_ ? static_cast<Authorizer&>(named_authorizer_) : open_authorizer_);
   }
 
   std::vector<std::uint8_t> Encode(const std::vector<CommandSpec>& commands,
@@ -50,18 +81,26 @@ class Harness {
     return {bytes.begin(), bytes.end()};
   }
 
-  // Commits the frames as one batch; returns the raw replies.
+  // From now on requests are judged by NamedAuthorizer.
+  void UseNamedPrincipals() {
+    named_ = true;
+    committer_ = std::make_unique<BatchCommitter>(*store_, *state_, Limits(), named_authorizer_);
+  }
+
+  // Commits the frames as one batch (sent by `user_id`); returns the raw replies.
   std::vector<std::vector<std::uint8_t>> CommitRaw(
-      const std::vector<std::vector<std::uint8_t>>& frames) {
+      const std::vector<std::vector<std::uint8_t>>& frames, std::string_view user_id = {}) {
     std::vector<wire::AlignedBuffer> buffers(frames.size());
     std::vector<BatchItem> items(frames.size());
     std::vector<BatchItem*> batch;
     for (std::size_t i = 0; i < frames.size(); ++i) {
       buffers[i].Assign(frames[i].data(), frames[i].size());
       items[i].frame = buffers[i].span();
+      items[i].identity = Identity{user_id};
       batch.push_back(&items[i]);
     }
     committer_->Commit(batch);
+    committer_->CommitState();  // as the writer does after its replies
     std::vector<std::vector<std::uint8_t>> replies;
     for (auto& item : items) replies.push_back(item.reply);
     return replies;
@@ -70,6 +109,13 @@ class Harness {
   wire::CommandReplyData Send(const std::vector<CommandSpec>& commands,
                               const std::string& client_id = "", std::uint64_t request_id = 0) {
     return testing::ParseCommandReply(CommitRaw({Encode(commands, client_id, request_id)})[0]);
+  }
+
+  wire::CommandReplyData SendAs(std::string_view principal,
+                                const std::vector<CommandSpec>& commands,
+                                const std::string& client_id, std::uint64_t request_id) {
+    return testing::ParseCommandReply(
+        CommitRaw({Encode(commands, client_id, request_id)}, principal)[0]);
   }
 
   std::vector<EventData> Events() {
@@ -110,20 +156,29 @@ class Harness {
     return info.me_last_txnid;
   }
 
-  std::size_t Count(store::Dbi dbi) {
-    auto txn = store::Txn::BeginRead(store_->env());
+  // Entries of a database of the log.
+  std::size_t Count(store::Dbi dbi) { return CountIn(store_->env(), dbi); }
+  // Entities of the state.
+  std::size_t Entities() { return CountIn(state_->env(), state_->dbs().entities); }
+
+  store::WriteStore& store() { return *store_; }
+  store::StateStore& state() { return *state_; }
+  BatchCommitter& committer() { return *committer_; }
+
+ private:
+  static std::size_t CountIn(store::LmdbEnv& env, store::Dbi dbi) {
+    auto txn = store::Txn::BeginRead(env);
     MDB_stat st;
     mdb_stat(txn->get(), dbi.handle, &st);
     return st.ms_entries;
   }
 
-  store::WriteStore& store() { return *store_; }
-  BatchCommitter& committer() { return *committer_; }
-
- private:
   testing::TempDir dir_;
   std::unique_ptr<store::WriteStore> store_;
-  OpenAuthorizer authorizer_;
+  std::unique_ptr<store::StateStore> state_;
+  OpenAuthorizer open_authorizer_;
+  NamedAuthorizer named_authorizer_;
+  bool named_ = false;
   std::unique_ptr<BatchCommitter> committer_;
   wire::CommandRequestEncoder encoder_;
 };
@@ -240,7 +295,7 @@ TEST_CASE("A multi-command request applies atomically: all or none", "[writer][a
   CHECK(failed.status == Code::kNotFound);
   CHECK(failed.failed_index == 2);
   CHECK(h.Events().empty());
-  CHECK(h.Count(h.store().dbs().entities) == 0);
+  CHECK(h.Entities() == 0);
 
   auto ok = h.Send({Create("orders", "a", {{"n", std::int64_t{1}}}),
                     Update("orders", "a", {{"m", std::int64_t{2}}}), Create("users", "u", {}),
@@ -318,8 +373,9 @@ TEST_CASE("The remembered window keeps exactly the last remembered_replies ids p
   // 1100 - 1024 = 76: ids 77..1100 are remembered, 76 is not.
   CHECK(h.CommitRaw({frames[76]})[0] == replies[76]);  // id 77
   CHECK(testing::ParseCommandReply(h.CommitRaw({frames[75]})[0]).status ==
-        Code::kOutOfOrder);                              // id 76
-  CHECK(h.Count(h.store().dbs().requests) == 1024 + 1);  // entries + the client's head
+        Code::kOutOfOrder);  // id 76
+  CHECK(h.Count(h.store().dbs().replies) == 1024);
+  CHECK(h.Count(h.store().dbs().clients) == 1);
   CHECK(h.Events().size() == 1100);
 }
 
@@ -377,7 +433,7 @@ TEST_CASE("MDB_MAP_FULL grows the map and replays the batch: nothing is lost",
   }
   CHECK(h.committer().stats().map_grows > 0);
   CHECK(h.store().env().map_size() > (1u << 20));
-  CHECK(h.Count(h.store().dbs().entities) == 2000);
+  CHECK(h.Entities() == 2000);
   CHECK(h.Events().size() == 2000);
 }
 
@@ -394,7 +450,7 @@ TEST_CASE("A map that cannot grow gives ResourceExhausted, remembers nothing, an
   }
   REQUIRE(last.status == Code::kResourceExhausted);
   CHECK_THAT(last.message, Catch::Contains("write store is full"));
-  CHECK(h.Count(h.store().dbs().entities) == acked);
+  CHECK(h.Entities() == acked);
   CHECK(h.Events().size() == acked);
   // Not remembered: the same id is still refused as full, not answered from memory...
   auto again = h.Send({Create("blobs", "k" + std::to_string(id), {{"v", value}})}, "c", id);
@@ -404,7 +460,199 @@ TEST_CASE("A map that cannot grow gives ResourceExhausted, remembers nothing, an
   auto retried = h.Send({Create("blobs", "k" + std::to_string(id), {{"v", value}})}, "c", id);
   CHECK(retried.status == Code::kOk);
   CHECK(h.Send({Create("blobs", "next", {})}, "c", id + 1).status == Code::kOk);
-  CHECK(h.Count(h.store().dbs().entities) == acked + 2);
+  CHECK(h.Entities() == acked + 2);
+}
+
+namespace {
+
+// Every entity record of a state, by key, and its state_seq: equal dumps, equal states.
+std::vector<std::string> Dump(store::StateStore& state) {
+  auto txn = store::Txn::BeginRead(state.env());
+  REQUIRE(txn.ok());
+  std::vector<std::string> out{"state_seq " + std::to_string(state.StateSeq(txn.value()).value())};
+  auto cursor = store::Cursor::Open(txn.value(), state.dbs().entities);
+  std::string_view k, v;
+  for (Status s = cursor->Get(MDB_FIRST, &k, &v); s.ok(); s = cursor->Get(MDB_NEXT, &k, &v))
+    out.push_back(std::string(k) + " = " + std::string(v));
+  return out;
+}
+
+std::unique_ptr<store::StateStore> FreshState(const std::string& dir, const std::string& id) {
+  store::StateStoreOptions o;
+  o.dir = dir;
+  o.map_size = 1 << 20;
+  o.max_map_size = 64 << 20;
+  auto opened = store::StateStore::Open(o, id);
+  REQUIRE(opened.ok());
+  return std::move(opened).value();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "issue #15: idempotency records are per principal: another principal of the tenant "
+    "can neither answer nor advance a client_id",
+    "[writer][idempotency][security]") {
+  Harness h;
+  h.UseNamedPrincipals();
+  auto a1 = h.SendAs("alice", {Create("orders", "a1", {})}, "shared", 1);
+  REQUIRE(a1.status == Code::kOk);
+  // bob sends alice's client_id with her next id, and a refused command with the id after.
+  CHECK(h.SendAs("bob", {Create("orders", "b2", {})}, "shared", 2).status == Code::kOk);
+  CHECK(h.SendAs("bob", {Create("locked", "x", {})}, "shared", 3).status ==
+        Code::kPermissionDenied);
+  // alice's own id 2 and 3 are hers: applied, not answered with bob's replies.
+  auto a2 = h.SendAs("alice", {Create("orders", "a2", {})}, "shared", 2);
+  CHECK(a2.status == Code::kOk);
+  CHECK(a2.seq == 3);
+  auto a3 = h.SendAs("alice", {Create("orders", "a3", {})}, "shared", 3);
+  CHECK(a3.status == Code::kOk);
+  CHECK(a3.seq == 4);
+  // bob cannot read alice's remembered reply to id 1 either.
+  auto peek = h.SendAs("bob", {Create("orders", "a1", {})}, "shared", 1);
+  CHECK(peek.status == Code::kOutOfOrder);
+  CHECK(peek.seq == 0);
+  // alice's retry of id 1 is still answered from her own record.
+  auto retry = h.SendAs("alice", {Create("orders", "a1", {})}, "shared", 1);
+  CHECK(retry.status == Code::kOk);
+  CHECK(retry.seq == a1.seq);
+  std::vector<std::string> keys;
+  for (const auto& e : h.Events()) keys.push_back(e.key);
+  CHECK(keys == std::vector<std::string>{"a1", "b2", "a2", "a3"});
+}
+
+TEST_CASE(
+    "issue #16: entity state replayed from the log is byte-identical to the state built "
+    "live",
+    "[writer][state]") {
+  Harness h;
+  std::mt19937 rng(16);
+  std::uint64_t id = 0;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<std::vector<std::uint8_t>> frames;
+    for (int r = 0; r < 50; ++r) {
+      std::vector<CommandSpec> commands;
+      for (int c = 0, n = 1 + static_cast<int>(rng() % 3); c < n; ++c) {
+        std::string key = "k" + std::to_string(rng() % 200);
+        std::string collection = rng() % 4 == 0 ? "users" : "orders";
+        switch (rng() % 5) {
+          case 0:
+            commands.push_back(Create(collection, key, {{"n", std::int64_t(rng() % 100)}}));
+            break;
+          case 1:
+            commands.push_back(Update(collection, key, {{"s", std::string(rng() % 50, 'u')}}));
+            break;
+          case 2:
+            commands.push_back(Delete(collection, key));
+            break;
+          default:
+            commands.push_back(
+                Upsert(collection, key,
+                       {{"d", static_cast<double>(rng() % 1000) / 7}, {"b", rng() % 2 == 0}}));
+        }
+      }
+      frames.push_back(h.Encode(commands, "c", ++id));
+    }
+    h.CommitRaw(frames);
+  }
+  const auto live = Dump(h.state());
+  REQUIRE(live.size() > 100);
+  CHECK(live[0] == "state_seq " + std::to_string(h.committer().committed_seq()));
+  testing::TempDir dir;
+  // Across transaction boundaries that fall anywhere in a request's events.
+  auto replayed = FreshState(dir / "replayed", h.store().store_id());
+  auto caught = CatchUpState(h.store(), *replayed, 37, false);
+  REQUIRE(caught.ok());
+  CHECK(caught->from_seq == 0);
+  CHECK(caught->events == h.committer().committed_seq());
+  CHECK(Dump(*replayed) == live);
+
+  // Behind: more live writes, then only the tail is applied.
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(h.Send({Upsert("orders", "tail" + std::to_string(i), {})}, "c", ++id).status ==
+            Code::kOk);
+  auto tail = CatchUpState(h.store(), *replayed, 10000, false);
+  REQUIRE(tail.ok());
+  CHECK(tail->events == 20);
+  CHECK(Dump(*replayed) == Dump(h.state()));
+
+  // Ahead of the log (its events never reached the log): emptied and replayed from seq 1.
+  {
+    auto txn = store::Txn::BeginWrite(replayed->env());
+    REQUIRE(txn->Put(replayed->dbs().entities, "phantom", "x").ok());
+    REQUIRE(replayed->SetStateSeq(txn.value(), h.committer().committed_seq() + 5).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  auto ahead = CatchUpState(h.store(), *replayed, 10000, false);
+  REQUIRE(ahead.ok());
+  CHECK(ahead->events == h.committer().committed_seq());
+  CHECK(Dump(*replayed) == Dump(h.state()));
+}
+
+TEST_CASE(
+    "issue #15: records of idle clients expire in small steps and the log stops growing "
+    "under one-shot clients",
+    "[writer][idempotency][expiry]") {
+  Harness h;
+  const std::uint64_t expiry_ns = 1'000'000'000;  // 1 s
+  ClientSweeper sweeper(h.store(), expiry_ns);
+  auto sweep_all = [&](std::uint64_t now_ns) {
+    bool done = false;
+    int steps = 0;
+    while (!done) {
+      REQUIRE(sweeper.Step(now_ns, 64, &done).ok());
+      ++steps;
+    }
+    return steps;
+  };
+  // 300 one-shot clients, 3 requests each.
+  std::uint64_t n = 0;
+  auto one_shot_clients = [&](int count) {
+    std::vector<std::vector<std::uint8_t>> frames;
+    for (int c = 0; c < count; ++c, ++n)
+      for (std::uint64_t id = 1; id <= 3; ++id)
+        frames.push_back(h.Encode({Upsert("orders", "k" + std::to_string(n % 50), {})},
+                                  "cli-" + std::to_string(n), id));
+    for (const auto& r : h.CommitRaw(frames))
+      REQUIRE(testing::ParseCommandReply(r).status == Code::kOk);
+  };
+  one_shot_clients(300);
+  REQUIRE(h.Count(h.store().dbs().clients) == 300);
+  REQUIRE(h.Count(h.store().dbs().replies) == 900);
+  // Not idle long enough yet: nothing goes, in steps of 64 records (5 steps for 300).
+  CHECK(sweep_all(WallNs()) == 5);
+  CHECK(h.Count(h.store().dbs().clients) == 300);
+  // Idle past the expiry: all records go, replies included.
+  sweep_all(WallNs() + 2 * expiry_ns);
+  CHECK(h.Count(h.store().dbs().clients) == 0);
+  CHECK(h.Count(h.store().dbs().replies) == 0);
+  CHECK(sweeper.stats().expired == 300);
+  // An expired client_id is a new client: its old id 3 is applied again, as any first id.
+  auto again = h.Send({Upsert("orders", "again", {})}, "cli-0", 3);
+  CHECK(again.status == Code::kOk);
+  CHECK(h.Send({Upsert("orders", "again", {})}, "cli-0", 4).status == Code::kOk);
+
+  // Rounds of one-shot clients whose requests write no event (an Update of an absent key is a
+  // definite NotFound, remembered): only their records touch the log. Each round expired before
+  // the next, the records stay bounded and the file levels off (LMDB reuses the freed pages).
+  std::vector<std::uintmax_t> sizes;
+  std::string sizes_text;
+  for (int round = 0; round < 12; ++round) {
+    std::vector<std::vector<std::uint8_t>> frames;
+    for (int c = 0; c < 200; ++c, ++n)
+      for (std::uint64_t id = 1; id <= 3; ++id)
+        frames.push_back(
+            h.Encode({Update("orders", "absent", {{"x", true}})}, "cli-" + std::to_string(n), id));
+    for (const auto& r : h.CommitRaw(frames))
+      REQUIRE(testing::ParseCommandReply(r).status == Code::kNotFound);
+    CHECK(h.Count(h.store().dbs().clients) == (round == 0 ? 201u : 200u));  // cli-0 once
+    sweep_all(WallNs() + 2 * expiry_ns);
+    sizes.push_back(std::filesystem::file_size(h.store().log_dir() + "/data.mdb"));
+    sizes_text += std::to_string(sizes.back()) + " ";
+  }
+  CHECK(h.Count(h.store().dbs().clients) == 0);
+  INFO("log file size after each round: " << sizes_text);
+  CHECK(sizes[11] <= sizes[3] + (16u << 10));
 }
 
 }  // namespace cqrs::writer
