@@ -27,6 +27,8 @@ Status ReadWriter(const toml::value& table, WriterConfig* w) {
   r.Read("batch_max_bytes", &w->batch_max_bytes);
   r.Read("reader_check_ms", &w->reader_check_ms);
   r.Read("client_expiry_s", &w->client_expiry_s);
+  r.Read("checkpoint_interval_events", &w->checkpoint_interval_events);
+  r.Read("checkpoint_interval_s", &w->checkpoint_interval_s);
   r.Read("max_message_bytes", &w->max_message_bytes);
   return r.Finish();
 }

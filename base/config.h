@@ -50,6 +50,12 @@ struct WriterConfig {
   // Idempotency records of a (principal, client_id) idle this long are removed; a later request
   // with that client_id starts a new client (docs/PROTOCOL.md, "Idempotency"). 7 days.
   std::uint64_t client_expiry_s = 7 * 24 * 3600;
+  // A checkpoint of the entity state (docs/OPERATIONS.md, "Durability") is taken in the
+  // background after this many events, or this many seconds with at least one new event,
+  // whichever comes first; 0 turns that trigger off (both 0: no checkpoints). The last two
+  // are kept.
+  std::uint64_t checkpoint_interval_events = 1'000'000;
+  std::uint64_t checkpoint_interval_s = 600;
   // Overload: when a batch fills up and more requests wait, answer up to another batch's worth
   // of them at once with ResourceExhausted (nothing applied) instead of letting them queue. Off
   // by default: cqrs::Client does not yet slow down on it (docs/OPERATIONS.md, "Overload").

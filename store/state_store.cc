@@ -1,12 +1,15 @@
 // Opening, checking and growing the writer's entity state.
 #include "store/state_store.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <filesystem>
 
 #include "base/files.h"
 #include "base/log.h"
 #include "store/namespaces.h"
+#include "store/state_checkpoint.h"
 #include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
 
@@ -39,18 +42,25 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& op
   auto boot = CurrentBootId();
   if (!boot.ok()) return boot.status();
   const std::string guard = ReadUnsyncedGuard(options.dir);
-  if (!guard.empty() && guard != boot.value()) {
+  bool stale = !guard.empty() && guard != boot.value();
+#ifdef CQRS_MISTAKE_STATE_TRUSTED_AFTER_REBOOT  // the injected mistake (scripts/mistakes)
+  stale = false;
+#endif
+  if (stale) {
     store->discarded_ = fmt::format(
         "it was not synced before the machine restarted (boot {}, now {}) and may be torn", guard,
         boot.value());
     CQRS_RETURN_IF_ERROR(store->Remove());
   }
+  if (!std::filesystem::exists(options.dir + "/data.mdb"))
+    CQRS_RETURN_IF_ERROR(store->Restore(store_id));
   if (guard != boot.value()) CQRS_RETURN_IF_ERROR(WriteUnsyncedGuard(options.dir, boot.value()));
   std::string reason;
   CQRS_RETURN_IF_ERROR(store->Init(store_id, &reason));
   if (!reason.empty()) {
     store->discarded_ = std::move(reason);
     CQRS_RETURN_IF_ERROR(store->Remove());
+    CQRS_RETURN_IF_ERROR(store->Restore(store_id));
     CQRS_RETURN_IF_ERROR(WriteUnsyncedGuard(options.dir, boot.value()));
     CQRS_RETURN_IF_ERROR(store->Init(store_id, &reason));
     if (!reason.empty()) return Error(Code::kInternal, "{}: {}", options.dir, reason);
@@ -60,6 +70,43 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& op
     spdlog::warn("entity state {} removed: {}; it is rebuilt from the event log", options.dir,
                  store->discarded_);
   return store;
+}
+
+Status StateStore::Restore(std::string_view store_id) {
+  restored_seq_ = 0;
+  if (options_.checkpoints_dir.empty()) return OkStatus();
+#ifdef CQRS_MISTAKE_NO_CHECKPOINT_RESTORE  // the injected mistake (scripts/mistakes)
+  return OkStatus();
+#endif
+  namespace fs = std::filesystem;
+  for (const StateCheckpoint& c : ListStateCheckpoints(options_.checkpoints_dir, true)) {
+    if (Status v = VerifyStateCheckpoint(c, store_id); !v.ok()) {
+      spdlog::warn("state checkpoint {} not used: {}", c.path, v.ToString());
+      continue;
+    }
+    const std::string tmp = options_.dir + "/data.mdb.tmp";
+    std::error_code ec;
+    fs::copy_file(c.path, tmp, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Error(Code::kUnavailable, "copy {} to {}: {}", c.path, tmp, ec.message());
+    MakeFilePrivate(tmp);
+    CQRS_RETURN_IF_ERROR(FsyncPath(tmp, O_RDONLY));
+    fs::remove(options_.dir + "/lock.mdb", ec);
+    fs::rename(tmp, options_.dir + "/data.mdb", ec);
+    if (ec) return Error(Code::kUnavailable, "rename {}: {}", tmp, ec.message());
+    CQRS_RETURN_IF_ERROR(FsyncPath(options_.dir, O_RDONLY | O_DIRECTORY));
+    restored_seq_ = c.seq;
+    spdlog::warn("entity state {} restored from checkpoint {} (seq {})", options_.dir, c.path,
+                 c.seq);
+    return OkStatus();
+  }
+  return OkStatus();
+}
+
+Status StateStore::CopyTo(int fd) {
+  std::lock_guard lock(remap_mutex_);
+  if (int rc = mdb_env_copyfd2(env_.get(), fd, MDB_CP_COMPACT); rc != 0)
+    return LmdbError("mdb_env_copyfd2(state)", rc);
+  return OkStatus();
 }
 
 Status StateStore::Init(std::string_view store_id, std::string* reason) {
@@ -117,6 +164,7 @@ Status StateStore::SetStateSeq(Txn& txn, std::uint64_t seq) const {
 }
 
 Status StateStore::Grow() {
+  std::lock_guard lock(remap_mutex_);
   return env_.DoubleMap(options_.max_map_size, "entity state", "writer.max_map_size_mb");
 }
 

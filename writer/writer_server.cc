@@ -22,7 +22,9 @@ WriterServer::WriterServer(const Config& config, zmq::context_t& context)
       tick_(context, zmq::socket_type::pub),
       shed_decoder_(config.limits) {}
 
-WriterServer::~WriterServer() = default;
+WriterServer::~WriterServer() {
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
 
 Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
                                                          zmq::context_t& context) {
@@ -39,12 +41,21 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
   state_options.dir = options.dir + "/state";
   state_options.map_size = options.map_size;
   state_options.max_map_size = options.max_map_size;
+  state_options.checkpoints_dir = options.dir + "/checkpoints";
+  server->checkpoints_dir_ = state_options.checkpoints_dir;
   auto state = store::StateStore::Open(state_options, server->store_->store_id());
   if (!state.ok()) return state.status();
   server->state_ = std::move(state).value();
   // Serve only a state that reflects every committed event.
   auto caught = CatchUpState(*server->store_, *server->state_);
   if (!caught.ok()) return caught.status();
+  if (!server->state_->discarded().empty() || server->state_->restored_seq() > 0)
+    spdlog::warn("entity state rebuilt: {} events applied from the log (seq {}..{}) onto {}",
+                 caught->events, caught->from_seq + 1, caught->to_seq,
+                 server->state_->restored_seq() > 0
+                     ? fmt::format("checkpoint seq {}", server->state_->restored_seq())
+                     : std::string("an empty state"));
+  server->last_checkpoint_seq_ = caught->to_seq;  // nothing new to checkpoint yet
   auto security = security::ServerSecurity::Start(config, context);
   if (!security.ok()) return security.status();
   server->security_ = std::move(security).value();
@@ -117,6 +128,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
       next_check = Clock::now() + check_period;
     }
     if (Clock::now() >= next_sweep) next_sweep = SweepClients();
+    CheckpointIfDue(false);
     if (control_) {
       control_->Beat(shm::kWriterSlot);
       control_->ExitIfOrphaned();
@@ -126,6 +138,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
   // was not synced (the nosync log, the state) and remove their `unsynced` guards.
   router_.set(zmq::sockopt::linger, 1000);
   committer_->CommitState();
+  CheckpointIfDue(true);
   if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
@@ -244,6 +257,47 @@ std::chrono::steady_clock::time_point WriterServer::SweepClients() {
   auto pause = std::chrono::milliseconds(config_.writer.client_expiry_s * 1000 / 4);
   return std::chrono::steady_clock::now() +
          std::clamp<std::chrono::milliseconds>(pause, 100ms, 60s);
+}
+
+void WriterServer::CheckpointIfDue(bool wait) {
+  using Clock = std::chrono::steady_clock;
+  if (checkpoint_thread_.joinable()) {
+    if (!wait && !checkpoint_finished_.load(std::memory_order_acquire)) return;
+    checkpoint_thread_.join();
+    if (checkpoint_result_.ok()) {
+      last_checkpoint_seq_ = checkpoint_result_->seq;
+      store::PruneStateCheckpoints(checkpoints_dir_, 2);
+      spdlog::info("state checkpoint at seq {} written: {}", checkpoint_result_->seq,
+                   checkpoint_result_->path);
+    } else {
+      // Commands are served meanwhile; the log still holds everything. Try again shortly.
+      checkpoint_retry_at_ = Clock::now() + std::chrono::seconds(10);
+      spdlog::warn("state checkpoint failed (retried in 10 s): {}",
+                   checkpoint_result_.status().ToString());
+    }
+    return;
+  }
+  if (wait) return;
+  const WriterConfig& w = config_.writer;
+  const std::uint64_t seq = committer_->committed_seq();
+  if (seq == last_checkpoint_seq_ || Clock::now() < checkpoint_retry_at_) return;
+  const bool by_events = w.checkpoint_interval_events > 0 &&
+                         seq - last_checkpoint_seq_ >= w.checkpoint_interval_events;
+  const bool by_time =
+      w.checkpoint_interval_s > 0 &&
+      Clock::now() - last_checkpoint_time_ >= std::chrono::seconds(w.checkpoint_interval_s);
+  if (!by_events && !by_time) return;
+  last_checkpoint_time_ = Clock::now();
+  committer_->CommitState();  // the copy then holds every committed batch
+  // Grow ahead: the map cannot be resized while the copy runs (Grow would wait for it).
+  if (state_->env().used_fraction() > 0.5) {
+    if (Status s = state_->Grow(); !s.ok()) spdlog::warn("entity state map: {}", s.ToString());
+  }
+  checkpoint_finished_.store(false, std::memory_order_relaxed);
+  checkpoint_thread_ = std::thread([this] {
+    checkpoint_result_ = store::WriteStateCheckpoint(*state_, checkpoints_dir_);
+    checkpoint_finished_.store(true, std::memory_order_release);
+  });
 }
 
 void WriterServer::CheckReaders() {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -16,6 +17,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "shm/control_block.h"
+#include "store/state_checkpoint.h"
 #include "store/state_store.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
@@ -70,6 +72,9 @@ class WriterServer {
   void CheckReaders();
   // One step of client expiry when it is due; returns when the next one is.
   std::chrono::steady_clock::time_point SweepClients();
+  // Starts a checkpoint of the state in the background when one is due, and collects a
+  // finished one. `wait`: join a running one first (at stop).
+  void CheckpointIfDue(bool wait);
 
   Config config_;
   std::unique_ptr<store::WriteStore> store_;  // the event log
@@ -78,6 +83,13 @@ class WriterServer {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<BatchCommitter> committer_;
   std::unique_ptr<ClientSweeper> sweeper_;
+  std::string checkpoints_dir_;
+  std::thread checkpoint_thread_;
+  std::atomic<bool> checkpoint_finished_{false};
+  Result<store::StateCheckpoint> checkpoint_result_{Status(Code::kUnavailable, "none yet")};
+  std::uint64_t last_checkpoint_seq_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_time_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point checkpoint_retry_at_{};
   zmq::socket_t router_;
   zmq::socket_t tick_;
   std::string endpoint_;

@@ -10,6 +10,7 @@
 #include "store/key_format.h"
 #include "store/write_store_format.h"
 #include "tests/support/replies.h"
+#include "tests/support/state_dump.h"
 #include "tests/support/test_support.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
@@ -465,18 +466,6 @@ TEST_CASE("A map that cannot grow gives ResourceExhausted, remembers nothing, an
 
 namespace {
 
-// Every entity record of a state, by key, and its state_seq: equal dumps, equal states.
-std::vector<std::string> Dump(store::StateStore& state) {
-  auto txn = store::Txn::BeginRead(state.env());
-  REQUIRE(txn.ok());
-  std::vector<std::string> out{"state_seq " + std::to_string(state.StateSeq(txn.value()).value())};
-  auto cursor = store::Cursor::Open(txn.value(), state.dbs().entities);
-  std::string_view k, v;
-  for (Status s = cursor->Get(MDB_FIRST, &k, &v); s.ok(); s = cursor->Get(MDB_NEXT, &k, &v))
-    out.push_back(std::string(k) + " = " + std::string(v));
-  return out;
-}
-
 std::unique_ptr<store::StateStore> FreshState(const std::string& dir, const std::string& id) {
   store::StateStoreOptions o;
   o.dir = dir;
@@ -555,7 +544,7 @@ TEST_CASE(
     }
     h.CommitRaw(frames);
   }
-  const auto live = Dump(h.state());
+  const auto live = testing::DumpState(h.state());
   REQUIRE(live.size() > 100);
   CHECK(live[0] == "state_seq " + std::to_string(h.committer().committed_seq()));
   testing::TempDir dir;
@@ -565,7 +554,7 @@ TEST_CASE(
   REQUIRE(caught.ok());
   CHECK(caught->from_seq == 0);
   CHECK(caught->events == h.committer().committed_seq());
-  CHECK(Dump(*replayed) == live);
+  CHECK(testing::DumpState(*replayed) == live);
 
   // Behind: more live writes, then only the tail is applied.
   for (int i = 0; i < 20; ++i)
@@ -574,7 +563,7 @@ TEST_CASE(
   auto tail = CatchUpState(h.store(), *replayed, 10000, false);
   REQUIRE(tail.ok());
   CHECK(tail->events == 20);
-  CHECK(Dump(*replayed) == Dump(h.state()));
+  CHECK(testing::DumpState(*replayed) == testing::DumpState(h.state()));
 
   // Ahead of the log (its events never reached the log): emptied and replayed from seq 1.
   {
@@ -586,7 +575,7 @@ TEST_CASE(
   auto ahead = CatchUpState(h.store(), *replayed, 10000, false);
   REQUIRE(ahead.ok());
   CHECK(ahead->events == h.committer().committed_seq());
-  CHECK(Dump(*replayed) == Dump(h.state()));
+  CHECK(testing::DumpState(*replayed) == testing::DumpState(h.state()));
 }
 
 TEST_CASE(
