@@ -482,7 +482,9 @@ TEST_CASE("issue #15: a query parked on min_seq is judged again when it wakes",
   auto parked_client = Connect(p, waiter);
   auto probe_client = Connect(p, waiter);  // its connection is open before the reload too
   REQUIRE(parked_client->Upsert("orders", "k1", {{"owner", std::string("w")}}).ok());
-  REQUIRE(probe_client->Get("orders", "k1").ok());
+  ReadOptions after_k1;  // another client's write: read at its seq, not at any snapshot
+  after_k1.min_seq = parked_client->last_seq();
+  REQUIRE(probe_client->Get("orders", "k1", after_k1).ok());
   auto control = shm::ControlBlock::Attach(p.data_dir, CacheConfig().slots);
   REQUIRE(control.ok());
   const auto projector = static_cast<pid_t>(control->slot(shm::kProjectorSlot).pid.load());
