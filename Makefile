@@ -65,7 +65,6 @@ fuzz: deps
 # Each fault case prints one line of counts; then the process tests' kill -9 and feed-gap cases.
 faults: build
 	CQRS_FAULT_SCALE=full $(BUILD)/tests/fault_test
-	CQRS_FAULT_SCALE=full $(BUILD)/tests/fault_test "[shedding]"
 	$(BUILD)/tests/process_test "[crash],[feed]"
 
 mistakes: deps

@@ -57,9 +57,9 @@ struct WriterConfig {
   std::uint64_t checkpoint_interval_events = 1'000'000;
   std::uint64_t checkpoint_interval_s = 600;
   // Overload: when a batch fills up and more requests wait, answer up to another batch's worth
-  // of them at once with ResourceExhausted (nothing applied) instead of letting them queue. Off
-  // by default: cqrs::Client does not yet slow down on it (docs/OPERATIONS.md, "Overload").
-  bool shed_overload = false;
+  // of them at once with ResourceExhausted (nothing applied) instead of letting them queue;
+  // clients back off (docs/OPERATIONS.md, "Overload"; docs/BENCHMARKS.md for what it costs).
+  bool shed_overload = true;
   // ZMQ_MAXMSGSIZE: a larger frame disconnects its sender (libzmq); a frame above
   // limits.max_request_bytes but within this gets InvalidArgument instead.
   std::uint32_t max_message_bytes = 1u << 20;

@@ -66,6 +66,10 @@ Client::Client(ClientOptions options, zmq::context_t* context)
       ring_(options_.window),
       base_id_(options_.first_request_id),
       next_id_(options_.first_request_id) {
+  // A new session's first request goes alone: the writer takes whatever id of a new client
+  // reaches it first as its first, so a first request shed under overload while a later one got
+  // in could never be applied. The window then grows by one per Ok, up to `window`.
+  cwnd_ = 1;
   if (client_id_.empty()) {
     client_id_ = GenerateClientId();
     generated_id_ = true;
@@ -99,18 +103,55 @@ void Client::Send(Pending& p) {
   p.last_sent_ns = MonoNs();
   ++p.result.attempts;
   ++stats_.sent;
+  if (p.queued) {
+    p.queued = false;
+    --queued_;
+  }
   // A full pipe (never expected: the window is far below the high-water mark) is left to the
   // attempt timeout, which reconnects and resends.
-  if (socket_->send(msg, zmq::send_flags::dontwait)) ++p.outstanding;
+  if (socket_->send(msg, zmq::send_flags::dontwait)) {
+    if (p.outstanding++ == 0) ++awaiting_;
+  }
+}
+
+void Client::Answered(Pending& p) {
+  if (p.outstanding > 0 && --p.outstanding == 0) --awaiting_;
+}
+
+void Client::SendQueued() {
+  if (queued_ == 0 || resend_at_ns_ != 0 || probe_id_ != 0) return;
+  for (std::uint64_t id = base_id_; id < next_id_ && queued_ > 0 && awaiting_ < cwnd_; ++id) {
+    Pending& p = Slot(id);
+    if (p.done || !p.queued) continue;
+    if (p.result.attempts > 0) ++stats_.resent;
+    Send(p);
+  }
 }
 
 void Client::ResendAll() {
   for (std::uint64_t id = base_id_; id < next_id_; ++id) {
     Pending& p = Slot(id);
-    if (p.done) continue;
-    ++stats_.resent;
-    Send(p);
+    if (p.done || p.queued || p.outstanding > 0) continue;
+    p.queued = true;
+    ++queued_;
   }
+  SendQueued();
+}
+
+void Client::Refused(std::uint64_t id) {
+  Pending& p = Slot(id);
+  if (!p.queued) {
+    p.queued = true;
+    ++queued_;
+  }
+  // Only the first refusal of a round (or the probe's) slows down: the others behind it are
+  // its echo.
+  if (probe_id_ != 0 && probe_id_ != id) return;
+  if (probe_id_ == 0 && resend_at_ns_ != 0) return;
+  probe_id_ = 0;
+  cwnd_ = std::max<std::size_t>(cwnd_ / 2, 1);
+  backoff_ns_ = std::clamp(backoff_ns_ * 2, kMinBackoffNs, kMaxBackoffNs);
+  resend_at_ns_ = MonoNs() + backoff_ns_;
 }
 
 std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback done) {
@@ -133,7 +174,10 @@ std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback don
   p.result.request_id = id;
   p.result.attempts = 0;
   p.result.indeterminate = false;
-  Send(p);
+  p.last_sent_ns = p.first_sent_ns;  // the attempt timeout runs from here while it waits
+  p.queued = true;
+  ++queued_;
+  SendQueued();
   return id;
 }
 
@@ -144,24 +188,35 @@ void Client::HandleReply(const zmq::message_t& frame) {
   if (id < base_id_ || id >= next_id_) return;  // a late answer to a retired request
   Pending& p = Slot(id);
   if (p.done || p.id != id) return;
-  if (p.outstanding > 0) --p.outstanding;
+  Answered(p);
   if (reply_.status == Code::kOutOfOrder) {
     ++stats_.out_of_order;
     if (p.outstanding > 0) return;  // answers an older send; a newer one is on its way
-    if (id != base_id_) {
-      // An earlier request was lost on the way (or its reply was): resend everything in order.
-      ResendAll();
+    const std::uint64_t expected = reply_.expected_request_id;
+    if (id != base_id_ && (expected == 0 || (expected >= base_id_ && expected < id))) {
+      // An earlier request was not applied (refused, lost, or still on its way): this one
+      // waits for it. Resend it, not the whole window, if it is not in flight.
+      if (expected != 0) {
+        Pending& missing = Slot(expected);
+        if (!missing.done && missing.outstanding == 0 && !missing.queued) {
+          missing.queued = true;
+          ++queued_;
+        }
+      }
+      Refused(id);
+      SendQueued();
       return;
     }
     // The oldest request itself is refused: the writer expects an id we no longer hold.
   } else if (IsRetryable(reply_.status)) {
     ++stats_.retryable;
     if (p.outstanding > 0) return;
-    backoff_ns_ = std::clamp(backoff_ns_ * 2, kMinBackoffNs, kMaxBackoffNs);
-    resend_at_ns_ = MonoNs() + backoff_ns_;
+    Refused(id);
     return;
   }
   backoff_ns_ = 0;
+  if (probe_id_ == id) probe_id_ = 0;  // admitted: the queued ones follow
+  cwnd_ = std::min(cwnd_ + 1, ring_.size());
   CommandResult& r = p.result;
   r.status = reply_.status;
   r.message.assign(reply_.message);
@@ -170,9 +225,18 @@ void Client::HandleReply(const zmq::message_t& frame) {
   r.versions.assign(reply_.versions.begin(), reply_.versions.end());
   if (r.ok()) last_seq_ = std::max(last_seq_, r.seq);
   Complete(p);
+  SendQueued();
 }
 
 void Client::Complete(Pending& p) {
+  if (p.outstanding > 0) {
+    p.outstanding = 0;
+    --awaiting_;
+  }
+  if (p.queued) {
+    p.queued = false;
+    --queued_;
+  }
   p.done = true;
   ++completed_;
   Callback callback = std::move(p.callback);
@@ -202,8 +266,10 @@ void Client::AbandonSession() {
   }
   base_id_ = next_id_;
   resend_at_ns_ = 0;
+  probe_id_ = 0;
   if (generated_id_) {
     client_id_ = GenerateClientId();
+    cwnd_ = 1;  // a new session: its first request alone again
     base_id_ = next_id_ = options_.first_request_id;
   }
   ++stats_.reconnects;
@@ -218,20 +284,28 @@ void Client::CheckTimers() {
     AbandonSession();
     return;
   }
-  if (now - front.last_sent_ns >= ToNs(options_.attempt_timeout)) {
+  if (front.outstanding > 0 && now - front.last_sent_ns >= ToNs(options_.attempt_timeout)) {
     // Indeterminate: the request or its reply may be lost, or the writer restarted. A fresh
     // socket drops whatever the old one held; resend everything with the same ids.
     ++stats_.reconnects;
     OpenSocket();
     for (std::uint64_t id = base_id_; id < next_id_; ++id) Slot(id).outstanding = 0;
+    awaiting_ = 0;
     resend_at_ns_ = 0;
+    probe_id_ = 0;
     ResendAll();
     return;
   }
   if (resend_at_ns_ != 0 && now >= resend_at_ns_) {
+    // The backoff is over: the oldest unanswered request goes alone; the rest wait for it.
     resend_at_ns_ = 0;
-    ResendAll();
+    probe_id_ = base_id_;
+    if (front.outstanding == 0) {
+      ++stats_.resent;
+      Send(front);
+    }
   }
+  SendQueued();  // nothing may wait unsent while nothing holds it
 }
 
 std::uint64_t Client::NextTimerNs() const {

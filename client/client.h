@@ -151,6 +151,7 @@ class Client {
     std::uint64_t first_sent_ns = 0;
     std::uint64_t last_sent_ns = 0;
     std::uint32_t outstanding = 0;  // sends on the current socket not answered yet
+    bool queued = false;            // to be sent (new, or refused retryably) when admitted
     CommandResult result;
   };
 
@@ -158,7 +159,15 @@ class Client {
   Pending& Slot(std::uint64_t id) { return ring_[id % ring_.size()]; }
   void OpenSocket();
   void Send(Pending& p);
+  // Sends the queued requests in id order while the congestion window allows, unless a
+  // backoff or a probe holds them.
+  void SendQueued();
+  // Queues every unanswered request (after a reconnect) and sends what the window allows.
   void ResendAll();
+  // A retryable refusal or OutOfOrder of `id`: halve the window, back off, then probe.
+  void Refused(std::uint64_t id);
+  // One fewer send awaiting its reply on the current socket.
+  void Answered(Pending& p);
   void HandleReply(const zmq::message_t& frame);
   void Complete(Pending& p);
   void CheckTimers();
@@ -177,8 +186,16 @@ class Client {
   std::uint64_t base_id_;  // oldest request not yet retired
   std::uint64_t next_id_;  // id of the next request
   std::uint64_t last_seq_ = 0;
-  std::uint64_t resend_at_ns_ = 0;  // 0: none scheduled
+  // Overload (the writer sheds with ResourceExhausted) and lost requests (OutOfOrder): after a
+  // refusal nothing more is sent until a backoff ends; then the oldest unanswered request goes
+  // alone (the probe), and once it is admitted the queued ones follow in id order within a
+  // congestion window that each refusal halves and each Ok widens by one, up to the window.
+  std::uint64_t resend_at_ns_ = 0;  // 0: no backoff running
   std::uint64_t backoff_ns_ = 0;
+  std::uint64_t probe_id_ = 0;  // 0: none in flight
+  std::size_t cwnd_ = 0;
+  std::size_t awaiting_ = 0;  // requests with a send on the current socket not answered yet
+  std::size_t queued_ = 0;    // requests with `queued` set
   std::size_t completed_ = 0;
   wire::CommandRequestEncoder encoder_;
   wire::AlignedBuffer reply_buffer_;

@@ -39,11 +39,12 @@ std::span<const std::uint8_t> CommandRequestEncoder::Encode(std::string_view cli
 
 void BuildCommandReply(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t request_id, Code status,
                        std::string_view message, int failed_index, std::uint64_t seq,
-                       std::span<const std::uint64_t> versions) {
+                       std::span<const std::uint64_t> versions, std::uint64_t expected_request_id) {
   fbb.Clear();
   auto msg = message.empty() ? 0 : fbb.CreateString(message);
   auto vers = versions.empty() ? 0 : fbb.CreateVector(versions.data(), versions.size());
-  fbb.Finish(fb::CreateCommandReply(fbb, request_id, ToWire(status), msg, failed_index, seq, vers),
+  fbb.Finish(fb::CreateCommandReply(fbb, request_id, ToWire(status), msg, failed_index, seq, vers,
+                                    expected_request_id),
              kCommandReplyId);
 }
 
@@ -64,6 +65,7 @@ Status ParseCommandReply(std::span<const std::uint8_t> aligned, CommandReplyData
   out->message = r->message() ? r->message()->str() : std::string();
   out->failed_index = r->failed_index();
   out->seq = r->seq();
+  out->expected_request_id = r->expected_request_id();
   out->versions.clear();
   if (r->versions()) out->versions.assign(r->versions()->begin(), r->versions()->end());
   return OkStatus();

@@ -30,7 +30,8 @@ class CommandRequestEncoder {
 // Clears `fbb` and builds a finished CommandReply in it.
 void BuildCommandReply(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t request_id, Code status,
                        std::string_view message, int failed_index, std::uint64_t seq,
-                       std::span<const std::uint64_t> versions);
+                       std::span<const std::uint64_t> versions,
+                       std::uint64_t expected_request_id = 0);
 
 // A CommandReply, owned.
 struct CommandReplyData {
@@ -40,6 +41,7 @@ struct CommandReplyData {
   int failed_index = -1;
   std::uint64_t seq = 0;
   std::vector<std::uint64_t> versions;
+  std::uint64_t expected_request_id = 0;  // OutOfOrder: the id the writer expects next
 };
 
 // Parses a CommandReply from an aligned frame. InvalidArgument if it is not one.

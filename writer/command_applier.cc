@@ -76,7 +76,8 @@ Status CommandApplier::ApplyRequest(store::Txn& log, store::Txn& state,
       return OkStatus();
     }
     if (refusal.code != Code::kOk) {  // out of order: neither applied nor remembered
-      BuildReply(request_id, refusal.code, refusal.message, -1, 0, reply);
+      BuildReply(request_id, refusal.code, refusal.message, -1, 0, reply,
+                 refusal.expected_request_id);
       return OkStatus();
     }
   }
@@ -120,6 +121,7 @@ Status CommandApplier::CheckOrder(store::Txn& log, std::string_view client_id,
   if (request_id == last + 1) return OkStatus();
   if (request_id > last) {
     refusal->code = Code::kOutOfOrder;
+    refusal->expected_request_id = last + 1;
     refusal->message = fmt::format("request_id {} of client_id {} is out of order: expected {}",
                                    request_id, wire::Quoted(client_id), last + 1);
     return OkStatus();
@@ -133,6 +135,7 @@ Status CommandApplier::CheckOrder(store::Txn& log, std::string_view client_id,
   }
   if (s.code() != Code::kNotFound) return s;
   refusal->code = Code::kOutOfOrder;
+  refusal->expected_request_id = last + 1;
   refusal->message = fmt::format(
       "request_id {} of client_id {} is not remembered (only the last {} are): expected {}",
       request_id, wire::Quoted(client_id), limits_.remembered_replies, last + 1);
@@ -334,11 +337,13 @@ Status CommandApplier::CommitDeferred() {
 
 void CommandApplier::BuildReply(std::uint64_t request_id, Code code, std::string_view message,
                                 int failed_index, std::uint64_t seq,
-                                std::vector<std::uint8_t>* reply) {
+                                std::vector<std::uint8_t>* reply,
+                                std::uint64_t expected_request_id) {
   last_code_ = code;
   wire::BuildCommandReply(reply_fbb_, request_id, code, message, failed_index, seq,
                           code == Code::kOk ? std::span<const std::uint64_t>(versions_)
-                                            : std::span<const std::uint64_t>());
+                                            : std::span<const std::uint64_t>(),
+                          expected_request_id);
   reply->assign(reply_fbb_.GetBufferPointer(),
                 reply_fbb_.GetBufferPointer() + reply_fbb_.GetSize());
 }

@@ -68,6 +68,7 @@ class CommandApplier {
     Code code = Code::kOk;
     std::string message;
     int failed_index = -1;
+    std::uint64_t expected_request_id = 0;  // OutOfOrder
   };
 
   Status ApplyRequest(store::Txn& log, store::Txn& state, const fb::CommandRequest& request,
@@ -99,7 +100,8 @@ class CommandApplier {
   std::vector<Deferred> deferred_;
 #endif
   void BuildReply(std::uint64_t request_id, Code code, std::string_view message, int failed_index,
-                  std::uint64_t seq, std::vector<std::uint8_t>* reply);
+                  std::uint64_t seq, std::vector<std::uint8_t>* reply,
+                  std::uint64_t expected_request_id = 0);
   Code last_code_ = Code::kOk;  // the status of the reply Apply made last
 
   store::WriteStore& log_;

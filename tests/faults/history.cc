@@ -116,7 +116,10 @@ void HistoryClient::Run(const Workload& workload, std::uint64_t min_commands,
   records_.clear();
   sent_ns_.clear();
   awaiting_.clear();
-  cwnd_ = options_.window;
+  // The first request goes alone: a new client's first id is whatever reaches the writer first,
+  // so if it were shed while a later one got in, it could never be applied (OutOfOrder for
+  // ever). The window then grows by one per Ok.
+  cwnd_ = 1;
   OpenSocket();
   const std::uint64_t timeout_ns =
       static_cast<std::uint64_t>(options_.attempt_timeout.count()) * 1'000'000;

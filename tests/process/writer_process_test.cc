@@ -502,4 +502,24 @@ TEST_CASE(
   CHECK(r.versions == std::vector<std::uint64_t>{3});
 }
 
+TEST_CASE("issue #15: cqrs::Client keeps its goodput against a writer that sheds overload",
+          "[process][writer][overload]") {
+  // The issue's run: 16 clients × 256 in flight against batches of 64 with shedding on went to
+  // 0 ops/s (every refusal resent the whole window, and everything behind it came back
+  // OutOfOrder, for ever).
+  TempDir dir;
+  std::ofstream(dir / "shed.toml") << "[writer]\nshed_overload = true\nbatch_max_requests = 64\n";
+  WriterProcess writer(dir, {"--config", dir / "shed.toml"});
+  auto [code, out] =
+      RunCli("load --writer " + writer.endpoint +
+             " --mix put=1 --clients 16 --pipeline 256 --requests 60000 --warmup 0 --json");
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK_THAT(out, Catch::Contains("\"ok\":60000,\"failed\":0,\"indeterminate\":0"));
+  // And the writer did shed: the clients got ResourceExhausted and backed off.
+  auto [stats_code, stats] = RunCli("stats --data " + writer.data_dir + " --json");
+  INFO(stats);
+  CHECK(stats_code == 0);
+}
+
 }  // namespace cqrs
