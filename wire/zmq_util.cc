@@ -115,21 +115,39 @@ bool InboundMessage::TryReceive(zmq::socket_t& socket) {
   }
 }
 
+namespace {
+
+// zmq_send that takes a signal's EINTR (nothing was queued) as "try again": a SIGHUP storm
+// must not turn a reply into a fatal error.
+zmq::send_result_t SendRetryingSignals(zmq::socket_t& socket, zmq::message_t& frame,
+                                       zmq::send_flags flags) {
+  for (;;) {
+    try {
+      return socket.send(frame, flags);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+}
+
+}  // namespace
+
 bool SendEnvelopeReply(zmq::socket_t& socket, std::span<zmq::message_t> envelope,
                        std::span<const std::uint8_t> body) {
   try {
     for (std::size_t i = 0; i < envelope.size(); ++i) {
-      auto sent = socket.send(envelope[i], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      auto sent = SendRetryingSignals(socket, envelope[i],
+                                      zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       if (!sent) {
         if (i == 0) return false;  // nothing went out
         // A later frame cannot fail with EAGAIN once the first was accepted; be safe anyway.
         zmq::message_t end;
-        (void)socket.send(end, zmq::send_flags::dontwait);
+        (void)SendRetryingSignals(socket, end, zmq::send_flags::dontwait);
         return false;
       }
     }
     zmq::message_t msg(body.data(), body.size());
-    return socket.send(msg, zmq::send_flags::dontwait).has_value();
+    return SendRetryingSignals(socket, msg, zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) return false;
     throw;

@@ -238,7 +238,11 @@ void WriterServer::PublishTick(std::uint64_t seq) {
   std::uint8_t buf[8];
   store::PutU64LE(buf, seq);
   zmq::message_t msg(buf, sizeof buf);
-  (void)tick_.send(msg, zmq::send_flags::dontwait);  // no subscriber or full: the timer covers it
+  try {
+    (void)tick_.send(msg, zmq::send_flags::dontwait);  // no subscriber or full: the timer covers it
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;  // a signal: this tick is lost, the projector's timer covers it
+  }
 }
 
 std::chrono::steady_clock::time_point WriterServer::SweepClients() {
