@@ -177,7 +177,10 @@ std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback don
   p.last_sent_ns = p.first_sent_ns;  // the attempt timeout runs from here while it waits
   p.queued = true;
   ++queued_;
-  SendQueued();
+  if (queued_ == 1 && resend_at_ns_ == 0 && probe_id_ == 0 && awaiting_ < cwnd_)
+    Send(p);  // nothing held back: no need to scan the window for older queued requests
+  else
+    SendQueued();
   return id;
 }
 

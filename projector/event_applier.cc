@@ -52,7 +52,7 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
   const store::ReadDbs& dbs = store_.dbs();
   store::KeyBuffer key = store::EntityKey(ns, AsView(e.key()));
   const bool deleted = e.op() == fb::Op::Delete;
-  store::EventFields(e, &fields_);  // the read models look at them; EventRecord again below
+  store::EventFields(e, &fields_);  // for the read models and the record below
   const CollectionSpec* spec = FindCollectionSpec(models_, AsView(e.collection()));
   if (spec != nullptr && (!spec->indexes.empty() || !spec->aggregates.empty())) {
     std::string_view before;
@@ -66,7 +66,7 @@ Status EventApplier::Apply(store::Txn& txn, const fb::Event& e) {
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   } else {
     CQRS_RETURN_IF_ERROR(
-        txn.Put(dbs.entities, key.view(), store::EventRecord(e, &fields_, &record_)));
+        txn.Put(dbs.entities, key.view(), store::EventRecordFrom(e, fields_, &record_)));
   }
   // Seqs grow, so a collection's entries are appended; with one collection (or the newest
   // namespace) the whole DB is in key order and MDB_APPEND skips the descent. LMDB refuses an

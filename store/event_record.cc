@@ -20,8 +20,13 @@ void EventFields(const fb::Event& e, std::vector<FieldView>* fields) {
 std::string_view EventRecord(const fb::Event& e, std::vector<FieldView>* fields,
                              RecordBuilder* record) {
   EventFields(e, fields);
+  return EventRecordFrom(e, *fields, record);
+}
+
+std::string_view EventRecordFrom(const fb::Event& e, const std::vector<FieldView>& fields,
+                                 RecordBuilder* record) {
   record->Begin(e.version(), e.seq(), /*tombstone=*/e.op() == fb::Op::Delete);
-  for (const FieldView& f : *fields) record->Add(f);
+  for (const FieldView& f : fields) record->Add(f);
   return record->Finish();
 }
 
