@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <string_view>
 
@@ -19,9 +20,10 @@ namespace {
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
     "crash_before_commit", "crash_after_commit",    "crash_before_state",       "drop_reply",
     "no_zap_handler",      "switch_after_exchange", "switch_before_generation", "shm_slow_layout",
-    "crash_in_catch_up"};
+    "crash_in_catch_up",   "crash_in_checkpoint"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
+std::mutex rng_mutex;
 
 }  // namespace
 
@@ -30,7 +32,9 @@ bool armed = false;
 
 bool Draw(Point p) {
   double q = probability[static_cast<std::size_t>(p)];
-  return q > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < q;
+  if (q <= 0) return false;
+  std::lock_guard lock(rng_mutex);  // points fire on more than one thread (the checkpointer)
+  return std::uniform_real_distribution<double>(0, 1)(rng) < q;
 }
 }  // namespace internal
 

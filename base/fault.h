@@ -18,8 +18,9 @@ enum class Point : int {
   kNoZapHandler,         // any secured server: starts without its ZAP handler (self-test stops it)
   kSwitchAfterExchange,  // projector: <data>/read exchanged with the rebuilt store, nothing more
   kSwitchBeforeGeneration,  // projector: the new store open and live, the generation not bumped
-  kShmSlowLayout,   // any process creating the shm segment: 1 s between layout and publication
-  kCrashInCatchUp,  // writer: between two transactions of replaying the log into its state
+  kShmSlowLayout,      // any process creating the shm segment: 1 s between layout and publication
+  kCrashInCatchUp,     // writer: between two transactions of replaying the log into its state
+  kCrashInCheckpoint,  // writer: a state checkpoint copied but not renamed, or half renamed
   kCount,
 };
 

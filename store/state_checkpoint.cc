@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/fault.h"
 #include "base/files.h"
 #include "store/namespaces.h"
 #include "store/unsynced_guard.h"
@@ -114,6 +115,7 @@ Result<StateCheckpoint> WriteStateCheckpoint(StateStore& state, const std::strin
     cleanup();
     return copied;
   }
+  fault::MaybeCrash(fault::Point::kCrashInCheckpoint);  // a whole copy under its temp name
   StateCheckpoint checkpoint;
   std::string store_id;
   std::uint64_t hash = 0, bytes = 0;
@@ -127,6 +129,7 @@ Result<StateCheckpoint> WriteStateCheckpoint(StateStore& state, const std::strin
   std::error_code ec;
   if (s.ok()) {
     fs::rename(tmp, base + ".mdb", ec);
+    if (!ec) fault::MaybeCrash(fault::Point::kCrashInCheckpoint);  // a copy without its .sum
     if (!ec) fs::rename(dir + "/state.sum.tmp", base + ".sum", ec);
     if (ec) s = Error(Code::kUnavailable, "rename into {}: {}", base, ec.message());
   }

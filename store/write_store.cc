@@ -67,6 +67,9 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
   // 3).
   env.flags = (options.durability == Durability::kNoSync ? MDB_NOSYNC : 0u) |
               (options.read_only ? MDB_RDONLY : 0u);
+#ifdef CQRS_MISTAKE_LOG_WITHOUT_SYNC  // the injected mistake (scripts/mistakes)
+  env.flags |= MDB_NOSYNC;
+#endif
   env.max_dbs = 8;
   env.max_readers = 512;
   auto opened = LmdbEnv::Open(env);

@@ -56,6 +56,8 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
                      ? fmt::format("checkpoint seq {}", server->state_->restored_seq())
                      : std::string("an empty state"));
   server->last_checkpoint_seq_ = caught->to_seq;  // nothing new to checkpoint yet
+  // A checkpoint cut short by a crash left its temp files: remove them (never used).
+  store::ListStateCheckpoints(server->checkpoints_dir_, true);
   auto security = security::ServerSecurity::Start(config, context);
   if (!security.ok()) return security.status();
   server->security_ = std::move(security).value();
@@ -270,13 +272,17 @@ void WriterServer::CheckpointIfDue(bool wait) {
     checkpoint_thread_.join();
     if (checkpoint_result_.ok()) {
       last_checkpoint_seq_ = checkpoint_result_->seq;
+      checkpoint_retry_delay_ = std::chrono::seconds(0);
       store::PruneStateCheckpoints(checkpoints_dir_, 2);
       spdlog::info("state checkpoint at seq {} written: {}", checkpoint_result_->seq,
                    checkpoint_result_->path);
     } else {
-      // Commands are served meanwhile; the log still holds everything. Try again shortly.
-      checkpoint_retry_at_ = Clock::now() + std::chrono::seconds(10);
-      spdlog::warn("state checkpoint failed (retried in 10 s): {}",
+      // Commands are served meanwhile; the log still holds everything. Try again after 1 s,
+      // then twice as long each time, up to a minute (a full disk may take a while to clear).
+      checkpoint_retry_delay_ = std::clamp(checkpoint_retry_delay_ * 2, std::chrono::seconds(1),
+                                           std::chrono::seconds(60));
+      checkpoint_retry_at_ = Clock::now() + checkpoint_retry_delay_;
+      spdlog::warn("state checkpoint failed (retried in {} s): {}", checkpoint_retry_delay_.count(),
                    checkpoint_result_.status().ToString());
     }
     return;

@@ -90,6 +90,7 @@ class WriterServer {
   std::uint64_t last_checkpoint_seq_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_time_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point checkpoint_retry_at_{};
+  std::chrono::seconds checkpoint_retry_delay_{0};  // 0 after a success, then 1, 2, 4 .. 60 s
   zmq::socket_t router_;
   zmq::socket_t tick_;
   std::string endpoint_;

@@ -35,7 +35,17 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   std::vector<char*> envp;  // built before fork: the child only calls async-signal-safe functions
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  auto overridden = [&](std::string_view inherited) {  // by a NAME=value of `env`
+    for (const auto& e : env) {
+      const std::size_t eq = e.find('=');
+      if (inherited.size() > eq &&
+          inherited.substr(0, eq + 1) == std::string_view(e).substr(0, eq + 1))
+        return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e != nullptr; ++e)
+    if (!overridden(*e)) envp.push_back(*e);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_ = fork();

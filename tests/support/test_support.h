@@ -28,7 +28,7 @@ class TempDir {
 class ChildProcess {
  public:
   // Starts `argv[0]` with `argv`; stdout and stderr go to `log_path` (appended). `env`
-  // ("NAME=value") is added to the inherited environment.
+  // ("NAME=value") is added to the inherited environment, replacing a variable of that name.
   ChildProcess(std::vector<std::string> argv, const std::string& log_path,
                std::vector<std::string> env = {});
   ~ChildProcess();

@@ -38,7 +38,9 @@ WriterProcess::~WriterProcess() {
 }
 std::string CliBinary() { return CQRS_CLI_BINARY; }
 
-WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra, std::string bind) {
+WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra, std::string bind,
+                             std::vector<std::string> extra_env)
+    : env(std::move(extra_env)) {
   data_dir = dir / "data";
   endpoint = bind.empty() ? "ipc://" + (dir / "writer.sock") : bind;
   log_path = dir / "writer.log";
@@ -52,7 +54,7 @@ WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra,
 
 void WriterProcess::Start() {
   std::filesystem::remove(endpoint_file);
-  process = std::make_unique<ChildProcess>(argv, log_path);
+  process = std::make_unique<ChildProcess>(argv, log_path, env);
   bool up = WaitFor([&] { return std::filesystem::exists(endpoint_file) || !process->running(); },
                     std::chrono::seconds(20));
   if (!up || !process->running())

@@ -19,14 +19,17 @@ std::string CliBinary();
 void CheckProcessLog(const std::string& path, bool restarts_expected = false);
 
 // Starts cqrs-writer on <dir>/data with an ipc endpoint in `dir` (or `endpoint`), waits until
-// it serves and reads back the endpoint it bound. Extra flags are appended.
+// it serves and reads back the endpoint it bound. Extra flags are appended; `env`
+// ("NAME=value") is added to its environment.
 struct WriterProcess {
-  WriterProcess(const TempDir& dir, std::vector<std::string> extra = {}, std::string endpoint = "");
+  WriterProcess(const TempDir& dir, std::vector<std::string> extra = {}, std::string endpoint = "",
+                std::vector<std::string> env = {});
   ~WriterProcess();
   std::string endpoint;
   std::string data_dir;
   std::unique_ptr<ChildProcess> process;
   std::vector<std::string> argv;
+  std::vector<std::string> env;
   std::string log_path;
   std::string endpoint_file;  // the writer writes its bound endpoint here once serving
   // kill -9 and start again with the same arguments; waits until it serves.
