@@ -6,6 +6,7 @@
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (clang 14, ASan+UBSan, build-fuzz/)
 #   make faults  the fault suite at full scale (docs/RELIABILITY.md); make test runs it short
 #   make mistakes  build each injected mistake and show that its fault test catches it
+#   make docs    draw docs/architecture.svg from docs/architecture.dot (Graphviz)
 #   make format  clang-format every source file; make format-check fails on a diff
 
 SHELL := /bin/bash  # make fuzz reads PIPESTATUS
@@ -21,7 +22,7 @@ SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.h' '*.cc'
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = command query event replay
 
-.PHONY: deps configure build run test bench asan fuzz faults mistakes format format-check clean
+.PHONY: deps configure build run test bench asan fuzz faults mistakes docs format format-check clean
 
 deps:
 	@scripts/install-deps
@@ -69,6 +70,11 @@ faults: build
 
 mistakes: deps
 	scripts/mistakes
+
+# docs/architecture.svg from its source (Graphviz: apt-get install graphviz).
+docs:
+	@command -v dot > /dev/null || { echo "make docs: needs Graphviz's dot (apt-get install graphviz)"; exit 1; }
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
 
 format:
 	clang-format -i $(SOURCES)
