@@ -7,6 +7,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "base/fault.h"
@@ -140,8 +141,17 @@ TEST_CASE("issue #15: a creator slow to lay the segment out is never replaced un
     // It must be on the segment everyone sees, not on an orphan.
     _exit(slow->StillNamed() ? 0 : 4);
   }
-  // Another process attaches while the first is still at it, and waits for nothing.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Another process attaches while the first is still at it (its draft segment exists), and
+  // waits for nothing.
+  const std::string draft_prefix = ControlBlock::SegmentName(dir.path()) + ".new.";
+  REQUIRE(testing::WaitFor(
+      [&] {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec))
+          if (e.path().filename().string().starts_with(draft_prefix)) return true;
+        return false;
+      },
+      std::chrono::seconds(10)));
   const auto started = std::chrono::steady_clock::now();
   auto other = ControlBlock::Attach(dir.path(), 0);
   REQUIRE(other.ok());
