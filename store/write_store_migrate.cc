@@ -181,11 +181,12 @@ Result<MigrationResult> MigrateWriteStoreFormat1(
            ++i, s = cursor->Get(MDB_NEXT, &k, &v)) {
         CQRS_RETURN_IF_ERROR(s);
         buffer.Assign(v.data(), v.size());
-        flatbuffers::Verifier verifier(buffer.data(), buffer.size());
-        if (!verifier.VerifyBuffer<fb::Event>(wire::kEventId))
-          return Error(Code::kInternal, "format-1 event at key {} fails verification",
-                       k.size() == 8 ? DecodeSeqKey(k) : 0);
-        const auto* e = flatbuffers::GetRoot<fb::Event>(buffer.data());
+        const fb::Event* e = nullptr;
+        if (Status verified = wire::VerifyFrame(buffer.span(), wire::kMaxTrustedFrameBytes,
+                                                wire::kEventId, "format-1 event", &e);
+            !verified.ok())
+          return Error(Code::kInternal, "format-1 event at key {}: {}",
+                       k.size() == 8 ? DecodeSeqKey(k) : 0, verified.message());
         if (k.size() != 8 || DecodeSeqKey(k) != last_seq + 1 || e->seq() != last_seq + 1)
           return Error(Code::kInternal, "format-1 log has a gap after seq {}", last_seq);
         fbb.Clear();

@@ -49,12 +49,9 @@ void BuildCommandReply(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t reques
 }
 
 Status ParseCommandReply(std::span<const std::uint8_t> aligned, CommandReplyData* out) {
-  CQRS_RETURN_IF_ERROR(CheckFrame(aligned, 1u << 30, kCommandReplyId, "CommandReply"));
-  flatbuffers::Verifier verifier(aligned.data(), aligned.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(aligned.size()));
-  if (!verifier.VerifyBuffer<fb::CommandReply>(kCommandReplyId))
-    return Status(Code::kInvalidArgument, "CommandReply failed FlatBuffers verification");
-  const auto* r = flatbuffers::GetRoot<fb::CommandReply>(aligned.data());
+  const fb::CommandReply* r = nullptr;
+  CQRS_RETURN_IF_ERROR(
+      VerifyFrame(aligned, kMaxTrustedFrameBytes, kCommandReplyId, "CommandReply", &r));
   // The Verifier (FlatBuffers 2.0.8) checks a vector's 4-byte length prefix, not its elements'
   // 8-byte alignment: reading a misaligned [ulong] would be undefined (found by fuzz_command).
   if (r->versions() &&

@@ -15,36 +15,12 @@ Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std:
 
 }  // namespace
 
-Status CheckFrame(std::span<const std::uint8_t> frame, std::uint32_t max_bytes,
-                  const char* identifier, std::string_view what) {
-  if (frame.empty()) return Invalid(fmt::format("empty frame: expected a {}", what));
-  if (frame.size() > max_bytes)
-    return Invalid(
-        fmt::format("{} is {} bytes, over max_request_bytes {}", what, frame.size(), max_bytes));
-  if (frame.size() < kMinMessageBytes)
-    return Invalid(fmt::format("{} is {} bytes, shorter than the {}-byte minimum", what,
-                               frame.size(), kMinMessageBytes));
-  if (!flatbuffers::BufferHasIdentifier(frame.data(), identifier)) {
-    std::string_view got(reinterpret_cast<const char*>(frame.data()) + 4, 4);
-    return Invalid(fmt::format("file identifier {} is not {} ({})", Quoted(got), identifier, what));
-  }
-  return OkStatus();
-}
-
 DecodedCommandRequest CommandDecoder::Decode(std::span<const std::uint8_t> frame) {
   DecodedCommandRequest out;
-  out.status = CheckFrame(frame, limits_.max_request_bytes, kCommandRequestId, "CommandRequest");
+  const fb::CommandRequest* request = nullptr;
+  out.status =
+      VerifyFrame(frame, limits_.max_request_bytes, kCommandRequestId, "CommandRequest", &request);
   if (!out.status.ok()) return out;
-  flatbuffers::Verifier verifier(frame.data(), frame.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(frame.size()));
-  if (!verifier.VerifyBuffer<fb::CommandRequest>(kCommandRequestId)) {
-    out.status = Invalid(fmt::format(
-        "CommandRequest of {} bytes failed FlatBuffers verification (truncated, bad offsets, "
-        "or over depth {} / {} tables)",
-        frame.size(), kMaxVerifyDepth, MaxVerifyTables(frame.size())));
-    return out;
-  }
-  const auto* request = flatbuffers::GetRoot<fb::CommandRequest>(frame.data());
   out.request_id = request->request_id();
 
   std::string_view client_id = AsView(request->client_id());

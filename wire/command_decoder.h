@@ -43,9 +43,4 @@ class CommandDecoder {
   std::vector<std::string_view> names_;  // duplicate-field scratch
 };
 
-// Checks that do not depend on the root type: empty, over the limit, too short, identifier.
-// `what` names the expected root type in the message ("CommandRequest").
-Status CheckFrame(std::span<const std::uint8_t> frame, std::uint32_t max_bytes,
-                  const char* identifier, std::string_view what);
-
 }  // namespace cqrs::wire

@@ -7,22 +7,6 @@
 #include "wire/value.h"
 
 namespace cqrs::wire {
-namespace {
-
-template <typename T>
-Status Verify(std::span<const std::uint8_t> aligned, const char* identifier, std::string_view what,
-              const T** out) {
-  CQRS_RETURN_IF_ERROR(CheckFrame(aligned, 1u << 30, identifier, what));
-  flatbuffers::Verifier verifier(aligned.data(), aligned.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(aligned.size()));
-  if (!verifier.VerifyBuffer<T>(identifier))
-    return Error(Code::kInvalidArgument, "{} failed FlatBuffers verification", what);
-  *out = flatbuffers::GetRoot<T>(aligned.data());
-  return OkStatus();
-}
-
-}  // namespace
-
 Status CheckEventFormat(const fb::Event& event) {
   if (event.format() == kEventFormat) return OkStatus();
   return Error(Code::kUnavailable,
@@ -32,12 +16,13 @@ Status CheckEventFormat(const fb::Event& event) {
 }
 
 Status VerifyEvent(std::span<const std::uint8_t> aligned, const fb::Event** event) {
-  CQRS_RETURN_IF_ERROR(Verify(aligned, kEventId, "Event", event));
+  CQRS_RETURN_IF_ERROR(VerifyFrame(aligned, kMaxTrustedFrameBytes, kEventId, "Event", event));
   return CheckEventFormat(**event);
 }
 
 Status VerifyEventBatch(std::span<const std::uint8_t> aligned, const fb::EventBatch** batch) {
-  CQRS_RETURN_IF_ERROR(Verify(aligned, kEventBatchId, "EventBatch", batch));
+  CQRS_RETURN_IF_ERROR(
+      VerifyFrame(aligned, kMaxTrustedFrameBytes, kEventBatchId, "EventBatch", batch));
   if (const auto* events = (*batch)->events())
     for (const fb::Event* e : *events) CQRS_RETURN_IF_ERROR(CheckEventFormat(*e));
   return OkStatus();
@@ -104,15 +89,9 @@ std::span<const std::uint8_t> ReplayRequestEncoder::Encode(std::uint64_t from_se
 DecodedReplayRequest DecodeReplayRequest(std::span<const std::uint8_t> aligned,
                                          std::uint32_t max_request_bytes) {
   DecodedReplayRequest out;
-  out.status = CheckFrame(aligned, max_request_bytes, kReplayRequestId, "ReplayRequest");
+  const fb::ReplayRequest* r = nullptr;
+  out.status = VerifyFrame(aligned, max_request_bytes, kReplayRequestId, "ReplayRequest", &r);
   if (!out.status.ok()) return out;
-  flatbuffers::Verifier verifier(aligned.data(), aligned.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(aligned.size()));
-  if (!verifier.VerifyBuffer<fb::ReplayRequest>(kReplayRequestId)) {
-    out.status = Status(Code::kInvalidArgument, "ReplayRequest failed FlatBuffers verification");
-    return out;
-  }
-  const auto* r = flatbuffers::GetRoot<fb::ReplayRequest>(aligned.data());
   out.from_seq = r->from_seq() == 0 ? 1 : r->from_seq();
   out.max_events = r->max_events() == 0 ? kDefaultReplayEvents : r->max_events();
   if (out.max_events > kMaxReplayEvents) {

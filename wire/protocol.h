@@ -1,9 +1,12 @@
 // Wire protocol constants: the file identifier of each root type and the mapping between our
-// status codes and cqrs.fb.Status. docs/PROTOCOL.md is the contract these implement.
+// status codes and cqrs.fb.Status; and the one check every frame goes through before it is read
+// (size, identifier, Verifier). docs/PROTOCOL.md is the contract these implement.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 #include "base/status.h"
 #include "schemas/cqrs_generated.h"
@@ -33,6 +36,34 @@ inline constexpr std::size_t kMinMessageBytes = 8;
 
 // At most this many frames per message (routing envelope + body); more is InvalidArgument.
 inline constexpr std::size_t kMaxFrames = 16;
+
+// The size bound for frames our own servers made (replies, events from the log): they are still
+// verified, but limited only by what a sane peer could send. Requests are bounded by
+// limits.max_request_bytes instead.
+inline constexpr std::uint32_t kMaxTrustedFrameBytes = 1u << 30;
+
+// Size (not empty, at most `max_bytes`, at least kMinMessageBytes) and file identifier of a frame
+// holding a `what`; InvalidArgument saying which, else Ok.
+Status CheckFrame(std::span<const std::uint8_t> frame, std::uint32_t max_bytes,
+                  const char* identifier, std::string_view what);
+
+// CheckFrame, then the FlatBuffers Verifier within kMaxVerifyDepth and MaxVerifyTables; sets
+// `*root`. `frame` must be 8-byte aligned (docs/DEPENDENCY_FACTS.md fact 5). The Verifier is
+// necessary, not sufficient: callers still check what it cannot (fact 6).
+template <typename T>
+Status VerifyFrame(std::span<const std::uint8_t> frame, std::uint32_t max_bytes,
+                   const char* identifier, std::string_view what, const T** root) {
+  CQRS_RETURN_IF_ERROR(CheckFrame(frame, max_bytes, identifier, what));
+  flatbuffers::Verifier verifier(frame.data(), frame.size(), kMaxVerifyDepth,
+                                 MaxVerifyTables(frame.size()));
+  if (!verifier.VerifyBuffer<T>(identifier))
+    return Error(Code::kInvalidArgument,
+                 "{} of {} bytes failed FlatBuffers verification (truncated, bad offsets, or "
+                 "over depth {} / {} tables)",
+                 what, frame.size(), kMaxVerifyDepth, MaxVerifyTables(frame.size()));
+  *root = flatbuffers::GetRoot<T>(frame.data());
+  return OkStatus();
+}
 
 inline fb::Status ToWire(Code code) { return static_cast<fb::Status>(code); }
 inline Code FromWire(fb::Status status) {

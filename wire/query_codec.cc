@@ -126,18 +126,9 @@ std::string_view QueryCollection(const fb::QueryRequest& r) {
 
 DecodedQuery DecodeQueryRequest(std::span<const std::uint8_t> frame, const QueryLimits& limits) {
   DecodedQuery out;
-  out.status = CheckFrame(frame, limits.max_request_bytes, kQueryRequestId, "QueryRequest");
+  const fb::QueryRequest* r = nullptr;
+  out.status = VerifyFrame(frame, limits.max_request_bytes, kQueryRequestId, "QueryRequest", &r);
   if (!out.status.ok()) return out;
-  flatbuffers::Verifier verifier(frame.data(), frame.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(frame.size()));
-  if (!verifier.VerifyBuffer<fb::QueryRequest>(kQueryRequestId)) {
-    out.status = Invalid(fmt::format(
-        "QueryRequest of {} bytes failed FlatBuffers verification (truncated, bad offsets, or "
-        "over depth {} / {} tables)",
-        frame.size(), kMaxVerifyDepth, MaxVerifyTables(frame.size())));
-    return out;
-  }
-  const auto* r = flatbuffers::GetRoot<fb::QueryRequest>(frame.data());
   out.request_id = r->request_id();
   auto type = static_cast<std::uint8_t>(r->query_type());
   if (r->query_type() == fb::Query::NONE) {
@@ -205,12 +196,9 @@ std::span<const std::uint8_t> QueryRequestEncoder::Encode(std::uint64_t request_
 }
 
 Status ParseQueryReply(std::span<const std::uint8_t> aligned, QueryReplyData* out) {
-  CQRS_RETURN_IF_ERROR(CheckFrame(aligned, 1u << 30, kQueryReplyId, "QueryReply"));
-  flatbuffers::Verifier verifier(aligned.data(), aligned.size(), kMaxVerifyDepth,
-                                 MaxVerifyTables(aligned.size()));
-  if (!verifier.VerifyBuffer<fb::QueryReply>(kQueryReplyId))
-    return Status(Code::kInvalidArgument, "QueryReply failed FlatBuffers verification");
-  const auto* r = flatbuffers::GetRoot<fb::QueryReply>(aligned.data());
+  const fb::QueryReply* r = nullptr;
+  CQRS_RETURN_IF_ERROR(
+      VerifyFrame(aligned, kMaxTrustedFrameBytes, kQueryReplyId, "QueryReply", &r));
   out->request_id = r->request_id();
   out->status = FromWire(r->status());
   out->message.assign(AsView(r->message()));
