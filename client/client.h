@@ -16,8 +16,8 @@
 
 #include "base/status.h"
 #include "client/query_channel.h"
+#include "security/curve_client.h"
 #include "security/keys.h"
-#include "security/zap.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
 #include "wire/value.h"

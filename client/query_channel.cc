@@ -2,7 +2,7 @@
 #include "client/query_channel.h"
 
 #include "base/clock.h"
-#include "security/zap.h"
+#include "security/curve_client.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {

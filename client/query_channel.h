@@ -12,8 +12,8 @@
 #include <zmq.hpp>
 
 #include "base/status.h"
+#include "security/curve_client.h"
 #include "security/keys.h"
-#include "security/zap.h"
 #include "wire/aligned_buffer.h"
 #include "wire/query_codec.h"
 

@@ -4,7 +4,7 @@
 #include <cerrno>
 
 #include "base/clock.h"
-#include "security/zap.h"
+#include "security/curve_client.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {

@@ -75,39 +75,6 @@ class ZapHandler {
 // ZMQ_ZAP_ENFORCE_DOMAIN on (a missing handler then refuses everyone).
 Status MakeCurveServer(zmq::socket_t& socket, const KeyPair& server);
 
-// Before connect: makes `socket` a CURVE client of `server_public_key` with `client`'s keys.
-Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,
-                       const std::string& server_public_key);
-
-// MakeCurveClient when `curve` is enabled; nothing otherwise. Throws zmq::error_t on bad keys
-// (call ClientCurve::Validate first).
-void SecureClient(zmq::socket_t& socket, const ClientCurve& curve);
-
-// A client socket's failed CURVE handshakes, seen through a socket monitor, so that a client
-// that gets no reply can say why ("the server refused this client's key") instead of only
-// timing out. Attach it right after creating the socket.
-class HandshakeWatch {
- public:
-  HandshakeWatch() = default;
-  ~HandshakeWatch() { Release(); }
-  HandshakeWatch(const HandshakeWatch&) = delete;
-  HandshakeWatch& operator=(const HandshakeWatch&) = delete;
-  // No-op when `curve` is disabled.
-  void Attach(zmq::context_t& context, zmq::socket_t& socket, const ClientCurve& curve);
-  // Reads the monitor's events (non-blocking); a description of the last failure, or "".
-  const std::string& LastFailure();
-
- private:
-  // The watched socket may already be gone (replaced, or closed first): closing it ended the
-  // monitoring, so the monitor only drops its PAIR.
-  void Release() {
-    if (monitor_) monitor_->Release();
-    monitor_.reset();
-  }
-  std::unique_ptr<wire::SocketMonitor> monitor_;
-  std::string last_failure_;
-};
-
 // The start-up self-test of a server socket already bound to `endpoint` (a concrete address):
 // a client with the server's own key must get a message through (the ZAP handler answers), and
 // a client with an unknown key and a plaintext client must not. The clients are DEALERs sending

@@ -8,6 +8,8 @@
 #include <optional>
 #include <zmq.hpp>
 
+#include "security/curve_client.h"
+
 namespace cqrs::security {
 namespace {
 

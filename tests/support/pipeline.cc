@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <zmq.hpp>
 
+#include "security/curve_client.h"
 #include "security/principals.h"
-#include "security/zap.h"
 #include "shm/control_block.h"
 
 namespace cqrs::testing {
