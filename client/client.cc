@@ -63,9 +63,7 @@ Client::Client(ClientOptions options, zmq::context_t* context)
       owned_context_(context ? nullptr : std::make_unique<zmq::context_t>(1)),
       context_(context ? context : owned_context_.get()),
       client_id_(options_.client_id),
-      ring_(options_.window),
-      base_id_(options_.first_request_id),
-      next_id_(options_.first_request_id) {
+      ring_(options_.window, options_.first_request_id) {
   // A new session's first request goes alone: the writer takes whatever id of a new client
   // reaches it first as its first, so a first request shed under overload while a later one got
   // in could never be applied. The window then grows by one per Ok, up to `window`.
@@ -120,8 +118,9 @@ void Client::Answered(Pending& p) {
 
 void Client::SendQueued() {
   if (queued_ == 0 || resend_at_ns_ != 0 || probe_id_ != 0) return;
-  for (std::uint64_t id = base_id_; id < next_id_ && queued_ > 0 && awaiting_ < cwnd_; ++id) {
-    Pending& p = Slot(id);
+  for (std::uint64_t id = ring_.base(); id < ring_.next() && queued_ > 0 && awaiting_ < cwnd_;
+       ++id) {
+    Pending& p = ring_.at(id);
     if (p.done || !p.queued) continue;
     if (p.result.attempts > 0) ++stats_.resent;
     Send(p);
@@ -129,17 +128,16 @@ void Client::SendQueued() {
 }
 
 void Client::ResendAll() {
-  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
-    Pending& p = Slot(id);
-    if (p.done || p.queued || p.outstanding > 0) continue;
+  ring_.ForEachOpen([&](Pending& p) {
+    if (p.queued || p.outstanding > 0) return;
     p.queued = true;
     ++queued_;
-  }
+  });
   SendQueued();
 }
 
 void Client::Refused(std::uint64_t id) {
-  Pending& p = Slot(id);
+  Pending& p = ring_.at(id);
   if (!p.queued) {
     p.queued = true;
     ++queued_;
@@ -155,13 +153,10 @@ void Client::Refused(std::uint64_t id) {
 }
 
 std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback done) {
-  while (in_flight() >= ring_.size()) Poll(options_.attempt_timeout);
-  std::uint64_t id = next_id_++;
-  Pending& p = Slot(id);
-  CQRS_CHECK(p.done);
+  while (ring_.full()) Poll(options_.attempt_timeout);
+  Pending& p = ring_.Add();
+  const std::uint64_t id = p.id;
   auto bytes = encoder_.Encode(client_id_, id, options_.token, commands);
-  p.id = id;
-  p.done = false;
   p.bytes.assign(bytes.begin(), bytes.end());
   p.callback = std::move(done);
   p.first_sent_ns = MonoNs();
@@ -187,20 +182,21 @@ std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback don
 void Client::HandleReply(const zmq::message_t& frame) {
   reply_buffer_.Assign(frame.data(), frame.size());
   if (!wire::ParseCommandReply(reply_buffer_.span(), &reply_).ok()) return;  // not ours: ignore
-  std::uint64_t id = reply_.request_id;
-  if (id < base_id_ || id >= next_id_) return;  // a late answer to a retired request
-  Pending& p = Slot(id);
-  if (p.done || p.id != id) return;
+  const std::uint64_t id = reply_.request_id;
+  Pending* open = ring_.Find(id);
+  if (open == nullptr) return;  // a late answer to a retired request
+  Pending& p = *open;
   Answered(p);
   if (reply_.status == Code::kOutOfOrder) {
     ++stats_.out_of_order;
     if (p.outstanding > 0) return;  // answers an older send; a newer one is on its way
     const std::uint64_t expected = reply_.expected_request_id;
-    if (id != base_id_ && (expected == 0 || (expected >= base_id_ && expected < id))) {
+    const std::uint64_t base = ring_.base();
+    if (id != base && (expected == 0 || (expected >= base && expected < id))) {
       // An earlier request was not applied (refused, lost, or still on its way): this one
       // waits for it. Resend it, not the whole window, if it is not in flight.
       if (expected != 0) {
-        Pending& missing = Slot(expected);
+        Pending& missing = ring_.at(expected);
         if (!missing.done && missing.outstanding == 0 && !missing.queued) {
           missing.queued = true;
           ++queued_;
@@ -219,7 +215,7 @@ void Client::HandleReply(const zmq::message_t& frame) {
   }
   backoff_ns_ = 0;
   if (probe_id_ == id) probe_id_ = 0;  // admitted: the queued ones follow
-  cwnd_ = std::min(cwnd_ + 1, ring_.size());
+  cwnd_ = std::min(cwnd_ + 1, ring_.capacity());
   CommandResult& r = p.result;
   r.status = reply_.status;
   r.message.assign(reply_.message);
@@ -245,17 +241,11 @@ void Client::Complete(Pending& p) {
   Callback callback = std::move(p.callback);
   p.callback = nullptr;
   if (callback) callback(p.result);
-  AdvanceBase();
-}
-
-void Client::AdvanceBase() {
-  while (base_id_ < next_id_ && Slot(base_id_).done) ++base_id_;
+  ring_.Retire();
 }
 
 void Client::AbandonSession() {
-  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
-    Pending& p = Slot(id);
-    if (p.done) continue;
+  ring_.ForEachOpen([&](Pending& p) {
     ++stats_.indeterminate;
     p.result.status = Code::kUnavailable;
     p.result.indeterminate = true;
@@ -266,23 +256,22 @@ void Client::AbandonSession() {
     if (const std::string& why = handshake_.LastFailure(); !why.empty())
       p.result.message += "; " + why;
     Complete(p);
-  }
-  base_id_ = next_id_;
+  });
   resend_at_ns_ = 0;
   probe_id_ = 0;
   if (generated_id_) {
     client_id_ = GenerateClientId();
     cwnd_ = 1;  // a new session: its first request alone again
-    base_id_ = next_id_ = options_.first_request_id;
+    ring_.Restart(options_.first_request_id);
   }
   ++stats_.reconnects;
   OpenSocket();
 }
 
 void Client::CheckTimers() {
-  if (base_id_ == next_id_) return;
+  if (ring_.empty()) return;
   std::uint64_t now = MonoNs();
-  Pending& front = Slot(base_id_);
+  Pending& front = ring_.at(ring_.base());
   if (options_.deadline.count() > 0 && now - front.first_sent_ns >= ToNs(options_.deadline)) {
     AbandonSession();
     return;
@@ -292,7 +281,7 @@ void Client::CheckTimers() {
     // socket drops whatever the old one held; resend everything with the same ids.
     ++stats_.reconnects;
     OpenSocket();
-    for (std::uint64_t id = base_id_; id < next_id_; ++id) Slot(id).outstanding = 0;
+    ring_.ForEachOpen([](Pending& p) { p.outstanding = 0; });
     awaiting_ = 0;
     resend_at_ns_ = 0;
     probe_id_ = 0;
@@ -302,7 +291,7 @@ void Client::CheckTimers() {
   if (resend_at_ns_ != 0 && now >= resend_at_ns_) {
     // The backoff is over: the oldest unanswered request goes alone; the rest wait for it.
     resend_at_ns_ = 0;
-    probe_id_ = base_id_;
+    probe_id_ = ring_.base();
     if (front.outstanding == 0) {
       ++stats_.resent;
       Send(front);
@@ -312,8 +301,8 @@ void Client::CheckTimers() {
 }
 
 std::uint64_t Client::NextTimerNs() const {
-  if (base_id_ == next_id_) return UINT64_MAX;
-  const Pending& front = ring_[base_id_ % ring_.size()];
+  if (ring_.empty()) return UINT64_MAX;
+  const Pending& front = ring_.at(ring_.base());
   std::uint64_t t = front.last_sent_ns + ToNs(options_.attempt_timeout);
   if (options_.deadline.count() > 0) t = std::min(t, front.first_sent_ns + ToNs(options_.deadline));
   if (resend_at_ns_ != 0) t = std::min(t, resend_at_ns_);

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "client/query_channel.h"
+#include "client/request_ring.h"
 #include "security/curve_client.h"
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"
@@ -135,7 +136,7 @@ class Client {
   std::size_t ServeReady(const zmq::pollitem_t* items, std::size_t count);
   std::uint64_t next_timer_ns() const;
 
-  std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
+  std::size_t in_flight() const { return ring_.in_flight(); }
   std::size_t queries_in_flight() const { return queries_->in_flight(); }
   // The highest seq of any acknowledged request: pass it as min_seq to read your writes.
   std::uint64_t last_seq() const { return last_seq_; }
@@ -156,7 +157,6 @@ class Client {
   };
 
   Client(ClientOptions options, zmq::context_t* context);
-  Pending& Slot(std::uint64_t id) { return ring_[id % ring_.size()]; }
   void OpenSocket();
   void Send(Pending& p);
   // Sends the queued requests in id order while the congestion window allows, unless a
@@ -172,7 +172,6 @@ class Client {
   void Complete(Pending& p);
   void CheckTimers();
   void AbandonSession();
-  void AdvanceBase();
   std::uint64_t NextTimerNs() const;
 
   ClientOptions options_;
@@ -182,9 +181,7 @@ class Client {
   security::HandshakeWatch handshake_;  // why the writer gives no reply, with CURVE
   std::string client_id_;
   bool generated_id_ = false;
-  std::vector<Pending> ring_;
-  std::uint64_t base_id_;  // oldest request not yet retired
-  std::uint64_t next_id_;  // id of the next request
+  RequestRing<Pending> ring_;  // base(): the oldest request not yet retired
   std::uint64_t last_seq_ = 0;
   // Overload (the writer sheds with ResourceExhausted) and lost requests (OutOfOrder): after a
   // refusal nothing more is sent until a backoff ends; then the oldest unanswered request goes

@@ -13,7 +13,7 @@ std::uint64_t ToNs(std::chrono::milliseconds ms) {
 }  // namespace
 
 QueryChannel::QueryChannel(QueryChannelOptions options, zmq::context_t& context)
-    : options_(std::move(options)), context_(context), ring_(options_.window) {}
+    : options_(std::move(options)), context_(context), ring_(options_.window, 1) {}
 
 QueryChannel::~QueryChannel() = default;
 
@@ -27,14 +27,10 @@ void QueryChannel::OpenSocket() {
 
 std::uint64_t QueryChannel::Submit(const wire::QuerySpec& query, std::uint64_t min_seq,
                                    std::uint32_t wait_ms, Callback done) {
-  CQRS_CHECK(!full());
   if (!socket_) OpenSocket();
-  std::uint64_t id = next_id_++;
-  Pending& p = Slot(id);
-  CQRS_CHECK(p.done);
+  Pending& p = ring_.Add();
+  const std::uint64_t id = p.id;
   auto bytes = encoder_.Encode(id, options_.token, min_seq, wait_ms, query);
-  p.id = id;
-  p.done = false;
   p.bytes.assign(bytes.begin(), bytes.end());
   p.callback = std::move(done);
   p.first_sent_ns = MonoNs();
@@ -63,10 +59,9 @@ void QueryChannel::HandleReadable() {
 void QueryChannel::HandleReply(const zmq::message_t& frame) {
   reply_buffer_.Assign(frame.data(), frame.size());
   if (!wire::ParseQueryReply(reply_buffer_.span(), &reply_).ok()) return;
-  std::uint64_t id = reply_.request_id;
-  if (id < base_id_ || id >= next_id_) return;  // a late duplicate of a finished query
-  Pending& p = Slot(id);
-  if (p.done || p.id != id) return;
+  Pending* open = ring_.Find(reply_.request_id);
+  if (open == nullptr) return;  // a late duplicate of a finished query
+  Pending& p = *open;
   QueryResult& r = p.result;
   r.status = reply_.status;
   r.message.swap(reply_.message);
@@ -83,15 +78,13 @@ void QueryChannel::Complete(Pending& p) {
   Callback callback = std::move(p.callback);
   p.callback = nullptr;
   if (callback) callback(p.result);
-  while (base_id_ < next_id_ && Slot(base_id_).done) ++base_id_;
+  ring_.Retire();
 }
 
 void QueryChannel::CheckTimers() {
   const std::uint64_t now = MonoNs();
   bool overdue = false;
-  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
-    Pending& p = Slot(id);
-    if (p.done) continue;
+  ring_.ForEachOpen([&](Pending& p) {
     if (options_.deadline.count() > 0 && now - p.first_sent_ns >= ToNs(options_.deadline)) {
       p.result.status = Code::kUnavailable;
       p.result.message = fmt::format("no reply from the readers within {} ms ({} attempts)",
@@ -102,21 +95,20 @@ void QueryChannel::CheckTimers() {
       p.result.next.clear();
       p.result.groups.clear();
       Complete(p);
-      continue;
+      return;
     }
     if (now - p.last_sent_ns >= p.attempt_ns) overdue = true;
-  }
+  });
   if (!overdue) return;
   // A reader died or a reply was lost: a fresh socket drops the dead pipes; resend what is open.
   OpenSocket();
-  for (std::uint64_t id = base_id_; id < next_id_; ++id)
-    if (!Slot(id).done) Send(Slot(id));
+  ring_.ForEachOpen([&](Pending& p) { Send(p); });
 }
 
 std::uint64_t QueryChannel::NextTimerNs() const {
   std::uint64_t t = UINT64_MAX;
-  for (std::uint64_t id = base_id_; id < next_id_; ++id) {
-    const Pending& p = ring_[id % ring_.size()];
+  for (std::uint64_t id = ring_.base(); id < ring_.next(); ++id) {
+    const Pending& p = ring_.at(id);
     if (p.done) continue;
     t = std::min(t, p.last_sent_ns + p.attempt_ns);
     if (options_.deadline.count() > 0) t = std::min(t, p.first_sent_ns + ToNs(options_.deadline));

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "base/status.h"
+#include "client/request_ring.h"
 #include "security/curve_client.h"
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"
@@ -50,8 +51,8 @@ class QueryChannel {
   QueryChannel(QueryChannelOptions options, zmq::context_t& context);
   ~QueryChannel();
 
-  bool full() const { return in_flight() >= ring_.size(); }
-  std::size_t in_flight() const { return static_cast<std::size_t>(next_id_ - base_id_); }
+  bool full() const { return ring_.full(); }
+  std::size_t in_flight() const { return ring_.in_flight(); }
   std::size_t completed() const { return completed_; }
 
   // Sends a query (the channel must not be full). `wait_ms`: how long the reader may wait for
@@ -79,7 +80,6 @@ class QueryChannel {
     QueryResult result;
   };
 
-  Pending& Slot(std::uint64_t id) { return ring_[id % ring_.size()]; }
   void OpenSocket();
   void Send(Pending& p);
   void Complete(Pending& p);
@@ -89,9 +89,7 @@ class QueryChannel {
   zmq::context_t& context_;
   std::unique_ptr<zmq::socket_t> socket_;
   security::HandshakeWatch handshake_;  // why the readers give no reply, with CURVE
-  std::vector<Pending> ring_;
-  std::uint64_t base_id_ = 1;
-  std::uint64_t next_id_ = 1;
+  RequestRing<Pending> ring_;
   std::size_t completed_ = 0;
   wire::QueryRequestEncoder encoder_;
   wire::AlignedBuffer reply_buffer_;
