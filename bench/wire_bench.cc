@@ -11,7 +11,6 @@
 
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
-#include "wire/command_decoder.h"
 #include "wire/query_codec.h"
 
 namespace cqrs {

@@ -95,7 +95,7 @@ int RunWrite(const WriteCommand& c) {
     // Read your write: a reader answers only from a snapshot at or past the write's seq.
     ReadOptions read;
     read.min_seq = r.seq;
-    read.wait_ms = static_cast<std::uint32_t>(c.endpoints.timeout_ms);
+    read.wait = std::chrono::milliseconds(c.endpoints.timeout_ms);
     QueryResult q = client.value()->Get(c.collection, c.key, read);
     json.pop_back();
     if (q.status == Code::kOk || q.status == Code::kNotFound) {
@@ -115,6 +115,8 @@ void AddWrite(CLI::App& app, const char* name, const char* help, Op op, int* exi
   auto c = std::make_shared<WriteCommand>();
   c->op = op;
   CLI::App* cmd = app.add_subcommand(name, help);
+  if (op == Op::kDelete)
+    cmd->alias("del");  // the name before `delete` (Op::kDelete, Client::Delete)
   c->endpoints.Add(cmd);
   cmd->add_option("collection", c->collection, "collection, [a-z0-9_]{1,64}")->required();
   cmd->add_option("key", c->key, "key, 1..507 bytes")->required();
@@ -143,7 +145,7 @@ struct ReadCommand {
 ReadOptions ToReadOptions(const ReadCommand& c) {
   ReadOptions r;
   r.min_seq = c.min_seq.value_or(0);
-  r.wait_ms = c.wait_ms;
+  r.wait = std::chrono::milliseconds(c.wait_ms);
   return r;
 }
 
@@ -422,7 +424,8 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddWrite(app, "create", "create an entity (AlreadyExists if present)", Op::kCreate, exit_code);
   AddWrite(app, "update", "merge fields into an entity (NotFound if absent)", Op::kUpdate,
            exit_code);
-  AddWrite(app, "del", "delete an entity (NotFound if absent)", Op::kDelete, exit_code);
+  AddWrite(app, "delete", "delete an entity (NotFound if absent); also `del`", Op::kDelete,
+           exit_code);
   AddReads(app, exit_code);
   AddWatch(app, exit_code);
   AddDump(app, exit_code);

@@ -1,4 +1,4 @@
-// cqrs: the command-line tool. Writes (put, create, update, del), reads (get, scan), the change
+// cqrs: the command-line tool. Writes (put, create, update, delete), reads (get, scan), the change
 // feed (watch), the whole pipeline (up), load generation (load), a read-store dump (dump), key
 // pairs and the principals file (keygen, principal).
 #include <CLI/CLI.hpp>

@@ -359,8 +359,8 @@ void Client::Flush() {
 std::uint64_t Client::SubmitQuery(const wire::QuerySpec& query, const ReadOptions& options,
                                   QueryChannel::Callback done) {
   while (queries_->full()) Poll(options_.attempt_timeout);
-  return queries_->Submit(query, options.min_seq.value_or(last_seq_), options.wait_ms,
-                          std::move(done));
+  return queries_->Submit(query, options.min_seq.value_or(last_seq_),
+                          static_cast<std::uint32_t>(options.wait.count()), std::move(done));
 }
 
 QueryResult Client::Query(const wire::QuerySpec& query, const ReadOptions& options) {
@@ -418,7 +418,7 @@ CommandResult Client::Upsert(std::string collection, std::string key,
   return Execute(cqrs::Upsert(std::move(collection), std::move(key), std::move(fields)));
 }
 
-CommandResult Client::Remove(std::string collection, std::string key,
+CommandResult Client::Delete(std::string collection, std::string key,
                              std::uint64_t expected_version) {
   return Execute(cqrs::Delete(std::move(collection), std::move(key), expected_version));
 }

@@ -50,7 +50,7 @@ struct ReadOptions {
   // acknowledged (session consistency: a client always reads its own writes). 0: any snapshot.
   std::optional<std::uint64_t> min_seq;
   // How long a reader may wait for min_seq before DeadlineExceeded (0: its default, 1 s).
-  std::uint32_t wait_ms = 0;
+  std::chrono::milliseconds wait{0};
 };
 
 // The outcome of one request.
@@ -104,7 +104,7 @@ class Client {
   CommandResult Update(std::string collection, std::string key, std::vector<FieldSpec> fields,
                        std::uint64_t expected_version = 0);
   CommandResult Upsert(std::string collection, std::string key, std::vector<FieldSpec> fields);
-  CommandResult Remove(std::string collection, std::string key, std::uint64_t expected_version = 0);
+  CommandResult Delete(std::string collection, std::string key, std::uint64_t expected_version = 0);
 
   // Pipelined: sends now (first serving replies while the window is full) and calls `done`
   // once with the outcome. Returns the request id.

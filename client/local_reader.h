@@ -1,7 +1,7 @@
 // cqrs::LocalReader: reads for a process on the pipeline's host, without a socket. Get looks in
 // the shared-memory hot cache first and otherwise reads a read-only LMDB snapshot of the read
 // store; Scan reads the snapshot. Same promises as a reader process: every answer carries the
-// seq its state is as of, never below the min_seq asked for (waiting up to `wait_ms` for the
+// seq its state is as of, never below the min_seq asked for (waiting up to `wait` for the
 // projector to apply it), and the seqs one LocalReader reports never go back.
 //
 // Views (LocalEntity::key, ::record) stay valid until the next call on the same LocalReader, or
@@ -36,7 +36,7 @@ struct LocalReaderOptions {
   std::string data_dir = "./data";
   // Only used if no process of the data dir has created the shared-memory segment yet.
   std::uint32_t cache_slots = CacheConfig().slots;
-  std::string tenant = "default";
+  std::string tenant = std::string(kDefaultTenant);
   bool use_cache = true;  // false: every Get reads LMDB (for comparison)
 };
 

@@ -2,7 +2,6 @@
 #include "base/config.h"
 #include "fuzz/fuzz_util.h"
 #include "wire/command_codec.h"
-#include "wire/command_decoder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const cqrs::Limits limits;

@@ -19,7 +19,7 @@
 #include "store/key_format.h"
 #include "store/namespaces.h"
 #include "store/read_store_format.h"
-#include "wire/command_decoder.h"
+#include "wire/command_codec.h"
 #include "wire/validate.h"
 #include "wire/value.h"
 

@@ -42,7 +42,7 @@ class ReaderServer {
   struct Slot {
     wire::InboundMessage message;
     wire::AlignedBuffer buffer;
-    wire::DecodedQuery decoded;
+    wire::DecodedQueryRequest decoded;
     std::string tenant;   // the authorized caller's
     std::string user_id;  // security on: the connection's ZAP User-Id, judged again on waking
     std::uint64_t min_seq = 0;

@@ -1,7 +1,7 @@
 // Event, EventBatch and ReplayRequest encoding and checks.
 #include "wire/event_codec.h"
 
-#include "wire/command_decoder.h"
+#include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"
 #include "wire/value.h"

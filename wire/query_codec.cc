@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "wire/command_decoder.h"
+#include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"
 #include "wire/value.h"
@@ -124,8 +124,9 @@ std::string_view QueryCollection(const fb::QueryRequest& r) {
   }
 }
 
-DecodedQuery DecodeQueryRequest(std::span<const std::uint8_t> frame, const QueryLimits& limits) {
-  DecodedQuery out;
+DecodedQueryRequest DecodeQueryRequest(std::span<const std::uint8_t> frame,
+                                       const QueryLimits& limits) {
+  DecodedQueryRequest out;
   const fb::QueryRequest* r = nullptr;
   out.status = VerifyFrame(frame, limits.max_request_bytes, kQueryRequestId, "QueryRequest", &r);
   if (!out.status.ok()) return out;

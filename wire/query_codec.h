@@ -23,14 +23,15 @@ struct QueryLimits {
   std::uint32_t max_timeout_ms = 60000;
 };
 
-struct DecodedQuery {
+struct DecodedQueryRequest {
   Status status;  // OK or InvalidArgument naming the field or limit
   std::uint64_t request_id = 0;
   const fb::QueryRequest* request = nullptr;  // set when OK; points into the buffer
 };
 
 // Verifies and checks one aligned QueryRequest frame (see docs/PROTOCOL.md for the rules).
-DecodedQuery DecodeQueryRequest(std::span<const std::uint8_t> aligned, const QueryLimits& limits);
+DecodedQueryRequest DecodeQueryRequest(std::span<const std::uint8_t> aligned,
+                                       const QueryLimits& limits);
 
 // The collection a checked query names (every query names one).
 std::string_view QueryCollection(const fb::QueryRequest& request);

@@ -16,7 +16,7 @@
 #include "base/config.h"
 #include "base/status.h"
 #include "store/write_store.h"
-#include "wire/command_decoder.h"
+#include "wire/command_codec.h"
 #include "writer/authorizer.h"
 #include "writer/command_applier.h"
 

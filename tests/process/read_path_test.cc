@@ -194,7 +194,7 @@ TEST_CASE(
   CHECK_THAT(bad.message, Catch::Contains("scan.limit 5000 is over max_scan_limit 1000"));
   ReadOptions future;
   future.min_seq = 1'000'000'000;
-  future.wait_ms = 50;
+  future.wait = std::chrono::milliseconds(50);
   auto beyond = client->Get("items", Key(1), future);  // no write has this seq
   CHECK(beyond.status == Code::kInvalidArgument);
   CHECK_THAT(beyond.message, Catch::Contains("min_seq 1000000000 is beyond the last committed"));

@@ -78,7 +78,7 @@ TEST_CASE("issue #15: queries parked on min_seq stay within reader.max_waiting_b
   // A committed seq not applied in time: DeadlineExceeded (a client may try again later).
   ReadOptions wait_briefly;
   wait_briefly.min_seq = w.seq;
-  wait_briefly.wait_ms = 50;
+  wait_briefly.wait = std::chrono::milliseconds(50);
   QueryResult late = client.value()->Get("orders", "o2", wait_briefly);
   CHECK(late.status == Code::kDeadlineExceeded);
   CHECK_THAT(late.message, Catch::Contains(fmt::format("has not applied min_seq {}", w.seq)));

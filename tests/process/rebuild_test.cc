@@ -265,7 +265,7 @@ TEST_CASE(
   REQUIRE(after.ok());
   ReadOptions at_after;
   at_after.min_seq = after.seq;
-  at_after.wait_ms = 5000;
+  at_after.wait = std::chrono::milliseconds(5000);
   QueryResult got = client->Get("orders", "after", at_after);
   INFO(got.message);
   REQUIRE(got.ok());  // only the new store ever reaches after.seq

@@ -224,7 +224,7 @@ TEST_CASE("Security on: only principals get in, each tenant sees only its own da
     }
     // Deletes and conditional updates of A's keys only ever touch B's (or nothing).
     for (int i = 50; i < 100; ++i, ++b_writes) {
-      CHECK(b.Remove("orders", fmt::format("k{:03d}", i)).status == Code::kNotFound);
+      CHECK(b.Delete("orders", fmt::format("k{:03d}", i)).status == Code::kNotFound);
       CHECK(
           b.Update("orders", fmt::format("k{:03d}", i), {{"owner", std::string("b")}}, 1).status ==
           Code::kNotFound);
@@ -496,7 +496,7 @@ TEST_CASE("issue #15: a query parked on min_seq is judged again when it wakes",
   std::thread waiting([&] {
     ReadOptions at;
     at.min_seq = w.seq;
-    at.wait_ms = 20000;
+    at.wait = std::chrono::milliseconds(20000);
     parked = parked_client->Get("orders", "k2", at);
   });
   struct Resume {  // a failed REQUIRE below must not leave the projector stopped or the thread

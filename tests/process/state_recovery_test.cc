@@ -28,7 +28,7 @@ using testing::WriterProcess;
 void Write(Client& client, std::mt19937& rng, int n) {
   for (int i = 0; i < n; ++i) {
     const std::string key = "k" + std::to_string(rng() % 300);
-    CommandResult r = rng() % 7 == 0 ? client.Remove("orders", key)
+    CommandResult r = rng() % 7 == 0 ? client.Delete("orders", key)
                                      : client.Upsert("orders", key,
                                                      {{"n", std::int64_t(rng() % 1000)},
                                                       {"s", std::string(rng() % 40, 'x')}});

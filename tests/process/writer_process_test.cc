@@ -117,10 +117,10 @@ TEST_CASE("cqrs-writer applies each op for the C++ client with the statuses clie
   CHECK(failed.status == Code::kAlreadyExists);
   CHECK(failed.failed_index == 1);
   CHECK(client->Create("orders", "o3", {}).ok());  // o3 was not created by the failed request
-  auto removed = client->Remove("orders", "o1");
+  auto removed = client->Delete("orders", "o1");
   REQUIRE(removed.ok());
   CHECK(removed.versions == std::vector<std::uint64_t>{0});
-  CHECK(client->Remove("orders", "o1").status == Code::kNotFound);
+  CHECK(client->Delete("orders", "o1").status == Code::kNotFound);
   auto bad = client->Upsert("Orders", "x", {});
   CHECK(bad.status == Code::kInvalidArgument);
   CHECK_THAT(bad.message, Catch::Contains("commands[0].collection 'Orders'"));

@@ -1,4 +1,3 @@
-#include "wire/command_decoder.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -9,8 +9,8 @@
 namespace cqrs::wire {
 namespace {
 
-DecodedQuery Decode(std::span<const std::uint8_t> bytes, AlignedBuffer* buffer,
-                    QueryLimits limits = QueryLimits()) {
+DecodedQueryRequest Decode(std::span<const std::uint8_t> bytes, AlignedBuffer* buffer,
+                           QueryLimits limits = QueryLimits()) {
   buffer->Assign(bytes.data(), bytes.size());
   return DecodeQueryRequest(buffer->span(), limits);
 }
