@@ -1,10 +1,16 @@
-// The data model's typed value, as a non-owning view: what the store's record format, the wire
-// codecs and the read side exchange without copying. Type numbers equal cqrs.fb.Value's.
+// The data model's values: a typed value as a non-owning view (ValueView, FieldView), what the
+// store's record format, the wire codecs and the read side exchange without copying (type
+// numbers equal cqrs.fb.Value's); and the owning values and commands C++ callers build (Value,
+// FieldSpec, CommandSpec: the client library, the CLI, tests). wire/value_codec.h converts them.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
 
 namespace cqrs {
 
@@ -56,5 +62,46 @@ struct FieldView {
   std::string_view name;
   ValueView value;  // kNone: "remove this field" in an update
 };
+
+enum class Op : std::uint8_t { kCreate = 0, kUpdate = 1, kUpsert = 2, kDelete = 3 };
+
+struct Bytes {
+  std::string data;  // arbitrary bytes
+  friend bool operator==(const Bytes&, const Bytes&) = default;
+};
+
+// std::monostate: no value (in an update: remove the field).
+using Value = std::variant<std::monostate, std::int64_t, double, std::string, Bytes, bool>;
+
+struct FieldSpec {
+  std::string name;
+  Value value;
+  friend bool operator==(const FieldSpec&, const FieldSpec&) = default;
+};
+
+struct CommandSpec {
+  Op op = Op::kUpsert;
+  std::string collection;
+  std::string key;
+  std::uint64_t expected_version = 0;  // 0: any
+  std::vector<FieldSpec> fields;
+};
+
+inline CommandSpec Create(std::string collection, std::string key, std::vector<FieldSpec> fields) {
+  return {Op::kCreate, std::move(collection), std::move(key), 0, std::move(fields)};
+}
+inline CommandSpec Update(std::string collection, std::string key, std::vector<FieldSpec> fields,
+                          std::uint64_t expected_version = 0) {
+  return {Op::kUpdate, std::move(collection), std::move(key), expected_version, std::move(fields)};
+}
+inline CommandSpec Upsert(std::string collection, std::string key, std::vector<FieldSpec> fields) {
+  return {Op::kUpsert, std::move(collection), std::move(key), 0, std::move(fields)};
+}
+inline CommandSpec Delete(std::string collection, std::string key,
+                          std::uint64_t expected_version = 0) {
+  return {Op::kDelete, std::move(collection), std::move(key), expected_version, {}};
+}
+
+std::string_view OpName(Op op);
 
 }  // namespace cqrs

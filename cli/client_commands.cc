@@ -18,7 +18,7 @@
 #include "client/subscriber.h"
 #include "store/read_store.h"
 #include "store/record_format.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::cli {
 namespace {

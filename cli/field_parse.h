@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::cli {
 

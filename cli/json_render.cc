@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "base/json.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include "base/value.h"
 #include "schemas/cqrs_generated.h"
 #include "wire/query_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::cli {
 

@@ -21,7 +21,7 @@
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"
 #include "wire/command_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs {
 

@@ -4,7 +4,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "wire/event_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& frame = cqrs::fuzz::Aligned(data, size);

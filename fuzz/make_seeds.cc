@@ -11,7 +11,7 @@
 #include "wire/event_codec.h"
 #include "wire/protocol.h"
 #include "wire/query_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // subscriber verifies it (with each event inside).
 #include "fuzz/fuzz_util.h"
 #include "wire/event_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& frame = cqrs::fuzz::Aligned(data, size);

@@ -6,7 +6,7 @@
 #include "store/key_format.h"
 #include "store/ordered_value.h"
 #include "store/read_store_format.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::projector {
 namespace {

@@ -21,7 +21,7 @@
 #include "store/read_store_format.h"
 #include "wire/command_codec.h"
 #include "wire/validate.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::projector {
 namespace {

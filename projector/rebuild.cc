@@ -21,7 +21,7 @@
 #include "store/write_store_format.h"
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::projector {
 namespace {

@@ -8,7 +8,7 @@
 #include "store/record_format.h"
 #include "wire/query_codec.h"
 #include "wire/validate.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::reader {
 namespace {

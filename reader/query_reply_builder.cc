@@ -3,7 +3,7 @@
 
 #include "store/record_format.h"
 #include "wire/protocol.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::reader {
 

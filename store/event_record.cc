@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::store {
 

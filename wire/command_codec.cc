@@ -7,7 +7,7 @@
 
 #include "wire/protocol.h"
 #include "wire/validate.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::wire {
 

@@ -6,7 +6,7 @@
 #include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::wire {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "base/status.h"
 #include "schemas/cqrs_generated.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::wire {
 

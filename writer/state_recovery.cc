@@ -12,7 +12,7 @@
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
 #include "wire/validate.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::writer {
 namespace {

@@ -459,7 +459,8 @@ TEST_CASE("fault: maps of 1 MiB grow under load, readers follow the resized map"
     auto c = Client::Connect(f.p.client_options());
     REQUIRE(c.ok());
     while (!stop) {
-      auto page = c.value()->Scan({"faults", "", "", "", "", 50}, ReadOptions{0, std::chrono::milliseconds(0)});
+      auto page = c.value()->Scan({"faults", "", "", "", "", 50},
+                                  ReadOptions{0, std::chrono::milliseconds(0)});
       if (page.ok()) {
         scans.fetch_add(1);
       } else {

@@ -23,7 +23,7 @@
 #include <zmq.hpp>
 
 #include "base/status.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::faults {
 

@@ -19,7 +19,7 @@
 #include "tests/support/pipeline.h"
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs {
 namespace {

@@ -21,7 +21,7 @@
 #include "wire/command_codec.h"
 #include "wire/event_codec.h"
 #include "wire/protocol.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs {
 namespace {

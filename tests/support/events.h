@@ -7,7 +7,7 @@
 
 #include "wire/aligned_buffer.h"
 #include "wire/protocol.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::testing {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "store/ordered_value.h"
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
 namespace cqrs::testing {
 

@@ -1,23 +1,7 @@
 // Conversions between owning values, value views and FlatBuffers unions.
-#include "wire/value.h"
+#include "wire/value_codec.h"
 
-namespace cqrs {
-
-std::string_view OpName(Op op) {
-  switch (op) {
-    case Op::kCreate:
-      return "Create";
-    case Op::kUpdate:
-      return "Update";
-    case Op::kUpsert:
-      return "Upsert";
-    case Op::kDelete:
-      return "Delete";
-  }
-  return "Unknown";
-}
-
-namespace wire {
+namespace cqrs::wire {
 
 ValueView ToView(const Value& v) {
   struct Visitor {
@@ -97,5 +81,4 @@ ValueView ValueOf(fb::Value type, const void* value) {
   }
 }
 
-}  // namespace wire
-}  // namespace cqrs
+}  // namespace cqrs::wire
