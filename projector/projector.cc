@@ -1,4 +1,4 @@
-// The projector's catch-up, publish, heartbeat and replay loop.
+// The projector's catch-up, publish and heartbeat loop; replays are ReplayServer's.
 #include "projector/projector.h"
 
 #include <fcntl.h>
@@ -28,18 +28,6 @@ namespace {
 
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
 using wire::AsView;
-
-// Resets a snapshot when the scope that renewed it ends (cursors of it are closed first).
-class SnapshotLease {
- public:
-  explicit SnapshotLease(store::Txn& txn) : txn_(txn) {}
-  ~SnapshotLease() {
-    if (txn_.active()) txn_.Reset();
-  }
-
- private:
-  store::Txn& txn_;
-};
 
 // Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE, Linux 3.15+, ext4, xfs,
 // tmpfs): a reader opening the path sees the old store or the new one, never neither.
@@ -75,7 +63,7 @@ Projector::Projector(const Config& config, zmq::context_t& context)
       tick_sub_(context, zmq::socket_type::sub),
       // With security on, an XPUB: each subscription is admitted by its sender's tenant and ACL.
       events_pub_(context, config.SecurityOn() ? zmq::socket_type::xpub : zmq::socket_type::pub),
-      replay_router_(context, zmq::socket_type::router),
+      replay_(config_, context),
       tick_pub_(context, zmq::socket_type::pub) {}
 
 Projector::~Projector() {
@@ -173,13 +161,7 @@ Status Projector::Init(const ProjectorOptions& options) {
     tick_sub_.set(zmq::sockopt::subscribe, "");
     tick_sub_.connect(config_.TickEndpoint());
     CQRS_RETURN_IF_ERROR(BindEvents(config_.EventsEndpoint()));
-    wire::SocketTuning tuning;
-    tuning.max_message_bytes = config_.limits.max_request_bytes;
-    wire::ConfigureRouter(replay_router_, tuning);
-    if (security_)
-      CQRS_RETURN_IF_ERROR(
-          security_->SecureAndTest(context_, replay_router_, security::ServerSocket::kRouter));
-    replay_endpoint_ = wire::BindResolved(replay_router_, config_.ReplayEndpoint());
+    CQRS_RETURN_IF_ERROR(replay_.Bind(config_.ReplayEndpoint(), security_.get()));
     tick_pub_.set(zmq::sockopt::sndhwm, 16);
     tick_pub_.set(zmq::sockopt::linger, 0);
     wire::BindResolved(tick_pub_, config_.ProjectorTickEndpoint());
@@ -252,7 +234,7 @@ Status Projector::ReloadSecurity() {
 
 Result<std::size_t> Projector::ReadBatch() {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
-  SnapshotLease lease(log_snapshot_);
+  store::SnapshotLease lease(log_snapshot_);
   auto cursor = store::Cursor::Open(log_snapshot_, write_->dbs().events);
   if (!cursor.ok()) return cursor.status();
   store::KeyBuffer from = store::SeqKey(applied_seq_ + 1);
@@ -390,102 +372,6 @@ void Projector::PublishHeartbeat() {
   }
 }
 
-Status Projector::CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head,
-                                std::string_view tenant) {
-  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
-  SnapshotLease log_lease(log_snapshot_);
-  store::Txn& log = log_snapshot_;
-  auto add = [&](std::string_view value) -> Status {
-    event_buffer_.Assign(value.data(), value.size());
-    const fb::Event* event = nullptr;
-    CQRS_RETURN_IF_ERROR(wire::VerifyEvent(event_buffer_.span(), &event));
-    batch_builder_.Add(*event);
-    return OkStatus();
-  };
-  auto full = [&] {
-    return batch_builder_.size() >= request.max_events ||
-           batch_builder_.bytes() >= wire::kMaxReplayBytes;
-  };
-  if (request.collection.empty()) {
-    auto cursor = store::Cursor::Open(log, write_->dbs().events);
-    if (!cursor.ok()) return cursor.status();
-    store::KeyBuffer from = store::SeqKey(request.from_seq);
-    std::string_view key = from.view(), value;
-    for (Status s = cursor->Get(MDB_SET_RANGE, &key, &value); s.ok() && !full();
-         s = cursor->Get(MDB_NEXT, &key, &value)) {
-      if (store::DecodeSeqKey(key) > head) break;
-      CQRS_RETURN_IF_ERROR(add(value));
-    }
-    return OkStatus();
-  }
-  // One collection: walk its index in the read store, fetch each event from the log.
-  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(read_->env(), &index_snapshot_));
-  SnapshotLease index_lease(index_snapshot_);
-  store::Txn& index = index_snapshot_;
-  std::uint32_t ns = 0;
-  Status s = read_->namespaces().Lookup(index, tenant, request.collection, &ns);
-  if (s.code() == Code::kNotFound) return OkStatus();
-  CQRS_RETURN_IF_ERROR(s);
-  auto cursor = store::Cursor::Open(index, read_->dbs().collection_log);
-  if (!cursor.ok()) return cursor.status();
-  store::KeyBuffer from = store::CollectionLogKey(ns, request.from_seq);
-  std::string_view key = from.view(), value;
-  for (s = cursor->Get(MDB_SET_RANGE, &key, &value); s.ok() && !full();
-       s = cursor->Get(MDB_NEXT, &key, &value)) {
-    const auto* k = reinterpret_cast<const std::uint8_t*>(key.data());
-    if (key.size() != 12 || store::GetU32BE(k) != ns) break;
-    std::uint64_t seq = store::GetU64BE(k + 4);
-    if (seq > head) break;
-    std::string_view event;
-    CQRS_RETURN_IF_ERROR(log.Get(write_->dbs().events, store::SeqKey(seq).view(), &event));
-    CQRS_RETURN_IF_ERROR(add(event));
-  }
-  return OkStatus();
-}
-
-Status Projector::AuthorizeReplay(const wire::DecodedReplayRequest& request,
-                                  std::string_view* tenant) {
-  Status refusal;
-  const security::Principal* p =
-      security_->Authenticate(security::UserId(replay_message_.body()), &refusal);
-  if (p == nullptr) return refusal;
-  // The global seq interleaves every tenant's events: only a collection's log is the tenant's.
-  if (request.collection.empty())
-    return Error(Code::kPermissionDenied,
-                 "with security on a replay names a collection (principal \"{}\")", p->name);
-  if (!p->Allows(security::Access::kRead, request.collection))
-    return Error(Code::kPermissionDenied, "principal \"{}\" may not read collection \"{}\"",
-                 p->name, request.collection);
-  *tenant = p->tenant;
-  return OkStatus();
-}
-
-void Projector::ServeReplay() {
-  for (int served = 0; served < 16; ++served) {
-    if (!replay_message_.TryReceive(replay_router_)) return;
-    const zmq::message_t& body = replay_message_.body();
-    replay_buffer_.Assign(body.data(), body.size());
-    auto request =
-        wire::DecodeReplayRequest(replay_buffer_.span(), config_.limits.max_request_bytes);
-    batch_builder_.Begin();
-    Status s = request.status;
-    const std::uint64_t head = applied_seq_;
-    std::string_view tenant = kDefaultTenant;
-    if (s.ok() && security_) s = AuthorizeReplay(request, &tenant);
-    if (s.ok()) s = CollectReplay(request, head, tenant);
-    if (!s.ok()) {
-      batch_builder_.Begin();
-      if (s.code() != Code::kInvalidArgument) spdlog::error("replay: {}", s.ToString());
-    }
-    auto reply = batch_builder_.Finish(s.code(), s.message(), head);
-    (void)wire::SendEnvelopeReply(replay_router_, replay_message_.envelope(), reply);
-    if (control_)
-      control_->slot(shm::kProjectorSlot)
-          .counters[shm::kReplayRequests]
-          .fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
 Status Projector::OpenLiveStore(const std::string& dir) {
   store::ReadStoreOptions r;
   r.dir = dir;
@@ -561,7 +447,7 @@ Status Projector::FinishRebuild() {
   // Close both without syncing (the old one is removed later; the new one is reopened at once,
   // its unsynced guard of this boot kept: a machine crash still rebuilds it, and with
   // sync_read_store the reopen syncs it), swap the directories, reopen.
-  index_snapshot_ = store::Txn();
+  replay_.ForgetReadStore();
   r->target.applier.reset();
   r->target.store->LeaveUnsynced();
   r->target.store.reset();
@@ -647,7 +533,7 @@ void Projector::Run(const std::atomic<bool>& stop) {
   auto now = Clock::now();
   auto next_heartbeat = now, next_poll = now, next_check = now + check;
   zmq::pollitem_t items[] = {{tick_sub_.handle(), 0, ZMQ_POLLIN, 0},
-                             {replay_router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {replay_.socket().handle(), 0, ZMQ_POLLIN, 0},
                              {events_pub_.handle(), 0, ZMQ_POLLIN, 0}};
   // The events socket is polled only with security on (it then carries subscriptions to admit).
   const std::size_t polled = security_ ? 3 : 2;
@@ -684,7 +570,13 @@ void Projector::Run(const std::atomic<bool>& stop) {
         throw std::runtime_error(s.ToString());
       }
     }
-    if (items[1].revents & ZMQ_POLLIN) ServeReplay();
+    if (items[1].revents & ZMQ_POLLIN) {
+      const int served = replay_.Serve(*write_, *read_, applied_seq_, security_.get());
+      if (control_)
+        control_->slot(shm::kProjectorSlot)
+            .counters[shm::kReplayRequests]
+            .fetch_add(static_cast<std::uint64_t>(served), std::memory_order_relaxed);
+    }
     if (security_) {
       if (items[2].revents & ZMQ_POLLIN) AdmitSubscriptions();
       if (Status s = ReloadSecurity(); !s.ok()) {

@@ -1,8 +1,8 @@
 // Projector: the cqrs-projector process's loop. Woken by the writer's commit tick (and a timer),
 // it reads new events from the write store's log through short read snapshots, applies them to
 // the read store with its checkpoint in the same transaction (exactly once across crashes), then
-// publishes each event on PUB, ticks the readers and heartbeats. It also answers replay requests
-// from the log, never past what the read store has applied.
+// publishes each event on PUB, ticks the readers and heartbeats. Its ReplayServer answers replay
+// requests from the log, never past what the read store has applied.
 #pragma once
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "projector/event_applier.h"
+#include "projector/replay_server.h"
 #include "security/server_security.h"
 #include "shm/control_block.h"
 #include "store/read_store.h"
@@ -52,7 +53,7 @@ class Projector {
   // True while a rebuild runs in the background (cqrs rebuild, or changed read models).
   bool rebuilding() const { return rebuild_ != nullptr; }
   const std::string& events_endpoint() const { return events_endpoint_; }
-  const std::string& replay_endpoint() const { return replay_endpoint_; }
+  const std::string& replay_endpoint() const { return replay_.endpoint(); }
 
  private:
   Projector(const Config& config, zmq::context_t& context);
@@ -68,11 +69,6 @@ class Projector {
   void PublishBatch(std::size_t count);
   void PublishHeartbeat();
   void PublishTick();
-  void ServeReplay();
-  // Security on: the replay's principal may read the named collection; sets its tenant.
-  Status AuthorizeReplay(const wire::DecodedReplayRequest& request, std::string_view* tenant);
-  Status CollectReplay(const wire::DecodedReplayRequest& request, std::uint64_t head,
-                       std::string_view tenant);
   // Binds the events socket (CURVE and XPUB_MANUAL with security on).
   Status BindEvents(const std::string& endpoint);
   // Security on: applies the subscriptions the events XPUB received that their sender's
@@ -108,26 +104,21 @@ class Projector {
   LogLimiter refusal_log_;
   std::uint64_t applied_seq_ = 0;
 
-  // Read snapshots of the log and of the read store, reset between uses and renewed: their
-  // reader slots are taken once, not per batch.
+  // A read snapshot of the log, reset between uses and renewed: its reader slot is taken once,
+  // not per batch.
   store::Txn log_snapshot_;
-  store::Txn index_snapshot_;
   std::vector<wire::AlignedBuffer> batch_;  // event copies of the current batch
   std::string topic_;
   wire::EventBatchBuilder batch_builder_;
-  wire::InboundMessage replay_message_;
-  wire::AlignedBuffer replay_buffer_;
-  wire::AlignedBuffer event_buffer_;
   shm::CacheKey cache_key_;
   std::vector<FieldView> cache_fields_;
   store::RecordBuilder cache_record_;
 
   zmq::socket_t tick_sub_;
   zmq::socket_t events_pub_;
-  zmq::socket_t replay_router_;
+  ReplayServer replay_;
   zmq::socket_t tick_pub_;
   std::string events_endpoint_;
-  std::string replay_endpoint_;
 };
 
 }  // namespace cqrs::projector

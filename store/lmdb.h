@@ -182,6 +182,21 @@ class Txn {
 // as it is not needed: a held snapshot pins pages.
 Status RenewSnapshot(LmdbEnv& env, Txn* txn);
 
+// Resets a renewed snapshot when the scope that uses it ends (declare it after RenewSnapshot,
+// before the snapshot's cursors, so that they are closed first).
+class SnapshotLease {
+ public:
+  explicit SnapshotLease(Txn& txn) : txn_(txn) {}
+  ~SnapshotLease() {
+    if (txn_.active()) txn_.Reset();
+  }
+  SnapshotLease(const SnapshotLease&) = delete;
+  SnapshotLease& operator=(const SnapshotLease&) = delete;
+
+ private:
+  Txn& txn_;
+};
+
 // A cursor over one database inside one transaction. Move-only; closed on destruction (a
 // write-txn cursor must be destroyed before its transaction ends).
 class Cursor {
