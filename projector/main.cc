@@ -8,7 +8,7 @@
 #include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
-#include "projector/projector.h"
+#include "projector/projector_server.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-projector: builds the read store from the event log and publishes events"};
@@ -46,10 +46,10 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    std::unique_ptr<cqrs::projector::Projector> projector;
+    std::unique_ptr<cqrs::projector::ProjectorServer> projector;
     // The writer creates the write store: wait for it rather than fail when started together.
     for (bool logged = false; !stop.load();) {
-      auto opened = cqrs::projector::Projector::Open(config, context, options);
+      auto opened = cqrs::projector::ProjectorServer::Open(config, context, options);
       if (opened.ok()) {
         projector = std::move(opened).value();
         break;

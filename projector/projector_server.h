@@ -1,6 +1,6 @@
-// Projector: the cqrs-projector process's loop. Woken by the writer's commit tick (and a timer),
-// it reads new events from the write store's log through short read snapshots, applies them to
-// the read store with its checkpoint in the same transaction (exactly once across crashes), then
+// ProjectorServer: the cqrs-projector process's loop. Woken by the writer's commit tick (and a
+// timer), it reads new events from the write store's log through short read snapshots, applies them
+// to the read store with its checkpoint in the same transaction (exactly once across crashes), then
 // publishes each event on PUB, ticks the readers and heartbeats. Its ReplayServer answers replay
 // requests from the log, never past what the read store has applied.
 #pragma once
@@ -34,13 +34,14 @@ struct ProjectorOptions {
 };
 
 // Not thread-safe: Run() on one thread.
-class Projector {
+class ProjectorServer {
  public:
   // Opens <data>/write read-only (Unavailable while it does not exist yet) and the read store,
   // checks that the read store follows this write store, and binds the endpoints.
-  static Result<std::unique_ptr<Projector>> Open(const Config& config, zmq::context_t& context,
-                                                 const ProjectorOptions& options);
-  ~Projector();
+  static Result<std::unique_ptr<ProjectorServer>> Open(const Config& config,
+                                                       zmq::context_t& context,
+                                                       const ProjectorOptions& options);
+  ~ProjectorServer();
 
   // Serves until `stop` becomes true.
   void Run(const std::atomic<bool>& stop);
@@ -56,7 +57,7 @@ class Projector {
   const std::string& replay_endpoint() const { return replay_.endpoint(); }
 
  private:
-  Projector(const Config& config, zmq::context_t& context);
+  ProjectorServer(const Config& config, zmq::context_t& context);
   Status Init(const ProjectorOptions& options);
   Result<std::size_t> ReadBatch();
   Status ApplyBatch(std::size_t count);

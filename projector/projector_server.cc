@@ -1,5 +1,5 @@
 // The projector's catch-up, publish and heartbeat loop; replays are ReplayServer's.
-#include "projector/projector.h"
+#include "projector/projector_server.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -41,7 +41,7 @@ Status ExchangePaths(const std::string& a, const std::string& b) {
 }  // namespace
 
 // A rebuild in progress: the store being built and the thread building it.
-struct Projector::Rebuild {
+struct ProjectorServer::Rebuild {
   RebuildTarget target;
   std::thread thread;
   std::atomic<bool> done{false};
@@ -57,7 +57,7 @@ struct Projector::Rebuild {
   }
 };
 
-Projector::Projector(const Config& config, zmq::context_t& context)
+ProjectorServer::ProjectorServer(const Config& config, zmq::context_t& context)
     : config_(config),
       context_(context),
       tick_sub_(context, zmq::socket_type::sub),
@@ -66,18 +66,19 @@ Projector::Projector(const Config& config, zmq::context_t& context)
       replay_(config_, context),
       tick_pub_(context, zmq::socket_type::pub) {}
 
-Projector::~Projector() {
+ProjectorServer::~ProjectorServer() {
   rebuild_.reset();  // stop and join the rebuild thread before the stores and shm it uses go
 }
 
-Result<std::unique_ptr<Projector>> Projector::Open(const Config& config, zmq::context_t& context,
-                                                   const ProjectorOptions& options) {
-  std::unique_ptr<Projector> p(new Projector(config, context));
+Result<std::unique_ptr<ProjectorServer>> ProjectorServer::Open(const Config& config,
+                                                               zmq::context_t& context,
+                                                               const ProjectorOptions& options) {
+  std::unique_ptr<ProjectorServer> p(new ProjectorServer(config, context));
   CQRS_RETURN_IF_ERROR(p->Init(options));
   return p;
 }
 
-Status Projector::Init(const ProjectorOptions& options) {
+Status ProjectorServer::Init(const ProjectorOptions& options) {
   serve_ = options.serve;
   const std::filesystem::path data(config_.data_dir);
   store::WriteStoreOptions w;
@@ -171,7 +172,7 @@ Status Projector::Init(const ProjectorOptions& options) {
   return OkStatus();
 }
 
-Status Projector::BindEvents(const std::string& endpoint) {
+Status ProjectorServer::BindEvents(const std::string& endpoint) {
   events_pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.projector.events_sndhwm));
   events_pub_.set(zmq::sockopt::linger, 0);
   if (security_) {
@@ -183,7 +184,7 @@ Status Projector::BindEvents(const std::string& endpoint) {
   return OkStatus();
 }
 
-void Projector::AdmitSubscriptions() {
+void ProjectorServer::AdmitSubscriptions() {
   for (int handled = 0; handled < 64; ++handled) {
     zmq::message_t msg;
     if (!wire::TryRecv(events_pub_, msg)) return;
@@ -214,7 +215,7 @@ void Projector::AdmitSubscriptions() {
   }
 }
 
-Status Projector::ReloadSecurity() {
+Status ProjectorServer::ReloadSecurity() {
   if (!security_->ReloadIfSignalled()) return OkStatus();
   // Subscriptions are admitted once, not per message: cut every subscriber so each comes back
   // through ZAP and admission under the new principals (the rest replay what they missed).
@@ -232,7 +233,7 @@ Status Projector::ReloadSecurity() {
   }
 }
 
-Result<std::size_t> Projector::ReadBatch() {
+Result<std::size_t> ProjectorServer::ReadBatch() {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
   store::SnapshotLease lease(log_snapshot_);
   auto cursor = store::Cursor::Open(log_snapshot_, write_->dbs().events);
@@ -251,7 +252,7 @@ Result<std::size_t> Projector::ReadBatch() {
   return count;
 }
 
-Status Projector::ApplyBatch(std::size_t count) {
+Status ProjectorServer::ApplyBatch(std::size_t count) {
   for (;;) {
     auto begun = store::Txn::BeginWrite(read_->env());
     if (!begun.ok()) return begun.status();
@@ -280,7 +281,7 @@ Status Projector::ApplyBatch(std::size_t count) {
   }
 }
 
-Result<std::uint64_t> Projector::CatchUp() {
+Result<std::uint64_t> ProjectorServer::CatchUp() {
   std::uint64_t total = 0;
   for (;;) {
     auto count = ReadBatch();
@@ -310,7 +311,7 @@ Result<std::uint64_t> Projector::CatchUp() {
   return total;
 }
 
-void Projector::UpdateCache(std::size_t count) {
+void ProjectorServer::UpdateCache(std::size_t count) {
   shm::HotCache& cache = control_->cache();
   if (!cache.enabled()) return;
   std::uint64_t writes = 0;
@@ -328,13 +329,13 @@ void Projector::UpdateCache(std::size_t count) {
       .fetch_add(writes, std::memory_order_relaxed);
 }
 
-void Projector::ClearCache() {
+void ProjectorServer::ClearCache() {
   const std::uint32_t odd = control_->cache().CountMidWrite();
   if (odd > 0) spdlog::info("hot cache: {} slots left mid-write by a killed projector", odd);
   control_->cache().Clear();
 }
 
-void Projector::PublishBatch(std::size_t count) {
+void ProjectorServer::PublishBatch(std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     const auto* event = flatbuffers::GetRoot<fb::Event>(batch_[i].data());  // verified
     wire::EventTopic(*event, security_ != nullptr, &topic_);
@@ -351,14 +352,14 @@ void Projector::PublishBatch(std::size_t count) {
         .fetch_add(count, std::memory_order_relaxed);
 }
 
-void Projector::PublishTick() {
+void ProjectorServer::PublishTick() {
   std::uint8_t buf[8];
   store::PutU64LE(buf, applied_seq_);
   zmq::message_t msg(buf, sizeof buf);
   (void)tick_pub_.send(msg, zmq::send_flags::dontwait);
 }
 
-void Projector::PublishHeartbeat() {
+void ProjectorServer::PublishHeartbeat() {
   batch_builder_.Begin();
   auto bytes = batch_builder_.Finish(Code::kOk, {}, applied_seq_);
   zmq::message_t topic(wire::kHeartbeatTopic.data(), wire::kHeartbeatTopic.size());
@@ -372,7 +373,7 @@ void Projector::PublishHeartbeat() {
   }
 }
 
-Status Projector::OpenLiveStore(const std::string& dir) {
+Status ProjectorServer::OpenLiveStore(const std::string& dir) {
   store::ReadStoreOptions r;
   r.dir = dir;
   r.map_size = config_.projector.map_size_mb << 20;
@@ -387,7 +388,7 @@ Status Projector::OpenLiveStore(const std::string& dir) {
   return OkStatus();
 }
 
-void Projector::MaybeStartRebuild() {
+void ProjectorServer::MaybeStartRebuild() {
   if (rebuild_ || !control_ || !serve_) return;
   const std::uint64_t requests = control_->seqs().rebuild_requests.load(std::memory_order_acquire);
   const std::uint64_t served = control_->seqs().rebuilds_done.load(std::memory_order_acquire);
@@ -396,7 +397,7 @@ void Projector::MaybeStartRebuild() {
     spdlog::error("cannot start a rebuild: {}", s.ToString());
 }
 
-Status Projector::StartRebuild(std::uint64_t serves_request) {
+Status ProjectorServer::StartRebuild(std::uint64_t serves_request) {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
   auto last = write_->LastSeq(log_snapshot_);
   log_snapshot_.Reset();
@@ -433,7 +434,7 @@ Status Projector::StartRebuild(std::uint64_t serves_request) {
   return OkStatus();
 }
 
-Status Projector::FinishRebuild() {
+Status ProjectorServer::FinishRebuild() {
   std::unique_ptr<Rebuild> r = std::move(rebuild_);
   r->thread.join();
   CQRS_RETURN_IF_ERROR(r->status);
@@ -484,7 +485,7 @@ Status Projector::FinishRebuild() {
   return OkStatus();
 }
 
-void Projector::RemoveOldStores() {
+void ProjectorServer::RemoveOldStores() {
   const std::filesystem::path read(read_dir_);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(read.parent_path(), ec)) {
@@ -512,7 +513,7 @@ void Projector::RemoveOldStores() {
   }
 }
 
-void Projector::CheckReaders() {
+void ProjectorServer::CheckReaders() {
   if (serve_) RemoveOldStores();
   for (store::LmdbEnv* env : {&write_->env(), &read_->env()}) {
     auto cleared = env->ReaderCheck();
@@ -525,7 +526,7 @@ void Projector::CheckReaders() {
   }
 }
 
-void Projector::Run(const std::atomic<bool>& stop) {
+void ProjectorServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
   const auto heartbeat = std::chrono::milliseconds(config_.projector.heartbeat_ms);
   const auto poll = std::chrono::milliseconds(config_.projector.poll_ms);
