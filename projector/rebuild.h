@@ -12,6 +12,7 @@
 
 #include "base/config.h"
 #include "base/status.h"
+#include "projector/derive_read_models.h"
 #include "projector/event_applier.h"
 #include "store/read_store.h"
 #include "store/write_store.h"
@@ -41,17 +42,6 @@ Result<std::uint64_t> BulkApplyLog(store::WriteStore& log, store::ReadStore& sto
                                    std::uint64_t to_seq, std::size_t events_per_txn,
                                    const std::atomic<bool>& cancel,
                                    const std::function<void(std::uint64_t)>& progress);
-// Memory DeriveReadModels gathers entries in before writing them out.
-inline constexpr std::size_t kDeriveBudgetBytes = 256u << 20;
-
-// Builds the indexes and aggregates `models` declares from the entities of `store`, which must
-// have none yet (its events were applied by an EventApplier without models), in one transaction:
-// per (tenant, collection) with declarations, one scan of its entities gathers each index's keys
-// by value (entity keys come in order, so only the distinct values are sorted) and each
-// aggregate's cells, and writes them in order with MDB_APPEND. Past `budget_bytes` of gathered
-// entries it writes what it has and goes on (aggregate cells then add up).
-Status DeriveReadModels(store::ReadStore& store, const std::vector<CollectionSpec>& models,
-                        std::size_t budget_bytes);
 
 // A read store being built in `dir` (created empty; whatever was there is removed first);
 // `applier` is set by BuildRebuildTarget, for the tail.
