@@ -60,6 +60,7 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
   auto write = store::WriteStore::Open(w);
   if (!write.ok()) return write.status();
   write_ = std::move(write).value();
+  source_ = std::make_unique<LogEventSource>(*write_);
 
   read_dir_ = options.read_dir.empty() ? (data / "read").string() : options.read_dir;
   CQRS_RETURN_IF_ERROR(OpenLiveStore(read_dir_));
@@ -204,25 +205,6 @@ Status ProjectorServer::ReloadSecurity() {
   }
 }
 
-Result<std::size_t> ProjectorServer::ReadBatch() {
-  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &log_snapshot_));
-  store::SnapshotLease lease(log_snapshot_);
-  auto cursor = store::Cursor::Open(log_snapshot_, write_->dbs().events);
-  if (!cursor.ok()) return cursor.status();
-  store::KeyBuffer from = store::SeqKey(applied_seq_ + 1);
-  std::string_view key = from.view(), value;
-  std::size_t count = 0, bytes = 0;
-  Status s = cursor->Get(MDB_SET_RANGE, &key, &value);
-  while (s.ok() && count < config_.projector.batch_max_events && bytes < kMaxBatchBytes) {
-    if (batch_.size() == count) batch_.emplace_back();
-    batch_[count++].Assign(value.data(), value.size());
-    bytes += value.size();
-    s = cursor->Get(MDB_NEXT, &key, &value);
-  }
-  if (!s.ok() && s.code() != Code::kNotFound) return s;
-  return count;
-}
-
 Status ProjectorServer::ApplyBatch(std::size_t count) {
   for (;;) {
     auto begun = store::Txn::BeginWrite(read_->env());
@@ -255,7 +237,8 @@ Status ProjectorServer::ApplyBatch(std::size_t count) {
 Result<std::uint64_t> ProjectorServer::CatchUp() {
   std::uint64_t total = 0;
   for (;;) {
-    auto count = ReadBatch();
+    auto count =
+        source_->Read(applied_seq_, config_.projector.batch_max_events, kMaxBatchBytes, &batch_);
     if (!count.ok()) return count.status();
     if (count.value() == 0) break;
     CQRS_RETURN_IF_ERROR(ApplyBatch(count.value()));

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "projector/event_applier.h"
+#include "projector/event_source.h"
 #include "projector/replay_server.h"
 #include "security/server_security.h"
 #include "shm/control_block.h"
@@ -59,7 +60,6 @@ class ProjectorServer {
  private:
   ProjectorServer(const Config& config, zmq::context_t& context);
   Status Init(const ProjectorOptions& options);
-  Result<std::size_t> ReadBatch();
   Status ApplyBatch(std::size_t count);
   // The hot cache after a batch's commit, before its applied seq is published: each event's
   // entity record, as of the event's seq (a delete clears the key's slot).
@@ -92,6 +92,7 @@ class ProjectorServer {
   zmq::context_t& context_;
   bool serve_ = true;
   std::unique_ptr<store::WriteStore> write_;
+  std::unique_ptr<EventSource> source_;  // the events to apply: the log above
   std::unique_ptr<store::ReadStore> read_;
   std::unique_ptr<EventApplier> applier_;
   std::string read_dir_;

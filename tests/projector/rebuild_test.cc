@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "projector/event_source.h"
 #include "store/key_format.h"
 #include "store/write_store_format.h"
 #include "tests/support/events.h"
@@ -205,6 +206,35 @@ TEST_CASE("A bulk rebuild refuses a log entry that is not the event of its seq",
   // Nothing of the failed window was committed.
   auto read = store::Txn::BeginRead(s.bulk->env());
   CHECK(s.bulk->ReadCheckpoint(read.value())->applied_seq == 0);
+}
+
+TEST_CASE("LogEventSource hands out the events after a seq, in order, bounded by count and bytes",
+          "[projector][source]") {
+  Stores s;
+  std::mt19937_64 rng(5);
+  s.Append(RandomLog(rng, 1, 300));
+  LogEventSource source(*s.log);
+  std::vector<wire::AlignedBuffer> out;
+  auto n = source.Read(0, 100, 1 << 20, &out);
+  REQUIRE(n.ok());
+  REQUIRE(n.value() == 100);
+  for (std::size_t i = 0; i < 100; ++i) CHECK(AsEvent(out[i]).seq() == i + 1);
+  n = source.Read(250, 100, 1 << 20, &out);
+  REQUIRE(n.ok());
+  REQUIRE(n.value() == 50);
+  CHECK(AsEvent(out[0]).seq() == 251);
+  CHECK(AsEvent(out[49]).seq() == 300);
+  n = source.Read(300, 100, 1 << 20, &out);
+  REQUIRE(n.ok());
+  CHECK(n.value() == 0);              // nothing yet
+  n = source.Read(0, 1000, 1, &out);  // the byte bound: the event that reaches it ends the read
+  REQUIRE(n.ok());
+  CHECK(n.value() == 1);
+  s.Append(RandomLog(rng, 301, 5));  // committed later: the next read's snapshot sees it
+  n = source.Read(300, 100, 1 << 20, &out);
+  REQUIRE(n.ok());
+  CHECK(n.value() == 5);
+  CHECK(AsEvent(out[4]).seq() == 305);
 }
 
 }  // namespace cqrs::projector
