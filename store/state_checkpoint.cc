@@ -13,6 +13,7 @@
 
 #include "base/fault.h"
 #include "base/files.h"
+#include "base/log.h"
 #include "store/namespaces.h"
 #include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
@@ -152,6 +153,13 @@ std::vector<StateCheckpoint> ListStateCheckpoints(const std::string& dir, bool r
       continue;
     }
     if (!name.starts_with("state-") || !name.ends_with(".mdb") || name.size() != 30) continue;
+    if (remove_leftovers && !fs::exists(dir + "/" + name.substr(0, 26) + ".sum", ec)) {
+      // Renamed, but a crash came before its .sum was: it cannot be verified, so never used.
+      spdlog::warn("state checkpoint {} has no .sum (a crash between its renames): removed",
+                   entry.path().string());
+      fs::remove(entry.path(), ec);
+      continue;
+    }
     StateCheckpoint c;
     c.path = entry.path().string();
     c.seq = std::strtoull(name.substr(6, 20).c_str(), nullptr, 10);

@@ -30,8 +30,8 @@ struct StateCheckpoint {
 // leaves no checkpoint and removes its temp files.
 Result<StateCheckpoint> WriteStateCheckpoint(StateStore& state, const std::string& dir);
 
-// The checkpoints in `dir` by name, newest first (not yet verified). Removes leftover .tmp files
-// when `remove_leftovers`.
+// The checkpoints in `dir` by name, newest first (not yet verified). When `remove_leftovers`,
+// removes what a crash during a checkpoint leaves: .tmp files, and a copy without its .sum.
 std::vector<StateCheckpoint> ListStateCheckpoints(const std::string& dir, bool remove_leftovers);
 
 // Checks a checkpoint against its .sum: size, checksum, and that it caches the log `store_id`.

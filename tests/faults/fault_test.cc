@@ -343,8 +343,9 @@ TEST_CASE("fault: faked machine restarts under load, and writer deaths mid-check
   const std::string log = testing::ReadFile(f.p.log_path);
   std::printf(
       "faked reboot: %d restarts faked, %d deaths mid-checkpoint, %zu restores from a "
-      "checkpoint, %zu checkpoints not used\n",
-      faked, died, Occurrences(log, "restored from checkpoint"), Occurrences(log, "not used:"));
+      "checkpoint, %zu checkpoints not used, %zu without a .sum removed\n",
+      faked, died, Occurrences(log, "restored from checkpoint"), Occurrences(log, "not used:"),
+      Occurrences(log, "has no .sum"));
   CHECK(Occurrences(log, "entity state rebuilt") >= static_cast<std::size_t>(faked));
   CHECK(Occurrences(log, "restored from checkpoint") > 0);
   testing::CheckStateEqualsFullReplay(f.p.data_dir, f.dir / "replayed");

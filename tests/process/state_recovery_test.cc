@@ -103,8 +103,13 @@ TEST_CASE(
   CHECK(newest > older);
 
   SECTION("the newest checkpoint, then head - checkpoint events") {
-    // A crash in the middle of a checkpoint leaves a temp file: never used, removed.
+    // A crash in the middle of a checkpoint leaves a temp file, or a copy renamed without its
+    // .sum: never used, removed.
     testing::WriteFile(checkpoints + "/state.mdb.tmp", "half a copy");
+    const std::string unsummed = checkpoints + "/state-" +
+                                 std::string(20 - std::to_string(head + 1).size(), '0') +
+                                 std::to_string(head + 1) + ".mdb";
+    std::filesystem::copy_file(all[0].path, unsummed);
     FakeReboot(writer);
     const std::size_t from = testing::ReadFile(writer.log_path).size();
     writer.Start();
@@ -112,6 +117,7 @@ TEST_CASE(
     CHECK(restored == newest);
     CHECK(applied == head - newest);
     CHECK_FALSE(std::filesystem::exists(checkpoints + "/state.mdb.tmp"));
+    CHECK_FALSE(std::filesystem::exists(unsummed));
   }
   SECTION("a checkpoint with a flipped byte is not used: the older one is") {
     {
