@@ -97,9 +97,12 @@ struct FaultPipeline {
     for (std::size_t i = 0; i < options.size(); ++i) {
       options[i].endpoint = p.writer;
       clients.push_back(std::make_unique<HistoryClient>(context, options[i]));
-      threads.emplace_back([&, i] {
-        clients[i]->Run(Workload(static_cast<int>(i), pad), min_commands, keep_going,
-                        std::chrono::seconds(FullScale() ? 900 : 120), abort);
+      // The thread gets its client, not `clients[i]`: the next push_back may move the vector's
+      // array while the thread reads it (a SEGV under ASan, seen once in CI).
+      HistoryClient* client = clients.back().get();
+      threads.emplace_back([&, i, client] {
+        client->Run(Workload(static_cast<int>(i), pad), min_commands, keep_going,
+                    std::chrono::seconds(FullScale() ? 900 : 120), abort);
         running.fetch_sub(1);
       });
     }
