@@ -87,13 +87,15 @@ class LoadThread {
     co.curve = o_.curve;
     co.attempt_timeout = std::chrono::milliseconds(2000);
     const double interval = o_.rate > 0 ? 1e9 * o_.clients / o_.rate : 0;
+    // A mix without reads leaves the readers alone: no socket of theirs to poll.
+    const bool reads = o_.mix[kGet] > 0 || o_.mix[kScan] > 0 || o_.mix[kRmw] > 0;
     for (std::uint32_t i = 0; i < count_; ++i) {
       const std::uint32_t index = first_ + i;
       // Each connection reads from one reader (spread round-robin), as redis-benchmark's
       // connections each talk to one server: a DEALER connected to all readers would split its
       // pipeline over them and halve what ZeroMQ batches per TCP write.
       co.reader_endpoints.clear();
-      if (!o_.reader_endpoints.empty())
+      if (!o_.reader_endpoints.empty() && reads)
         co.reader_endpoints.push_back(o_.reader_endpoints[index % o_.reader_endpoints.size()]);
       auto connected = Client::Connect(co, &s_.context);
       if (!connected.ok()) {
