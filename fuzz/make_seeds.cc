@@ -19,7 +19,7 @@ using namespace cqrs;
 
 void Write(const std::filesystem::path& dir, int n, std::span<const std::uint8_t> bytes) {
   std::filesystem::create_directories(dir);
-  char name[16];
+  char name[32];
   std::snprintf(name, sizeof name, "seed-%02d", n);
   std::ofstream(dir / name, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
@@ -80,6 +80,15 @@ int main(int argc, char** argv) {
   };
   n = 0;
   for (const auto& q : specs) Write(dir / "query", n++, queries.Encode(1, "", 5, 100, q));
+  // A QueryBatch of them, and a QueryBatchReply nesting the same frames (its nested frames are
+  // then refused as replies: the path is what the seed is for).
+  for (bool reply : {false, true}) {
+    wire::NestedFrameBuilder batch;
+    batch.Begin();
+    std::uint64_t id = 1;
+    for (const auto& q : specs) batch.Add(queries.Encode(id++, "", 5, 100, q));
+    Write(dir / "query", n++, batch.Finish(reply));
+  }
 
   n = 0;
   for (fb::Op op : {fb::Op::Create, fb::Op::Update, fb::Op::Upsert, fb::Op::Delete}) {

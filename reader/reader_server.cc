@@ -74,18 +74,23 @@ Status ReaderServer::Init(const std::string& endpoint) {
 }
 
 Status ReaderServer::Authorize(Slot* slot) {
+  return Authorize(slot->user_id, *slot->decoded.request, &slot->tenant);
+}
+
+Status ReaderServer::Authorize(std::string_view user_id, const fb::QueryRequest& request,
+                               std::string* tenant) {
   if (!security_) {
-    slot->tenant.assign(kDefaultTenant);
+    tenant->assign(kDefaultTenant);
     return OkStatus();
   }
   Status refusal;
-  const security::Principal* p = security_->Authenticate(slot->user_id, &refusal);
+  const security::Principal* p = security_->Authenticate(user_id, &refusal);
   if (p == nullptr) return refusal;
-  const std::string_view collection = wire::QueryCollection(*slot->decoded.request);
+  const std::string_view collection = wire::QueryCollection(request);
   if (!p->Allows(security::Access::kRead, collection))
     return Error(Code::kPermissionDenied, "principal \"{}\" may not read collection \"{}\"",
                  p->name, collection);
-  slot->tenant.assign(p->tenant);
+  tenant->assign(p->tenant);
   return OkStatus();
 }
 
@@ -159,18 +164,111 @@ void ReaderServer::Receive(std::vector<Slot*>* fresh) {
 
 void ReaderServer::Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status) {
   bool sent = wire::SendEnvelopeReply(router_, slot->message.envelope(), reply);
+  Count(status, slot->received_ns);
+  if (!sent && control_)
+    control_->slot(slot_index_)
+        .counters[shm::kRepliesDropped]
+        .fetch_add(1, std::memory_order_relaxed);
+  Release(slot);
+}
+
+void ReaderServer::Release(Slot* slot) {
   slot->buffer.ShrinkTo(kKeptBufferBytes);
   free_.push_back(slot);
+}
+
+void ReaderServer::Count(Code status, std::uint64_t received_ns) {
   if (!control_) return;
   shm::ProcessSlot& mine = control_->slot(slot_index_);
-  mine.latency[shm::LatencyBucket(MonoNs() - slot->received_ns)].fetch_add(
-      1, std::memory_order_relaxed);
+  mine.latency[shm::LatencyBucket(MonoNs() - received_ns)].fetch_add(1, std::memory_order_relaxed);
   auto& counters = mine.counters;
   counters[shm::kRequests].fetch_add(1, std::memory_order_relaxed);
   if (status != Code::kOk) counters[shm::kRequestErrors].fetch_add(1, std::memory_order_relaxed);
   if (status == Code::kDeadlineExceeded)
     counters[shm::kDeadlineExceeded].fetch_add(1, std::memory_order_relaxed);
-  if (!sent) counters[shm::kRepliesDropped].fetch_add(1, std::memory_order_relaxed);
+}
+
+void ReaderServer::SendBatchReply(Slot* slot) {
+  reply_envelope_.CopyEnvelope(slot->message);
+  if (!wire::SendEnvelopeReply(router_, reply_envelope_.envelope(), batch_reply_.Finish(true)))
+    ++batch_dropped_;
+  batch_reply_.Begin();
+}
+
+void ReaderServer::ProcessBatch(Slot* slot, std::uint64_t seq, std::uint64_t now) {
+  batch_reply_.Begin();
+  batch_dropped_ = 0;
+  const std::size_t max_bytes = config_.reader.max_reply_bytes;
+  // Each answer goes into the batch reply, which is sent first when the answer would take it
+  // past max_reply_bytes (an answer is itself within it).
+  auto answer = [&](std::span<const std::uint8_t> reply, Code code) {
+    if (batch_reply_.count() > 0 && batch_reply_.size() + reply.size() + 16 > max_bytes)
+      SendBatchReply(slot);
+    batch_reply_.Add(reply);
+    Count(code, slot->received_ns);
+  };
+  Status whole = wire::ForEachNestedFrame(
+      slot->buffer.span(), /*reply=*/false, limits_.max_request_bytes,
+      config_.reader.batch_max_queries, [&](std::span<const std::uint8_t> member) {
+        // Our clients align every nested frame to 8 bytes; another builder may not.
+        if (reinterpret_cast<std::uintptr_t>(member.data()) % 8 != 0) {
+          member_buffer_.Assign(member.data(), member.size());
+          member = member_buffer_.span();
+        }
+        wire::DecodedQueryRequest d = wire::DecodeQueryRequest(member, limits_);
+        if (!d.status.ok()) {
+          answer(executor_->Refuse(d.request_id, d.status, seq), d.status.code());
+          return;
+        }
+        const fb::QueryRequest& request = *d.request;
+        if (Status denied = Authorize(slot->user_id, request, &member_tenant_); !denied.ok()) {
+          answer(executor_->Refuse(request.request_id(), denied, seq), denied.code());
+          return;
+        }
+        if (request.min_seq() <= seq) {
+          Code code;
+          auto reply = executor_->Execute(snapshot_, seq, request, member_tenant_, &code);
+          answer(reply, code);
+          return;
+        }
+        // It waits in a slot of its own, with its own copy of the query and of the envelope.
+        Slot* parked = Acquire();
+        parked->buffer.Assign(member.data(), member.size());
+        parked->decoded = wire::DecodeQueryRequest(parked->buffer.span(), limits_);
+        parked->user_id = slot->user_id;
+        parked->tenant = member_tenant_;
+        parked->min_seq = request.min_seq();
+        parked->received_ns = slot->received_ns;
+        if (Status refused = MayPark(*parked, seq); !refused.ok()) {
+          Release(parked);
+          answer(executor_->Refuse(request.request_id(), refused, seq), refused.code());
+          return;
+        }
+        parked->message.CopyEnvelope(slot->message);
+        Park(parked, now);
+      });
+  if (!whole.ok()) {  // the frame itself: one QueryReply, as for a frame that is no query
+    Reply(slot, executor_->Refuse(0, whole, seq), whole.code());
+    return;
+  }
+  if (batch_reply_.count() > 0) SendBatchReply(slot);
+  if (batch_dropped_ > 0 && control_)
+    control_->slot(slot_index_)
+        .counters[shm::kRepliesDropped]
+        .fetch_add(batch_dropped_, std::memory_order_relaxed);
+  Release(slot);
+}
+
+void ReaderServer::Park(Slot* slot, std::uint64_t now) {
+  const fb::QueryRequest& request = *slot->decoded.request;
+  slot->parked_bytes = slot->buffer.size() + slot->user_id.size();
+  waiting_bytes_ += slot->parked_bytes;
+  std::uint32_t timeout_ms =
+      request.timeout_ms() == 0 ? config_.reader.default_timeout_ms : request.timeout_ms();
+  slot->deadline_ns = now + std::uint64_t{timeout_ms} * 1'000'000;
+  waiting_.push_back(slot);
+  if (control_)
+    control_->slot(slot_index_).counters[shm::kWaited].fetch_add(1, std::memory_order_relaxed);
 }
 
 bool ReaderServer::WaitingCanProgress(std::uint64_t now) const {
@@ -229,6 +327,10 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
     slot->buffer.Assign(body.data(), body.size());  // aligned, as the Verifier needs
     if (security_) slot->user_id.assign(security::UserId(body));
     slot->message.ReleaseBody();  // the copy is what the query is read from, parked or not
+    if (wire::IsQueryBatch(slot->buffer.span())) {
+      ProcessBatch(slot, seq, now);
+      continue;
+    }
     slot->decoded = wire::DecodeQueryRequest(slot->buffer.span(), limits_);
     if (!slot->decoded.status.ok()) {
       Reply(slot, executor_->Refuse(slot->decoded.request_id, slot->decoded.status, seq),
@@ -251,14 +353,7 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
       Reply(slot, executor_->Refuse(request.request_id(), refused, seq), refused.code());
       continue;
     }
-    slot->parked_bytes = slot->buffer.size() + slot->user_id.size();
-    waiting_bytes_ += slot->parked_bytes;
-    std::uint32_t timeout_ms =
-        request.timeout_ms() == 0 ? config_.reader.default_timeout_ms : request.timeout_ms();
-    slot->deadline_ns = now + std::uint64_t{timeout_ms} * 1'000'000;
-    waiting_.push_back(slot);
-    if (control_)
-      control_->slot(slot_index_).counters[shm::kWaited].fetch_add(1, std::memory_order_relaxed);
+    Park(slot, now);
   }
   fresh.clear();
   // Parked queries: answer those whose seq is applied now, expire the overdue, keep the rest.

@@ -1,7 +1,9 @@
 // ReaderServer: the cqrs-reader process's loop. One ROUTER socket; each drained batch of
 // queries is answered from one lock-free LMDB read snapshot (reset and renewed, never held
 // between batches). A query whose min_seq the read store has not applied yet is parked until
-// the projector's tick shows it applied, or its deadline passes (DeadlineExceeded).
+// the projector's tick shows it applied, or its deadline passes (DeadlineExceeded). A
+// QueryBatch frame's queries are each answered on their own: those ready at once go back
+// together in QueryBatchReply frames, a parked one later in a QueryReply of its own.
 #pragma once
 
 #include <atomic>
@@ -71,10 +73,21 @@ class ReaderServer {
   // Answers, parks or refuses each fresh query and retries the parked ones.
   void Process(std::vector<Slot*>& fresh);
   void Reply(Slot* slot, std::span<const std::uint8_t> reply, Code status);
+  // Counts one answered query in the control block.
+  void Count(Code status, std::uint64_t received_ns);
+  // Answers a QueryBatch (slot's buffer): each query answered into QueryBatchReply frames of at
+  // most reader.max_reply_bytes, or parked in a slot of its own; frees `slot`.
+  void ProcessBatch(Slot* slot, std::uint64_t seq, std::uint64_t now);
+  // Sends the batch reply built so far to `slot`'s peer, keeping its envelope for more.
+  void SendBatchReply(Slot* slot);
+  // Parks a decoded, authorized query that MayPark allowed, until its min_seq or deadline.
+  void Park(Slot* slot, std::uint64_t now);
+  void Release(Slot* slot);
   Slot* Acquire();
   // Security on: the principal of the slot's User-Id must be enabled and may read the query's
   // collection; sets slot->tenant. Security off: the default tenant.
   Status Authorize(Slot* slot);
+  Status Authorize(std::string_view user_id, const fb::QueryRequest& request, std::string* tenant);
   // Whether `slot` (decoded, authorized, min_seq above the snapshot's `seq`) may park: OK, or
   // InvalidArgument for a min_seq beyond any committed seq, or ResourceExhausted past the
   // parking bounds.
@@ -101,6 +114,11 @@ class ReaderServer {
   std::uint64_t waiting_bytes_ = 0;  // sum of parked_bytes over waiting_
   std::uint64_t next_models_look_ns_ = 0;
   std::vector<Slot*> fresh_;
+  wire::NestedFrameBuilder batch_reply_;
+  std::size_t batch_dropped_ = 0;  // batch reply frames of the batch in hand that were dropped
+  wire::InboundMessage reply_envelope_;  // a copy of a batch's envelope, for one of its frames
+  std::string member_tenant_;
+  wire::AlignedBuffer member_buffer_;  // a batch's query that came unaligned
   zmq::socket_t router_;
   zmq::socket_t tick_sub_;
   std::string endpoint_;

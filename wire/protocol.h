@@ -17,6 +17,8 @@ inline constexpr const char kCommandRequestId[] = "CQC1";
 inline constexpr const char kCommandReplyId[] = "CQR1";
 inline constexpr const char kQueryRequestId[] = "CQQ1";
 inline constexpr const char kQueryReplyId[] = "CQA1";
+inline constexpr const char kQueryBatchId[] = "CQM1";
+inline constexpr const char kQueryBatchReplyId[] = "CQN1";
 inline constexpr const char kEventId[] = "CQE1";
 // Event.format of every event this build writes; VerifyEvent refuses any other.
 inline constexpr std::uint16_t kEventFormat = 1;

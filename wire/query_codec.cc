@@ -227,4 +227,77 @@ Status ParseQueryReply(std::span<const std::uint8_t> aligned, QueryReplyData* ou
   return OkStatus();
 }
 
+bool IsQueryBatch(std::span<const std::uint8_t> frame) {
+  return frame.size() >= kMinMessageBytes &&
+         flatbuffers::BufferHasIdentifier(frame.data(), kQueryBatchId);
+}
+
+bool IsQueryBatchReply(std::span<const std::uint8_t> frame) {
+  return frame.size() >= kMinMessageBytes &&
+         flatbuffers::BufferHasIdentifier(frame.data(), kQueryBatchReplyId);
+}
+
+namespace {
+
+using NestedFrames = flatbuffers::Vector<flatbuffers::Offset<fb::NestedFrame>>;
+
+template <typename Root>
+Status VerifyBatch(std::span<const std::uint8_t> aligned, std::uint32_t max_bytes,
+                   const char* identifier, std::string_view what, const NestedFrames** frames) {
+  const Root* root = nullptr;
+  CQRS_RETURN_IF_ERROR(VerifyFrame(aligned, max_bytes, identifier, what, &root));
+  if constexpr (std::is_same_v<Root, fb::QueryBatch>) {
+    *frames = root->queries();
+  } else {
+    *frames = root->replies();
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ForEachNestedFrame(std::span<const std::uint8_t> aligned, bool reply,
+                          std::uint32_t max_bytes, std::uint32_t max_frames,
+                          const std::function<void(std::span<const std::uint8_t>)>& each) {
+  const NestedFrames* frames = nullptr;
+  CQRS_RETURN_IF_ERROR(
+      reply
+          ? VerifyBatch<fb::QueryBatchReply>(aligned, max_bytes, kQueryBatchReplyId,
+                                             "QueryBatchReply", &frames)
+          : VerifyBatch<fb::QueryBatch>(aligned, max_bytes, kQueryBatchId, "QueryBatch", &frames));
+  const std::string_view name = reply ? "replies" : "queries";
+  if (frames == nullptr || frames->size() == 0)
+    return Invalid(fmt::format("{} is empty: a batch holds 1..{} frames", name, max_frames));
+  if (frames->size() > max_frames)
+    return Invalid(fmt::format("{} holds {} frames, over the batch bound {}", name, frames->size(),
+                               max_frames));
+  for (const fb::NestedFrame* nested : *frames) {
+    const auto* bytes = nested->frame();
+    each(bytes == nullptr ? std::span<const std::uint8_t>()
+                          : std::span<const std::uint8_t>(bytes->data(), bytes->size()));
+  }
+  return OkStatus();
+}
+
+void NestedFrameBuilder::Begin() {
+  fbb_.Clear();
+  frames_.clear();
+}
+
+void NestedFrameBuilder::Add(std::span<const std::uint8_t> frame) {
+  fbb_.ForceVectorAlignment(frame.size(), sizeof(std::uint8_t), 8);
+  auto bytes = fbb_.CreateVector(frame.data(), frame.size());
+  frames_.push_back(fb::CreateNestedFrame(fbb_, bytes));
+}
+
+std::span<const std::uint8_t> NestedFrameBuilder::Finish(bool reply) {
+  auto frames = fbb_.CreateVector(frames_);
+  if (reply) {
+    fbb_.Finish(fb::CreateQueryBatchReply(fbb_, frames), kQueryBatchReplyId);
+  } else {
+    fbb_.Finish(fb::CreateQueryBatch(fbb_, frames), kQueryBatchId);
+  }
+  return {fbb_.GetBufferPointer(), fbb_.GetSize()};
+}
+
 }  // namespace cqrs::wire

@@ -115,6 +115,14 @@ bool InboundMessage::TryReceive(zmq::socket_t& socket) {
   }
 }
 
+void InboundMessage::CopyEnvelope(InboundMessage& from) {
+  if (frames_.size() < from.count_) frames_.resize(from.count_);
+  for (std::size_t i = 0; i + 1 < from.count_; ++i) frames_[i].copy(from.frames_[i]);
+  frames_[from.count_ - 1].rebuild();
+  count_ = from.count_;
+  too_many_ = from.too_many_;
+}
+
 namespace {
 
 // zmq_send that takes a signal's EINTR (nothing was queued) as "try again": a SIGHUP storm

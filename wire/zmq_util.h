@@ -92,6 +92,9 @@ class InboundMessage {
   // Frees the body's bytes (the envelope stays for the reply): for a message whose body was
   // copied elsewhere and may wait long.
   void ReleaseBody() { frames_[count_ - 1].rebuild(); }
+  // Becomes a copy of `from`'s envelope with an empty body: another reply to the same peer
+  // (sending consumes an envelope).
+  void CopyEnvelope(InboundMessage& from);
 
  private:
   std::vector<zmq::message_t> frames_;

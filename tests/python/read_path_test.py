@@ -100,6 +100,28 @@ def run_checks(context, ep, count):
     check(keys == ["p%05d" % i for i in range(count)], "scan returned %d keys, out of order or "
           "with gaps" % len(keys))
 
+    # A QueryBatch through REQ: one QueryBatchReply, an answer per query in order, each with
+    # its own request id and status (nothing waits for a min_seq here, so it is one frame).
+    batch = [wire.encode_query(101, ("get", "people", "p00007")),
+             b"\x00\x01garbage",
+             wire.encode_query(103, ("get", "people", "nobody")),
+             wire.encode_query(104, ("scan", "people", "", 5000)),
+             wire.encode_query(105, ("scan", "people", "p00010", 2))]
+    readers[1].send(wire.encode_query_batch(batch))
+    answers = wire.decode_query_batch_reply(readers[1].recv())
+    check([(a["request_id"], a["status"]) for a in answers] ==
+          [(101, "Ok"), (0, "InvalidArgument"), (103, "NotFound"), (104, "InvalidArgument"),
+           (105, "Ok")], "batch answers: %r" % answers)
+    check(answers[0]["entities"][0]["key"] == "p00007", "batch get: %r" % answers[0])
+    check("max_scan_limit" in answers[3]["message"], "batch scan limit: %r" % answers[3])
+    check([e["key"] for e in answers[4]["entities"]] == ["p00011", "p00012"],
+          "batch scan: %r" % answers[4])
+    # An empty batch is refused as a whole, by name.
+    readers[1].send(wire.encode_query_batch([]))
+    r = wire.decode_query_reply(readers[1].recv())
+    check(r["status"] == "InvalidArgument" and "queries is empty" in r["message"],
+          "empty batch: %r" % r)
+
     # Bad queries get statuses, and the readers keep answering.
     readers[0].send(b"\x00\x01garbage")
     r = wire.decode_query_reply(readers[0].recv())
