@@ -89,7 +89,7 @@ struct ReaderConfig {
   std::uint32_t default_scan_limit = 100;
   std::uint32_t max_scan_limit = 1000;
   std::uint32_t max_reply_bytes = 4u << 20;  // a page stops early past it (`next` continues)
-  std::uint32_t batch_max_queries = 256;     // queries per snapshot
+  std::uint32_t batch_max_queries = 256;     // frames per snapshot; queries per QueryBatch
   std::uint32_t max_waiting = 10000;         // queries parked on min_seq; more: ResourceExhausted
   // Bytes the parked queries may hold in all (their requests as sent); more: ResourceExhausted.
   std::uint64_t max_waiting_bytes = 64u << 20;

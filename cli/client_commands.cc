@@ -136,6 +136,7 @@ void AddWrite(CLI::App& app, const char* name, const char* help, Op op, int* exi
 struct ReadCommand {
   Endpoints endpoints;
   std::string collection, key;
+  std::vector<std::string> keys;  // get
   std::optional<std::uint64_t> min_seq;
   std::uint32_t wait_ms = 0;
   wire::ScanQuery scan;
@@ -149,12 +150,7 @@ ReadOptions ToReadOptions(const ReadCommand& c) {
   return r;
 }
 
-int RunGet(const ReadCommand& c) {
-  auto options = c.endpoints.Options();
-  if (!options.ok()) return Fail(options.status());
-  auto client = Client::Connect(options.value());
-  if (!client.ok()) return Fail(client.status());
-  QueryResult q = client.value()->Get(c.collection, c.key, ToReadOptions(c));
+std::string GetJson(const QueryResult& q) {
   std::string out = "{\"status\":";
   AppendJsonString(&out, CodeName(q.status));
   out += fmt::format(",\"seq\":{}", q.seq);
@@ -163,8 +159,25 @@ int RunGet(const ReadCommand& c) {
     out += ",\"message\":";
     AppendJsonString(&out, q.message);
   }
-  std::cout << out << "}" << std::endl;
-  return ExitFor(q.status);
+  return out + "}";
+}
+
+// One JSON line per key, in the order given (several keys leave in one QueryBatch). Exits with
+// the code of the first key not Ok.
+int RunGet(const ReadCommand& c) {
+  auto options = c.endpoints.Options();
+  if (!options.ok()) return Fail(options.status());
+  auto client = Client::Connect(options.value());
+  if (!client.ok()) return Fail(client.status());
+  std::vector<QueryResult> results =
+      client.value()->MultiGet(c.collection, c.keys, ToReadOptions(c));
+  int code = 0;
+  for (const QueryResult& q : results) {
+    std::cout << GetJson(q) << "\n";
+    if (code == 0) code = ExitFor(q.status);
+  }
+  std::cout << std::flush;
+  return code;
 }
 
 // Prints each page of a Scan or Find as JSON lines; with --all follows `next`, else prints it.
@@ -234,10 +247,11 @@ int RunAggregate(const ReadCommand& c) {
 
 void AddReads(CLI::App& app, int* exit_code) {
   auto get = std::make_shared<ReadCommand>();
-  CLI::App* g = app.add_subcommand("get", "read one entity from a reader (JSON)");
+  CLI::App* g = app.add_subcommand(
+      "get", "read entities by key from a reader: a JSON line per key, in the order given");
   get->endpoints.Add(g);
   g->add_option("collection", get->collection, "collection")->required();
-  g->add_option("key", get->key, "key")->required();
+  g->add_option("keys", get->keys, "one or more keys (sent together in one batch)")->required();
   g->add_option("--min-seq", get->min_seq, "answer from a snapshot at or past this seq");
   g->add_option("--wait", get->wait_ms, "how long the reader may wait for --min-seq (ms)");
   g->callback([get, exit_code] { *exit_code = RunGet(*get); });

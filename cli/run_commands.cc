@@ -363,6 +363,10 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
                   "threads serving the connections (default: min(clients, 2))");
   cmd->add_option("--pipeline", o.pipeline, "operations in flight per connection")
       ->capture_default_str();
+  cmd->add_option("--query-batch", o.query_batch,
+                  "queries per frame at most when several are queued (the client's own "
+                  "coalescing; 1: a frame per query, to measure what batching gains)")
+      ->capture_default_str();
   cmd->add_option("--requests", o.requests, "total operations (default: run for --duration)");
   cmd->add_option("--duration", o.duration_s, "seconds to measure")->capture_default_str();
   cmd->add_option("--warmup", o.warmup_s, "seconds before measuring")->capture_default_str();

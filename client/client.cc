@@ -45,6 +45,8 @@ std::string CommandResult::ToJson() const {
 
 Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options, zmq::context_t* context) {
   if (options.window == 0) return Status(Code::kInvalidArgument, "window must be at least 1");
+  if (options.max_query_batch < 1 || options.max_query_batch > 256)
+    return Status(Code::kInvalidArgument, "max_query_batch must be in 1..256");
   if (options.attempt_timeout.count() <= 0)
     return Status(Code::kInvalidArgument, "attempt_timeout must be positive");
   CQRS_RETURN_IF_ERROR(options.curve.Validate());
@@ -78,6 +80,7 @@ Client::Client(ClientOptions options, zmq::context_t* context)
   q.attempt_timeout = options_.attempt_timeout;
   q.deadline = options_.deadline;
   q.window = options_.window;
+  q.max_batch = options_.max_query_batch;
   q.curve = options_.curve;
   queries_ = std::make_unique<QueryChannel>(std::move(q), *context_);
 }
@@ -310,6 +313,7 @@ std::uint64_t Client::NextTimerNs() const {
 }
 
 std::size_t Client::PollItems(zmq::pollitem_t* items) {
+  queries_->Flush();  // what was submitted goes before the wait
   std::size_t count = 0;
   items[count++] = {socket_->handle(), 0, ZMQ_POLLIN, 0};
   if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
@@ -337,6 +341,7 @@ std::size_t Client::Poll(std::chrono::milliseconds wait) {
   zmq::pollitem_t items[kMaxPollItems];
   std::size_t count = 0;  // nothing polled yet: ServeReady only checks timers
   for (;;) {
+    queries_->Flush();  // what was submitted goes before the wait
     if (std::size_t done = ServeReady(items, count)) return done;
     std::uint64_t now = MonoNs();
     if (now >= end) return 0;
@@ -376,6 +381,23 @@ QueryResult Client::Query(const wire::QuerySpec& query, const ReadOptions& optio
 
 QueryResult Client::Get(std::string collection, std::string key, const ReadOptions& options) {
   return Query(wire::GetQuery{std::move(collection), std::move(key)}, options);
+}
+
+std::vector<QueryResult> Client::MultiGet(const std::string& collection,
+                                          std::span<const std::string> keys,
+                                          const ReadOptions& options) {
+  std::vector<QueryResult> out(keys.size());
+  std::size_t finished = 0;
+  wire::GetQuery get{collection, ""};
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    get.key = keys[i];
+    SubmitQuery(get, options, [&out, &finished, i](const QueryResult& r) {
+      out[i] = r;
+      ++finished;
+    });
+  }
+  while (finished < keys.size()) Poll(std::chrono::milliseconds(1000));
+  return out;
 }
 
 QueryResult Client::Scan(wire::ScanQuery scan, const ReadOptions& options) {

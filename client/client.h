@@ -39,6 +39,9 @@ struct ClientOptions {
   // 0: retry until a definite reply, however long that takes.
   std::chrono::milliseconds deadline{60000};
   std::uint32_t window = 128;  // requests in flight at most (and, separately, queries)
+  // Queries submitted between two polls leave together in QueryBatch frames of at most this
+  // many (1..256, the readers' default reader.batch_max_queries); 1: a frame per query.
+  std::uint32_t max_query_batch = 64;
   // Security on: this client's key pair and the servers' public key (security::LoadClientCurve).
   // The principal the key belongs to decides the tenant and what may be read and written.
   security::ClientCurve curve;
@@ -112,13 +115,20 @@ class Client {
 
   // Queries, sync: Get a key, Scan a page of a collection, Find, Aggregate, any QuerySpec.
   QueryResult Get(std::string collection, std::string key, const ReadOptions& options = {});
+  // Gets of many keys of one collection, answered in the order of `keys`: they leave together
+  // (QueryBatch frames of up to max_query_batch) and each is answered on its own.
+  std::vector<QueryResult> MultiGet(const std::string& collection,
+                                    std::span<const std::string> keys,
+                                    const ReadOptions& options = {});
   QueryResult Scan(wire::ScanQuery scan, const ReadOptions& options = {});
   // Entities by a declared index, in (value, key) order, paged by `next` (see wire::FindQuery).
   QueryResult Find(wire::FindQuery find, const ReadOptions& options = {});
   // The groups of a declared aggregate, with count and sum (QueryResult::groups).
   QueryResult Aggregate(std::string collection, std::string name, const ReadOptions& options = {});
   QueryResult Query(const wire::QuerySpec& query, const ReadOptions& options = {});
-  // Queries, pipelined: as Submit. Returns the query's request id.
+  // Queries, pipelined: queued, and sent at the next Poll, Flush or PollItems together with
+  // every other query queued by then (QueryBatch frames of up to max_query_batch; one alone
+  // goes as a plain QueryRequest). Returns the query's request id.
   std::uint64_t SubmitQuery(const wire::QuerySpec& query, const ReadOptions& options,
                             QueryChannel::Callback done);
 
@@ -127,10 +137,11 @@ class Client {
   // Serves until no request and no query is in flight.
   void Flush();
 
-  // For a thread that serves many Clients with one zmq::poll (cqrs load): PollItems writes the
-  // sockets to watch into `items` (returns how many, at most kMaxPollItems), ServeReady handles
-  // what the poll reported on them plus due timers (returns how many requests and queries
-  // completed), and next_timer_ns() says when timers next need ServeReady (UINT64_MAX: never).
+  // For a thread that serves many Clients with one zmq::poll (cqrs load): PollItems sends the
+  // queued queries and writes the sockets to watch into `items` (returns how many, at most
+  // kMaxPollItems), ServeReady handles what the poll reported on them plus due timers (returns how
+  // many requests and queries completed), and next_timer_ns() says when timers next need ServeReady
+  // (UINT64_MAX: never).
   static constexpr std::size_t kMaxPollItems = 2;
   std::size_t PollItems(zmq::pollitem_t* items);
   std::size_t ServeReady(const zmq::pollitem_t* items, std::size_t count);

@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 #include "security/curve_client.h"
+#include "wire/protocol.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {
@@ -37,16 +38,52 @@ std::uint64_t QueryChannel::Submit(const wire::QuerySpec& query, std::uint64_t m
   // A query may rightly wait at the reader for its min_seq: that is not a lost reply.
   p.attempt_ns =
       ToNs(options_.attempt_timeout) + std::uint64_t{wait_ms == 0 ? 1000u : wait_ms} * 1'000'000;
+  p.last_sent_ns = p.first_sent_ns;  // its attempt timeout runs from the Submit
   p.result.attempts = 0;
   p.result.request_id = id;
-  Send(p);
+  unsent_.push_back(id);
   return id;
+}
+
+void QueryChannel::Flush() {
+  std::size_t begin = 0;
+  while (begin < unsent_.size()) {
+    // The longest run that fits one QueryBatch (a query too large for one goes alone).
+    std::size_t end = begin, bytes = 0;
+    while (end < unsent_.size() && end - begin < options_.max_batch) {
+      const std::size_t size = ring_.at(unsent_[end]).bytes.size();
+      if (end > begin && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      ++end;
+    }
+    if (end - begin == 1) {
+      Send(ring_.at(unsent_[begin]));
+    } else {
+      SendBatch({unsent_.data() + begin, end - begin});
+    }
+    begin = end;
+  }
+  unsent_.clear();
 }
 
 void QueryChannel::Send(Pending& p) {
   zmq::message_t msg(p.bytes.data(), p.bytes.size());
   p.last_sent_ns = MonoNs();
   ++p.result.attempts;
+  (void)socket_->send(msg, zmq::send_flags::dontwait);  // a full pipe is left to the timeout
+}
+
+void QueryChannel::SendBatch(std::span<const std::uint64_t> ids) {
+  batch_.Begin();
+  for (std::uint64_t id : ids) batch_.Add(ring_.at(id).bytes);
+  auto frame = batch_.Finish(/*reply=*/false);
+  zmq::message_t msg(frame.data(), frame.size());
+  const std::uint64_t now = MonoNs();
+  for (std::uint64_t id : ids) {
+    Pending& p = ring_.at(id);
+    p.last_sent_ns = now;
+    ++p.result.attempts;
+  }
   (void)socket_->send(msg, zmq::send_flags::dontwait);  // a full pipe is left to the timeout
 }
 
@@ -58,7 +95,25 @@ void QueryChannel::HandleReadable() {
 
 void QueryChannel::HandleReply(const zmq::message_t& frame) {
   reply_buffer_.Assign(frame.data(), frame.size());
-  if (!wire::ParseQueryReply(reply_buffer_.span(), &reply_).ok()) return;
+  if (!wire::IsQueryBatchReply(reply_buffer_.span())) {
+    HandleQueryReply(reply_buffer_.span());
+    return;
+  }
+  // A frame that fails its check is dropped, like a bad single reply: the attempt timeout
+  // resends what it should have answered.
+  (void)wire::ForEachNestedFrame(reply_buffer_.span(), /*reply=*/true, wire::kMaxTrustedFrameBytes,
+                                 wire::kMaxTrustedFrameBytes,
+                                 [this](std::span<const std::uint8_t> nested) {
+                                   if (reinterpret_cast<std::uintptr_t>(nested.data()) % 8 != 0) {
+                                     nested_buffer_.Assign(nested.data(), nested.size());
+                                     nested = nested_buffer_.span();
+                                   }
+                                   HandleQueryReply(nested);
+                                 });
+}
+
+void QueryChannel::HandleQueryReply(std::span<const std::uint8_t> aligned) {
+  if (!wire::ParseQueryReply(aligned, &reply_).ok()) return;
   Pending* open = ring_.Find(reply_.request_id);
   if (open == nullptr) return;  // a late duplicate of a finished query
   Pending& p = *open;
@@ -82,6 +137,7 @@ void QueryChannel::Complete(Pending& p) {
 }
 
 void QueryChannel::CheckTimers() {
+  Flush();  // a query's timers run from its Submit: never resend one not yet sent
   const std::uint64_t now = MonoNs();
   bool overdue = false;
   ring_.ForEachOpen([&](Pending& p) {

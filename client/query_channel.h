@@ -1,6 +1,9 @@
 // QueryChannel: the Client's query half. One DEALER connected to every reader endpoint (ZeroMQ
-// round-robins the queries across them), a window of queries in flight matched to replies by
+// round-robins the frames across them), a window of queries in flight matched to replies by
 // request id, and a resend over a fresh socket when a reply is overdue (queries are idempotent).
+// Submitted queries wait in the channel until the next Flush, which sends all of them at once:
+// one QueryRequest frame, or QueryBatch frames of up to max_batch queries (no timer: what is
+// queued goes at the Flush). Replies come as QueryReply or QueryBatchReply frames.
 #pragma once
 
 #include <chrono>
@@ -40,6 +43,9 @@ struct QueryChannelOptions {
   std::chrono::milliseconds attempt_timeout{1000};  // plus the query's own wait
   std::chrono::milliseconds deadline{60000};        // then Unavailable; 0: never give up
   std::uint32_t window = 128;
+  // Queries per QueryBatch frame at a Flush (at most the readers' reader.batch_max_queries);
+  // 1: a frame per query.
+  std::uint32_t max_batch = 64;
   security::ClientCurve curve;  // validated by the Client
 };
 
@@ -55,10 +61,13 @@ class QueryChannel {
   std::size_t in_flight() const { return ring_.in_flight(); }
   std::size_t completed() const { return completed_; }
 
-  // Sends a query (the channel must not be full). `wait_ms`: how long the reader may wait for
-  // `min_seq` (0: the reader's default). Returns the request id.
+  // Queues a query for the next Flush (the channel must not be full). `wait_ms`: how long the
+  // reader may wait for `min_seq` (0: the reader's default). Returns the request id.
   std::uint64_t Submit(const wire::QuerySpec& query, std::uint64_t min_seq, std::uint32_t wait_ms,
                        Callback done);
+  // Sends every queued query now.
+  void Flush();
+  bool queued() const { return !unsent_.empty(); }
   // The socket to poll (null before the first query).
   zmq::socket_t* socket() { return socket_.get(); }
   // Reads every reply waiting on the socket.
@@ -82,8 +91,13 @@ class QueryChannel {
 
   void OpenSocket();
   void Send(Pending& p);
+  // Sends `count` queued queries as one QueryBatch frame.
+  void SendBatch(std::span<const std::uint64_t> ids);
   void Complete(Pending& p);
   void HandleReply(const zmq::message_t& frame);
+  void HandleQueryReply(std::span<const std::uint8_t> aligned);
+  // A QueryBatch frame holds at most this many bytes of queries (a larger query goes alone).
+  static constexpr std::size_t kMaxBatchBytes = 256u << 10;
 
   QueryChannelOptions options_;
   zmq::context_t& context_;
@@ -92,7 +106,10 @@ class QueryChannel {
   RequestRing<Pending> ring_;
   std::size_t completed_ = 0;
   wire::QueryRequestEncoder encoder_;
+  std::vector<std::uint64_t> unsent_;  // ids queued since the last Flush, in order
+  wire::NestedFrameBuilder batch_;
   wire::AlignedBuffer reply_buffer_;
+  wire::AlignedBuffer nested_buffer_;  // a batch's reply that came unaligned
   wire::QueryReplyData reply_;
 };
 

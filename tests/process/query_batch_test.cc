@@ -5,12 +5,14 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include "client/client.h"
 #include "shm/control_block.h"
 #include "tests/support/pipeline.h"
+#include "tests/support/writer_process.h"
 #include "wire/aligned_buffer.h"
 #include "wire/query_codec.h"
 
@@ -54,15 +56,21 @@ std::vector<wire::QueryReplyData> Receive(zmq::socket_t& socket, bool* batched,
   return out;
 }
 
+// One reader, nosync: these tests are about the reader's answers, not durability.
+testing::PipelineConfig OneReader(std::string reader_toml = {}) {
+  testing::PipelineConfig config;
+  config.durability = "nosync";
+  config.readers = 1;
+  config.reader_toml = std::move(reader_toml);
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("issue #18: a QueryBatch answers each query on its own, a waiting one later by itself",
           "[process][reader][batch]") {
   testing::TempDir dir;
-  testing::PipelineConfig config;
-  config.durability = "nosync";
-  config.readers = 1;
-  testing::Pipeline p(dir, config);
+  testing::Pipeline p(dir, OneReader());
   p.StartUp();
   auto client = Client::Connect(p.client_options());
   REQUIRE(client.ok());
@@ -136,11 +144,7 @@ TEST_CASE("issue #18: a QueryBatch's answers past reader.max_reply_bytes go in s
           "[process][reader][batch]") {
   constexpr std::size_t kMaxReplyBytes = 64u << 10;
   testing::TempDir dir;
-  testing::PipelineConfig config;
-  config.durability = "nosync";
-  config.readers = 1;
-  config.reader_toml = fmt::format("max_reply_bytes = {}\n", kMaxReplyBytes);
-  testing::Pipeline p(dir, config);
+  testing::Pipeline p(dir, OneReader(fmt::format("max_reply_bytes = {}\n", kMaxReplyBytes)));
   p.StartUp();
   auto client = Client::Connect(p.client_options());
   REQUIRE(client.ok());
@@ -179,6 +183,46 @@ TEST_CASE("issue #18: a QueryBatch's answers past reader.max_reply_bytes go in s
     REQUIRE(answers[i].entities.size() == 1);
     CHECK(answers[i].entities[0].key == fmt::format("d{}", i));
   }
+}
+
+TEST_CASE("issue #18: Client::MultiGet and cqrs get with several keys answer each key in order",
+          "[process][reader][batch]") {
+  testing::TempDir dir;
+  testing::Pipeline p(dir, OneReader());
+  p.StartUp();
+  auto client = Client::Connect(p.client_options());
+  REQUIRE(client.ok());
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(client.value()
+                ->Execute(Upsert("orders", fmt::format("o{}", i), {{"n", std::int64_t{i}}}))
+                .ok());
+  std::vector<std::string> keys;
+  for (int i = 99; i >= 0; --i) keys.push_back(fmt::format("o{}", i));
+  keys.insert(keys.begin() + 50, "nobody");
+  auto results = client.value()->MultiGet("orders", keys);
+  REQUIRE(results.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    INFO(keys[i]);
+    if (keys[i] == "nobody") {
+      CHECK(results[i].status == Code::kNotFound);
+      continue;
+    }
+    REQUIRE(results[i].ok());
+    REQUIRE(results[i].entities.size() == 1);
+    CHECK(results[i].entities[0].key == keys[i]);
+  }
+  const std::string flags = fmt::format(" --config {} --data {}", p.config_path, p.data_dir);
+  auto [code, out] = testing::RunCli("get orders o7 nobody o3" + flags);
+  CHECK(code == 1);  // the first key not Ok decides: NotFound
+  INFO(out);
+  auto first = out.find("\"key\":\"o7\"");
+  auto second = out.find("nobody");
+  auto third = out.find("\"key\":\"o3\"");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(third != std::string::npos);
+  CHECK((first < second && second < third));
+  CHECK(std::count(out.begin(), out.end(), '\n') == 3);
 }
 
 }  // namespace cqrs

@@ -79,18 +79,6 @@ std::vector<std::uint8_t> Encode(const std::vector<CommandSpec>& commands,
   return {bytes.begin(), bytes.end()};
 }
 
-// Runs the cqrs CLI; returns its exit code and stdout.
-std::pair<int, std::string> RunCli(const std::string& args) {
-  std::string command = testing::CliBinary() + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 }  // namespace
 
 TEST_CASE("cqrs-writer applies each op for the C++ client with the statuses clients rely on",
@@ -341,27 +329,27 @@ TEST_CASE("The cqrs CLI prints one line of JSON and exits by outcome", "[process
   TempDir dir;
   WriterProcess writer(dir);
   std::string w = " --no-wait --writer " + writer.endpoint;
-  auto [code, out] = RunCli("put orders o1 status=open n=5 x=1.5 b=true" + w);
+  auto [code, out] = testing::RunCli("put orders o1 status=open n=5 x=1.5 b=true" + w);
   CHECK(code == 0);
   CHECK_THAT(out, Catch::StartsWith("{\"status\":\"Ok\""));
   CHECK_THAT(out, Catch::Contains("\"versions\":[1]"));
-  std::tie(code, out) = RunCli("create orders o1 a=1" + w);
+  std::tie(code, out) = testing::RunCli("create orders o1 a=1" + w);
   CHECK(code == 1);
   CHECK_THAT(out, Catch::Contains("\"status\":\"AlreadyExists\""));
-  std::tie(code, out) = RunCli("update orders o1 --unset status --expect-version 1" + w);
+  std::tie(code, out) = testing::RunCli("update orders o1 --unset status --expect-version 1" + w);
   CHECK(code == 0);
   CHECK_THAT(out, Catch::Contains("\"versions\":[2]"));
-  std::tie(code, out) = RunCli("del orders o1" + w);
+  std::tie(code, out) = testing::RunCli("del orders o1" + w);
   CHECK(code == 0);
   CHECK_THAT(out, Catch::Contains("\"versions\":[0]"));
-  std::tie(code, out) = RunCli("put orders o2 9bad=1" + w);
+  std::tie(code, out) = testing::RunCli("put orders o2 9bad=1" + w);
   CHECK(code == 2);
   CHECK_THAT(out, Catch::Contains("field name '9bad'"));
-  std::tie(code, out) =
-      RunCli("put orders o3 a=1 --no-wait --timeout 300 --writer ipc://" + (dir / "nobody.sock"));
+  std::tie(code, out) = testing::RunCli(
+      "put orders o3 a=1 --no-wait --timeout 300 --writer ipc://" + (dir / "nobody.sock"));
   CHECK(code == 3);
   CHECK_THAT(out, Catch::Contains("\"indeterminate\":true"));
-  std::tie(code, out) = RunCli("--help");
+  std::tie(code, out) = testing::RunCli("--help");
   CHECK(code == 0);
   CHECK_THAT(out, Catch::Contains("load"));
 }
@@ -456,12 +444,12 @@ TEST_CASE(
                Catch::Contains("is write store format 1") &&
                    Catch::Contains("cqrs migrate --data " + data));
   }
-  auto [code, out] = RunCli("migrate --data " + data);
+  auto [code, out] = testing::RunCli("migrate --data " + data);
   INFO(out);
   REQUIRE(code == 0);
   CHECK_THAT(out, Catch::Contains("migrated 3 events, 1 clients with 3 remembered replies"));
   CHECK(std::filesystem::exists(data + "/write.format1/data.mdb"));
-  auto [again, again_out] = RunCli("migrate --data " + data);
+  auto [again, again_out] = testing::RunCli("migrate --data " + data);
   CHECK(again == 1);
   CHECK_THAT(again_out, Catch::Contains("holds no format-1 write store"));
   {
@@ -510,14 +498,14 @@ TEST_CASE("issue #15: cqrs::Client keeps its goodput against a writer that sheds
   TempDir dir;
   std::ofstream(dir / "shed.toml") << "[writer]\nshed_overload = true\nbatch_max_requests = 64\n";
   WriterProcess writer(dir, {"--config", dir / "shed.toml"});
-  auto [code, out] =
-      RunCli("load --writer " + writer.endpoint +
-             " --mix put=1 --clients 16 --pipeline 256 --requests 60000 --warmup 0 --json");
+  auto [code, out] = testing::RunCli(
+      "load --writer " + writer.endpoint +
+      " --mix put=1 --clients 16 --pipeline 256 --requests 60000 --warmup 0 --json");
   INFO(out);
   REQUIRE(code == 0);
   CHECK_THAT(out, Catch::Contains("\"ok\":60000,\"failed\":0,\"indeterminate\":0"));
   // And the writer did shed: the clients got ResourceExhausted and backed off.
-  auto [stats_code, stats] = RunCli("stats --data " + writer.data_dir + " --json");
+  auto [stats_code, stats] = testing::RunCli("stats --data " + writer.data_dir + " --json");
   INFO(stats);
   CHECK(stats_code == 0);
 }

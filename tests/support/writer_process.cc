@@ -2,8 +2,10 @@
 #include "tests/support/writer_process.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
@@ -37,6 +39,17 @@ WriterProcess::~WriterProcess() {
   shm::ControlBlock::Remove(data_dir);  // /dev/shm outlives the temp dir otherwise
 }
 std::string CliBinary() { return CQRS_CLI_BINARY; }
+
+std::pair<int, std::string> RunCli(const std::string& args) {
+  std::string command = CliBinary() + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 WriterProcess::WriterProcess(const TempDir& dir, std::vector<std::string> extra, std::string bind,
                              std::vector<std::string> extra_env)

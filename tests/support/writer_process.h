@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/test_support.h"
@@ -12,6 +13,9 @@ namespace cqrs::testing {
 // Paths of the built binaries (set by CMake).
 std::string WriterBinary();
 std::string CliBinary();
+// Runs the cqrs CLI with `args` (a shell line); returns its exit code and its output (stdout and
+// stderr).
+std::pair<int, std::string> RunCli(const std::string& args);
 
 // Fails the running test if the log of processes at `path` holds a sanitizer report (the
 // processes of a sanitizer build report there and may be restarted, hiding the crash) or, unless
