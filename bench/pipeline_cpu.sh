@@ -6,9 +6,10 @@
 # and its CPU microseconds per completed request, and the machine's idle share.
 #
 #   bench/pipeline_cpu.sh [--build DIR] [--durability sync|nosync] [--mix MIX] [--clients N]
-#                         [--pipeline P] [--query-batch B] [--keys K] [--duration S]
+#                         [--pipeline P] [--query-batch B] [--command-batch B] [--keys K]
+#                         [--duration S]
 set -euo pipefail
-build=build durability=sync mix=put=1 clients=50 pipeline=16 query_batch=64 keys=1000000 duration=10
+build=build durability=sync mix=put=1 clients=50 pipeline=16 query_batch=64 command_batch=64 keys=1000000 duration=10
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -17,9 +18,10 @@ while [[ $# -gt 0 ]]; do
     --clients) clients=$2; shift 2 ;;
     --pipeline) pipeline=$2; shift 2 ;;
     --query-batch) query_batch=$2; shift 2 ;;
+    --command-batch) command_batch=$2; shift 2 ;;
     --keys) keys=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "pipeline_cpu.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,9 +50,10 @@ until "$cqrs" scan "${flags[@]}" --timeout 1000 load > /dev/null 2>&1; do sleep 
 echo "pipeline_cpu.sh: filling $keys keys" >&2
 "$cqrs" load "${flags[@]}" --mix put=1 --distribution sequential --requests "$keys" \
   --keys "$keys" --clients 4 --pipeline 64 --warmup 0 --json > /dev/null 2>> "$tmp/load.log"
-echo "pipeline_cpu.sh: $mix, $clients x $pipeline (query batch $query_batch) for $duration s" >&2
+echo "pipeline_cpu.sh: $mix, $clients x $pipeline (query batch $query_batch, command batch $command_batch) for $duration s" >&2
 "$cqrs" load "${flags[@]}" --mix "$mix" --keys "$keys" --clients "$clients" \
-  --pipeline "$pipeline" --query-batch "$query_batch" --value-size 100 --duration "$duration" --warmup 0 --json \
+  --pipeline "$pipeline" --query-batch "$query_batch" \
+  --command-batch "$command_batch" --value-size 100 --duration "$duration" --warmup 0 --json \
   > "$tmp/load.json" 2>> "$tmp/load.log" &
 load=$!
 

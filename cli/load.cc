@@ -85,6 +85,7 @@ class LoadThread {
     co.writer_endpoint = o_.writer_endpoint;
     co.window = o_.pipeline;
     co.max_query_batch = o_.query_batch;
+    co.max_command_batch = o_.command_batch;
     co.curve = o_.curve;
     co.attempt_timeout = std::chrono::milliseconds(2000);
     const double interval = o_.rate > 0 ? 1e9 * o_.clients / o_.rate : 0;
@@ -381,6 +382,8 @@ Status ValidateLoadOptions(const LoadOptions& o) {
     return Status(Code::kInvalidArgument, "--pipeline must be in 1..4096");
   if (o.query_batch < 1 || o.query_batch > 256)
     return Status(Code::kInvalidArgument, "--query-batch must be in 1..256");
+  if (o.command_batch < 1 || o.command_batch > 1024)
+    return Status(Code::kInvalidArgument, "--command-batch must be in 1..1024");
   if (o.requests == 0 && !(o.duration_s > 0))
     return Status(Code::kInvalidArgument, "--duration must be positive (or give --requests)");
   if (!(o.warmup_s >= 0)) return Status(Code::kInvalidArgument, "--warmup must not be negative");

@@ -41,10 +41,11 @@ struct LoadOptions {
   std::string writer_endpoint;
   std::vector<std::string> reader_endpoints;
   std::uint32_t clients = 4;
-  std::uint32_t threads = 0;       // 0: min(clients, 2)
-  std::uint32_t pipeline = 16;     // operations in flight per client
-  std::uint32_t query_batch = 64;  // ClientOptions::max_query_batch (1: a frame per query)
-  std::uint64_t requests = 0;      // total operations; 0: run for `duration_s`
+  std::uint32_t threads = 0;         // 0: min(clients, 2)
+  std::uint32_t pipeline = 16;       // operations in flight per client
+  std::uint32_t query_batch = 64;    // ClientOptions::max_query_batch (1: a frame per query)
+  std::uint32_t command_batch = 64;  // ClientOptions::max_command_batch (1: a frame per request)
+  std::uint64_t requests = 0;        // total operations; 0: run for `duration_s`
   double duration_s = 10;
   double warmup_s = 1;  // not measured
   double rate = 0;      // operations per second over all clients; 0: closed loop

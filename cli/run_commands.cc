@@ -367,6 +367,10 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
                   "queries per frame at most when several are queued (the client's own "
                   "coalescing; 1: a frame per query, to measure what batching gains)")
       ->capture_default_str();
+  cmd->add_option("--command-batch", o.command_batch,
+                  "requests per frame at most when several are queued (the client's own "
+                  "coalescing; 1: a frame per request, to measure what batching gains)")
+      ->capture_default_str();
   cmd->add_option("--requests", o.requests, "total operations (default: run for --duration)");
   cmd->add_option("--duration", o.duration_s, "seconds to measure")->capture_default_str();
   cmd->add_option("--warmup", o.warmup_s, "seconds before measuring")->capture_default_str();

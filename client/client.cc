@@ -47,6 +47,8 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options, zmq::cont
   if (options.window == 0) return Status(Code::kInvalidArgument, "window must be at least 1");
   if (options.max_query_batch < 1 || options.max_query_batch > 256)
     return Status(Code::kInvalidArgument, "max_query_batch must be in 1..256");
+  if (options.max_command_batch < 1 || options.max_command_batch > 1024)
+    return Status(Code::kInvalidArgument, "max_command_batch must be in 1..1024");
   if (options.attempt_timeout.count() <= 0)
     return Status(Code::kInvalidArgument, "attempt_timeout must be positive");
   CQRS_RETURN_IF_ERROR(options.curve.Validate());
@@ -101,6 +103,12 @@ void Client::OpenSocket() {
 
 void Client::Send(Pending& p) {
   zmq::message_t msg(p.bytes.data(), p.bytes.size());
+  // A full pipe (never expected: the window is far below the high-water mark) is left to the
+  // attempt timeout, which reconnects and resends.
+  MarkSent(p, socket_->send(msg, zmq::send_flags::dontwait).has_value());
+}
+
+void Client::MarkSent(Pending& p, bool sent) {
   p.last_sent_ns = MonoNs();
   ++p.result.attempts;
   ++stats_.sent;
@@ -108,11 +116,16 @@ void Client::Send(Pending& p) {
     p.queued = false;
     --queued_;
   }
-  // A full pipe (never expected: the window is far below the high-water mark) is left to the
-  // attempt timeout, which reconnects and resends.
-  if (socket_->send(msg, zmq::send_flags::dontwait)) {
-    if (p.outstanding++ == 0) ++awaiting_;
-  }
+  if (sent && p.outstanding++ == 0) ++awaiting_;
+}
+
+void Client::SendBatch(std::span<Pending* const> group) {
+  batch_.Begin();
+  for (const Pending* p : group) batch_.Add(p->bytes);
+  auto frame = batch_.Finish(wire::BatchKind::kCommands);
+  zmq::message_t msg(frame.data(), frame.size());
+  const bool sent = socket_->send(msg, zmq::send_flags::dontwait).has_value();
+  for (Pending* p : group) MarkSent(*p, sent);
 }
 
 void Client::Answered(Pending& p) {
@@ -121,12 +134,31 @@ void Client::Answered(Pending& p) {
 
 void Client::SendQueued() {
   if (queued_ == 0 || resend_at_ns_ != 0 || probe_id_ != 0) return;
-  for (std::uint64_t id = ring_.base(); id < ring_.next() && queued_ > 0 && awaiting_ < cwnd_;
-       ++id) {
+  to_send_.clear();
+  std::size_t awaiting = awaiting_;
+  for (std::uint64_t id = ring_.base();
+       id < ring_.next() && to_send_.size() < queued_ && awaiting < cwnd_; ++id) {
     Pending& p = ring_.at(id);
     if (p.done || !p.queued) continue;
     if (p.result.attempts > 0) ++stats_.resent;
-    Send(p);
+    to_send_.push_back(&p);
+    if (p.outstanding == 0) ++awaiting;
+  }
+  // In id order, runs of up to max_command_batch requests and kMaxBatchBytes per frame.
+  for (std::size_t begin = 0; begin < to_send_.size();) {
+    std::size_t end = begin, bytes = 0;
+    while (end < to_send_.size() && end - begin < options_.max_command_batch) {
+      const std::size_t size = to_send_[end]->bytes.size();
+      if (end > begin && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      ++end;
+    }
+    if (end - begin == 1) {
+      Send(*to_send_[begin]);
+    } else {
+      SendBatch({to_send_.data() + begin, end - begin});
+    }
+    begin = end;
   }
 }
 
@@ -173,18 +205,19 @@ std::uint64_t Client::Submit(std::span<const CommandSpec> commands, Callback don
   p.result.attempts = 0;
   p.result.indeterminate = false;
   p.last_sent_ns = p.first_sent_ns;  // the attempt timeout runs from here while it waits
-  p.queued = true;
+  p.queued = true;                   // sent with everything else queued at the next poll
   ++queued_;
-  if (queued_ == 1 && resend_at_ns_ == 0 && probe_id_ == 0 && awaiting_ < cwnd_)
-    Send(p);  // nothing held back: no need to scan the window for older queued requests
-  else
-    SendQueued();
   return id;
 }
 
 void Client::HandleReply(const zmq::message_t& frame) {
   reply_buffer_.Assign(frame.data(), frame.size());
-  if (!wire::ParseCommandReply(reply_buffer_.span(), &reply_).ok()) return;  // not ours: ignore
+  wire::ForEachReply(reply_buffer_.span(), wire::BatchKind::kCommandReplies, nested_buffer_,
+                     [this](std::span<const std::uint8_t> reply) { HandleCommandReply(reply); });
+}
+
+void Client::HandleCommandReply(std::span<const std::uint8_t> aligned) {
+  if (!wire::ParseCommandReply(aligned, &reply_).ok()) return;  // not ours: ignore
   const std::uint64_t id = reply_.request_id;
   Pending* open = ring_.Find(id);
   if (open == nullptr) return;  // a late answer to a retired request
@@ -227,7 +260,8 @@ void Client::HandleReply(const zmq::message_t& frame) {
   r.versions.assign(reply_.versions.begin(), reply_.versions.end());
   if (r.ok()) last_seq_ = std::max(last_seq_, r.seq);
   Complete(p);
-  SendQueued();
+  // The window may admit more now: what is queued leaves together once every reply waiting
+  // was read (ServeReady's CheckTimers).
 }
 
 void Client::Complete(Pending& p) {
@@ -313,7 +347,8 @@ std::uint64_t Client::NextTimerNs() const {
 }
 
 std::size_t Client::PollItems(zmq::pollitem_t* items) {
-  queries_->Flush();  // what was submitted goes before the wait
+  SendQueued();  // what was submitted goes before the wait
+  queries_->Flush();
   std::size_t count = 0;
   items[count++] = {socket_->handle(), 0, ZMQ_POLLIN, 0};
   if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};

@@ -20,6 +20,7 @@
 #include "security/curve_client.h"
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/command_codec.h"
 #include "wire/value_codec.h"
 
@@ -42,6 +43,9 @@ struct ClientOptions {
   // Queries submitted between two polls leave together in QueryBatch frames of at most this
   // many (1..256, the readers' default reader.batch_max_queries); 1: a frame per query.
   std::uint32_t max_query_batch = 64;
+  // Requests submitted between two polls leave together in CommandBatch frames of at most this
+  // many (1..1024), each still applied and answered on its own; 1: a frame per request.
+  std::uint32_t max_command_batch = 64;
   // Security on: this client's key pair and the servers' public key (security::LoadClientCurve).
   // The principal the key belongs to decides the tenant and what may be read and written.
   security::ClientCurve curve;
@@ -109,8 +113,9 @@ class Client {
   CommandResult Upsert(std::string collection, std::string key, std::vector<FieldSpec> fields);
   CommandResult Delete(std::string collection, std::string key, std::uint64_t expected_version = 0);
 
-  // Pipelined: sends now (first serving replies while the window is full) and calls `done`
-  // once with the outcome. Returns the request id.
+  // Pipelined: queues the request (first serving replies while the window is full) and calls
+  // `done` once with the outcome. What is queued leaves at the next Poll, Flush or PollItems,
+  // together (CommandBatch frames of up to max_command_batch). Returns the request id.
   std::uint64_t Submit(std::span<const CommandSpec> commands, Callback done);
 
   // Queries, sync: Get a key, Scan a page of a collection, Find, Aggregate, any QuerySpec.
@@ -170,9 +175,12 @@ class Client {
   Client(ClientOptions options, zmq::context_t* context);
   void OpenSocket();
   void Send(Pending& p);
+  // Counts a send of `p` (`sent`: the socket took it).
+  void MarkSent(Pending& p, bool sent);
   // Sends the queued requests in id order while the congestion window allows, unless a
-  // backoff or a probe holds them.
+  // backoff or a probe holds them: several in CommandBatch frames of up to max_command_batch.
   void SendQueued();
+  void SendBatch(std::span<Pending* const> group);
   // Queues every unanswered request (after a reconnect) and sends what the window allows.
   void ResendAll();
   // A retryable refusal or OutOfOrder of `id`: halve the window, back off, then probe.
@@ -180,6 +188,7 @@ class Client {
   // One fewer send awaiting its reply on the current socket.
   void Answered(Pending& p);
   void HandleReply(const zmq::message_t& frame);
+  void HandleCommandReply(std::span<const std::uint8_t> aligned);
   void Complete(Pending& p);
   void CheckTimers();
   void AbandonSession();
@@ -206,7 +215,12 @@ class Client {
   std::size_t queued_ = 0;    // requests with `queued` set
   std::size_t completed_ = 0;
   wire::CommandRequestEncoder encoder_;
+  std::vector<Pending*> to_send_;  // SendQueued's scratch
+  wire::NestedFrameBuilder batch_;
+  // A CommandBatch frame holds at most this many bytes of requests (a larger one goes alone).
+  static constexpr std::size_t kMaxBatchBytes = 256u << 10;
   wire::AlignedBuffer reply_buffer_;
+  wire::AlignedBuffer nested_buffer_;  // a batch's reply that came unaligned
   wire::CommandReplyData reply_;
   ClientStats stats_;
   std::unique_ptr<QueryChannel> queries_;

@@ -3,7 +3,6 @@
 
 #include "base/clock.h"
 #include "security/curve_client.h"
-#include "wire/protocol.h"
 #include "wire/zmq_util.h"
 
 namespace cqrs {
@@ -76,7 +75,7 @@ void QueryChannel::Send(Pending& p) {
 void QueryChannel::SendBatch(std::span<const std::uint64_t> ids) {
   batch_.Begin();
   for (std::uint64_t id : ids) batch_.Add(ring_.at(id).bytes);
-  auto frame = batch_.Finish(/*reply=*/false);
+  auto frame = batch_.Finish(wire::BatchKind::kQueries);
   zmq::message_t msg(frame.data(), frame.size());
   const std::uint64_t now = MonoNs();
   for (std::uint64_t id : ids) {
@@ -95,21 +94,8 @@ void QueryChannel::HandleReadable() {
 
 void QueryChannel::HandleReply(const zmq::message_t& frame) {
   reply_buffer_.Assign(frame.data(), frame.size());
-  if (!wire::IsQueryBatchReply(reply_buffer_.span())) {
-    HandleQueryReply(reply_buffer_.span());
-    return;
-  }
-  // A frame that fails its check is dropped, like a bad single reply: the attempt timeout
-  // resends what it should have answered.
-  (void)wire::ForEachNestedFrame(reply_buffer_.span(), /*reply=*/true, wire::kMaxTrustedFrameBytes,
-                                 wire::kMaxTrustedFrameBytes,
-                                 [this](std::span<const std::uint8_t> nested) {
-                                   if (reinterpret_cast<std::uintptr_t>(nested.data()) % 8 != 0) {
-                                     nested_buffer_.Assign(nested.data(), nested.size());
-                                     nested = nested_buffer_.span();
-                                   }
-                                   HandleQueryReply(nested);
-                                 });
+  wire::ForEachReply(reply_buffer_.span(), wire::BatchKind::kQueryReplies, nested_buffer_,
+                     [this](std::span<const std::uint8_t> reply) { HandleQueryReply(reply); });
 }
 
 void QueryChannel::HandleQueryReply(std::span<const std::uint8_t> aligned) {

@@ -19,6 +19,7 @@
 #include "security/curve_client.h"
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/query_codec.h"
 
 namespace cqrs {

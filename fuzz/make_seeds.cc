@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "wire/batch_codec.h"
 #include "wire/command_codec.h"
 #include "wire/event_codec.h"
 #include "wire/protocol.h"
@@ -69,6 +70,13 @@ int main(int argc, char** argv) {
   int n = 0;
   for (const auto& r : requests) Write(dir / "command", n++, commands.Encode("client-1", 1, "", r));
   Write(dir / "command", n++, commands.Encode("", 0, "token", requests[0]));
+  {  // a CommandBatch of them
+    wire::NestedFrameBuilder batch;
+    batch.Begin();
+    std::uint64_t id = 1;
+    for (const auto& r : requests) batch.Add(commands.Encode("client-1", id++, "", r));
+    Write(dir / "command", n++, batch.Finish(wire::BatchKind::kCommands));
+  }
 
   wire::QueryRequestEncoder queries;
   const std::vector<wire::QuerySpec> specs = {
@@ -87,7 +95,8 @@ int main(int argc, char** argv) {
     batch.Begin();
     std::uint64_t id = 1;
     for (const auto& q : specs) batch.Add(queries.Encode(id++, "", 5, 100, q));
-    Write(dir / "query", n++, batch.Finish(reply));
+    Write(dir / "query", n++,
+          batch.Finish(reply ? wire::BatchKind::kQueryReplies : wire::BatchKind::kQueries));
   }
 
   n = 0;

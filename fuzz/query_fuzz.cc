@@ -3,6 +3,7 @@
 // take it.
 #include "fuzz/fuzz_util.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/query_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -13,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cqrs::wire::AlignedBuffer nested_copy;
   for (bool is_reply : {false, true}) {
     (void)cqrs::wire::ForEachNestedFrame(
-        frame.span(), is_reply, 1u << 20, 256, [&](std::span<const std::uint8_t> nested) {
+        frame.span(),
+        is_reply ? cqrs::wire::BatchKind::kQueryReplies : cqrs::wire::BatchKind::kQueries, 1u << 20,
+        256, [&](std::span<const std::uint8_t> nested) {
           nested_copy.Assign(nested.data(), nested.size());
           if (is_reply) {
             (void)cqrs::wire::ParseQueryReply(nested_copy.span(), &reply);

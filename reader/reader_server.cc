@@ -190,7 +190,8 @@ void ReaderServer::Count(Code status, std::uint64_t received_ns) {
 
 void ReaderServer::SendBatchReply(Slot* slot) {
   reply_envelope_.CopyEnvelope(slot->message);
-  if (!wire::SendEnvelopeReply(router_, reply_envelope_.envelope(), batch_reply_.Finish(true)))
+  if (!wire::SendEnvelopeReply(router_, reply_envelope_.envelope(),
+                               batch_reply_.Finish(wire::BatchKind::kQueryReplies)))
     ++batch_dropped_;
   batch_reply_.Begin();
 }
@@ -208,7 +209,7 @@ void ReaderServer::ProcessBatch(Slot* slot, std::uint64_t seq, std::uint64_t now
     Count(code, slot->received_ns);
   };
   Status whole = wire::ForEachNestedFrame(
-      slot->buffer.span(), /*reply=*/false, limits_.max_request_bytes,
+      slot->buffer.span(), wire::BatchKind::kQueries, limits_.max_request_bytes,
       config_.reader.batch_max_queries, [&](std::span<const std::uint8_t> member) {
         // Our clients align every nested frame to 8 bytes; another builder may not.
         if (reinterpret_cast<std::uintptr_t>(member.data()) % 8 != 0) {
@@ -327,7 +328,7 @@ void ReaderServer::Process(std::vector<Slot*>& fresh) {
     slot->buffer.Assign(body.data(), body.size());  // aligned, as the Verifier needs
     if (security_) slot->user_id.assign(security::UserId(body));
     slot->message.ReleaseBody();  // the copy is what the query is read from, parked or not
-    if (wire::IsQueryBatch(slot->buffer.span())) {
+    if (wire::IsBatch(wire::BatchKind::kQueries, slot->buffer.span())) {
       ProcessBatch(slot, seq, now);
       continue;
     }

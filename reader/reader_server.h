@@ -22,6 +22,7 @@
 #include "store/read_store.h"
 #include "store/read_store_follower.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/query_codec.h"
 #include "wire/zmq_util.h"
 

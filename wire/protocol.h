@@ -19,6 +19,8 @@ inline constexpr const char kQueryRequestId[] = "CQQ1";
 inline constexpr const char kQueryReplyId[] = "CQA1";
 inline constexpr const char kQueryBatchId[] = "CQM1";
 inline constexpr const char kQueryBatchReplyId[] = "CQN1";
+inline constexpr const char kCommandBatchId[] = "CQG1";
+inline constexpr const char kCommandBatchReplyId[] = "CQH1";
 inline constexpr const char kEventId[] = "CQE1";
 // Event.format of every event this build writes; VerifyEvent refuses any other.
 inline constexpr std::uint16_t kEventFormat = 1;

@@ -1,11 +1,9 @@
 // The query half of the protocol: QueryRequest ("CQQ1") decoded and checked by readers, built by
-// clients; QueryReply ("CQA1") built by readers from stored records, parsed by clients; and the
-// batches that carry many of either in one frame, QueryBatch ("CQM1") and QueryBatchReply
-// ("CQN1"), each query or reply in it a whole frame of its own (NestedFrame).
+// clients; QueryReply ("CQA1") built by readers from stored records, parsed by clients. Batches
+// of them are wire/batch_codec.h's.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -113,35 +111,5 @@ struct QueryReplyData {
 };
 
 Status ParseQueryReply(std::span<const std::uint8_t> aligned, QueryReplyData* out);
-
-// Batches. A frame is a batch when it carries the batch identifier (checked first: any other
-// frame goes the single-frame way, and fails there by name if it is neither).
-bool IsQueryBatch(std::span<const std::uint8_t> frame);
-bool IsQueryBatchReply(std::span<const std::uint8_t> frame);
-
-// Verifies an aligned QueryBatch or QueryBatchReply frame of at most `max_bytes` and at most
-// `max_frames` nested frames, and calls `each` with every nested frame in order (8-byte aligned
-// when `aligned` is; possibly empty: the nested frame's own check says what is wrong with it).
-// InvalidArgument naming the bound or the failed check.
-Status ForEachNestedFrame(std::span<const std::uint8_t> aligned, bool reply,
-                          std::uint32_t max_bytes, std::uint32_t max_frames,
-                          const std::function<void(std::span<const std::uint8_t>)>& each);
-
-// Builds a QueryBatch or a QueryBatchReply from whole frames, reusing its builder.
-class NestedFrameBuilder {
- public:
-  void Begin();
-  // Copies `frame` in.
-  void Add(std::span<const std::uint8_t> frame);
-  std::size_t count() const { return frames_.size(); }
-  // The batch's size so far, near enough to decide where to split.
-  std::size_t size() const { return fbb_.GetSize() + 16 * frames_.size() + 16; }
-  // The finished batch (valid until the next Begin).
-  std::span<const std::uint8_t> Finish(bool reply);
-
- private:
-  flatbuffers::FlatBufferBuilder fbb_{1024};
-  std::vector<flatbuffers::Offset<fb::NestedFrame>> frames_;
-};
 
 }  // namespace cqrs::wire

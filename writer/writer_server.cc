@@ -144,38 +144,88 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
   if (control_ && control_->RemoveIfUnused()) spdlog::info("removed the unused shared memory");
 }
 
+void WriterServer::Admit(Slot& slot) {
+  const zmq::message_t& body = slot.message.body();
+  // Copy into an aligned buffer: ZeroMQ frames are often misaligned (docs/DEPENDENCY_FACTS.md
+  // fact 5).
+  slot.buffer.Assign(body.data(), body.size());
+  const Identity identity{security::UserId(body)};
+  const Status frames =
+      slot.message.too_many_frames()
+          ? Error(Code::kInvalidArgument, "message has more than {} frames", wire::kMaxFrames)
+          : Status();
+  slot.batch = wire::IsBatch(wire::BatchKind::kCommands, slot.buffer.span());
+  if (!slot.batch) {
+    slot.item.frame = slot.buffer.span();
+    slot.item.identity = identity;
+    slot.item.refusal = frames;
+    batch_.push_back(&slot.item);
+    return;
+  }
+  // A CommandBatch: each request a BatchItem of its own, exactly as if it had come alone.
+  slot.nested_count = 0;
+  slot.batch_refusal = wire::ForEachNestedFrame(
+      slot.buffer.span(), wire::BatchKind::kCommands, config_.limits.max_request_bytes,
+      kMaxBatchRequests, [&](std::span<const std::uint8_t> frame) {
+        const std::size_t i = slot.nested_count++;
+        if (slot.nested.size() <= i) {
+          slot.nested.resize(i + 1);
+          slot.nested_copies.resize(i + 1);
+        }
+        if (reinterpret_cast<std::uintptr_t>(frame.data()) % 8 != 0) {
+          slot.nested_copies[i].Assign(frame.data(), frame.size());
+          frame = slot.nested_copies[i].span();
+        }
+        BatchItem& item = slot.nested[i];
+        item.frame = frame;
+        item.identity = identity;
+        item.refusal = frames;
+      });
+  if (!slot.batch_refusal.ok()) {
+    slot.nested_count = 0;
+    return;
+  }
+  for (std::size_t i = 0; i < slot.nested_count; ++i) batch_.push_back(&slot.nested[i]);
+}
+
+bool WriterServer::SendReplies(Slot& slot) {
+  if (!slot.batch)
+    return wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply);
+  if (!slot.batch_refusal.ok()) {
+    wire::BuildCommandReply(shed_fbb_, 0, slot.batch_refusal.code(), slot.batch_refusal.message(),
+                            -1, 0, {});
+    return wire::SendEnvelopeReply(router_, slot.message.envelope(),
+                                   {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()});
+  }
+  batch_reply_.Begin();
+  for (std::size_t i = 0; i < slot.nested_count; ++i) batch_reply_.Add(slot.nested[i].reply);
+  return wire::SendEnvelopeReply(router_, slot.message.envelope(),
+                                 batch_reply_.Finish(wire::BatchKind::kCommandReplies));
+}
+
 bool WriterServer::ProcessBatch() {
   const std::size_t max_requests = config_.writer.batch_max_requests;
   const std::uint64_t max_bytes = config_.writer.batch_max_bytes;
   batch_.clear();
+  slots_used_ = 0;
   std::uint64_t bytes = 0;
   while (batch_.size() < max_requests && bytes < max_bytes) {
-    if (slots_.size() == batch_.size()) slots_.push_back(std::make_unique<Slot>());
-    Slot& slot = *slots_[batch_.size()];
+    if (slots_.size() == slots_used_) slots_.push_back(std::make_unique<Slot>());
+    Slot& slot = *slots_[slots_used_];
     if (!slot.message.TryReceive(router_)) break;
     slot.received_ns = MonoNs();
-    const zmq::message_t& body = slot.message.body();
-    // Copy into an aligned buffer: ZeroMQ frames are often misaligned (docs/DEPENDENCY_FACTS.md
-    // fact 5).
-    slot.buffer.Assign(body.data(), body.size());
-    bytes += body.size();
-    slot.item.frame = slot.buffer.span();
-    slot.item.identity = Identity{security::UserId(body)};
-    slot.item.refusal =
-        slot.message.too_many_frames()
-            ? Error(Code::kInvalidArgument, "message has more than {} frames", wire::kMaxFrames)
-            : Status();
-    batch_.push_back(&slot.item);
+    bytes += slot.message.body_size();
+    Admit(slot);
+    ++slots_used_;
   }
-  if (batch_.empty()) return false;
-  if (batch_.size() == max_requests && config_.writer.shed_overload) ShedWaiting(max_requests);
+  if (slots_used_ == 0) return false;
+  if (batch_.size() >= max_requests && config_.writer.shed_overload) ShedWaiting(max_requests);
   counters_.max_batch = std::max<std::uint64_t>(counters_.max_batch, batch_.size());
 
 #ifdef CQRS_MISTAKE_ACK_BEFORE_COMMIT  // the injected mistake of tests/faults (make mistakes)
   bool replied = false;
   committer_->before_commit = [&](std::span<BatchItem*>) {
-    for (std::size_t i = 0; i < batch_.size(); ++i)
-      (void)wire::SendEnvelopeReply(router_, slots_[i]->message.envelope(), slots_[i]->item.reply);
+    for (std::size_t i = 0; i < slots_used_; ++i) (void)SendReplies(*slots_[i]);
     replied = true;
   };
 #else
@@ -185,22 +235,26 @@ bool WriterServer::ProcessBatch() {
   // Published before any reply: a reader refuses a min_seq above it (no client can hold one).
   if (control_) control_->seqs().writer_committed_seq.store(seq, std::memory_order_release);
 
-  std::uint64_t errors = 0, dropped = 0;
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
+  std::uint64_t errors = 0, dropped = 0, requests = 0;
+  for (std::size_t i = 0; i < slots_used_; ++i) {
     Slot& slot = *slots_[i];
-    if (slot.item.status != Code::kOk) ++errors;
+    const std::size_t count = slot.batch ? std::max<std::size_t>(slot.nested_count, 1) : 1;
+    requests += count;
+    if (slot.batch && !slot.batch_refusal.ok()) ++errors;
     if (replied || fault::Fire(fault::Point::kDropReply)) continue;  // sent, or a lost reply
-    if (!wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply)) ++dropped;
+    if (!SendReplies(slot)) ++dropped;
     if (control_)  // receipt to reply, the commit's fsync included
       control_->slot(shm::kWriterSlot)
           .latency[shm::LatencyBucket(MonoNs() - slot.received_ns)]
-          .fetch_add(1, std::memory_order_relaxed);
+          .fetch_add(count, std::memory_order_relaxed);
   }
+  for (const BatchItem* item : batch_)
+    if (item->status != Code::kOk) ++errors;
   committer_->CommitState();  // after the replies: the state is a cache of the committed log
   counters_.replies_dropped += dropped;
   if (control_) {
     auto& c = control_->slot(shm::kWriterSlot).counters;
-    c[shm::kRequests].fetch_add(batch_.size(), std::memory_order_relaxed);
+    c[shm::kRequests].fetch_add(requests, std::memory_order_relaxed);
     c[shm::kRequestErrors].fetch_add(errors, std::memory_order_relaxed);
     c[shm::kBatches].fetch_add(1, std::memory_order_relaxed);
     c[shm::kRepliesDropped].fetch_add(dropped, std::memory_order_relaxed);
@@ -211,19 +265,43 @@ bool WriterServer::ProcessBatch() {
 
 void WriterServer::ShedWaiting(std::size_t max) {
   std::size_t shed = 0;
-  for (; shed < max; ++shed) {
+  static constexpr std::string_view kShed =
+      "writer overloaded: a full batch is being committed and more requests wait; nothing was "
+      "applied, retry after a backoff";
+  // Only for the request id (0 if the frame does not verify: the client cannot match it).
+  auto refusal = [this](std::span<const std::uint8_t> frame) {
+    std::uint64_t request_id = shed_decoder_.Decode(frame).request_id;
+    wire::BuildCommandReply(shed_fbb_, request_id, Code::kResourceExhausted, kShed, -1, 0, {});
+    return std::span<const std::uint8_t>(shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize());
+  };
+  while (shed < max) {
     if (!shed_.message.TryReceive(router_)) break;
     const zmq::message_t& body = shed_.message.body();
     shed_.buffer.Assign(body.data(), body.size());
-    // Only for the request id (0 if the frame does not verify: the client cannot match it).
-    std::uint64_t request_id = shed_decoder_.Decode(shed_.buffer.span()).request_id;
-    wire::BuildCommandReply(shed_fbb_, request_id, Code::kResourceExhausted,
-                            "writer overloaded: a full batch is being committed and more requests "
-                            "wait; nothing was applied, retry after a backoff",
-                            -1, 0, {});
-    if (!wire::SendEnvelopeReply(router_, shed_.message.envelope(),
-                                 {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()}))
-      ++counters_.replies_dropped;
+    bool sent = false;
+    if (!wire::IsBatch(wire::BatchKind::kCommands, shed_.buffer.span())) {
+      sent =
+          wire::SendEnvelopeReply(router_, shed_.message.envelope(), refusal(shed_.buffer.span()));
+      ++shed;
+    } else {
+      batch_reply_.Begin();
+      Status whole = wire::ForEachNestedFrame(shed_.buffer.span(), wire::BatchKind::kCommands,
+                                              config_.limits.max_request_bytes, kMaxBatchRequests,
+                                              [&](std::span<const std::uint8_t> frame) {
+                                                shed_copy_.Assign(frame.data(), frame.size());
+                                                batch_reply_.Add(refusal(shed_copy_.span()));
+                                                ++shed;
+                                              });
+      if (!whole.ok()) {  // refused as a whole, as it would be if it were admitted
+        wire::BuildCommandReply(shed_fbb_, 0, whole.code(), whole.message(), -1, 0, {});
+        sent = wire::SendEnvelopeReply(router_, shed_.message.envelope(),
+                                       {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()});
+      } else {
+        sent = wire::SendEnvelopeReply(router_, shed_.message.envelope(),
+                                       batch_reply_.Finish(wire::BatchKind::kCommandReplies));
+      }
+    }
+    if (!sent) ++counters_.replies_dropped;
   }
   counters_.shed += shed;
   std::uint64_t suppressed = 0;

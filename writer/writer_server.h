@@ -1,6 +1,7 @@
 // WriterServer: the cqrs-writer process's loop. One thread owns the ROUTER socket, the write
-// store and its only write transaction: drain what is waiting (up to the batch bound), commit it
-// as one transaction, reply to every request, then tick the projector with the committed seq.
+// store and its only write transaction: drain what is waiting (up to the batch bound; each
+// request of a CommandBatch frame counts as one), commit it as one transaction, reply to every
+// request (one frame per frame received), then tick the projector with the committed seq.
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "store/state_store.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/zmq_util.h"
 #include "writer/authorizer.h"
 #include "writer/batch_committer.h"
@@ -56,10 +58,17 @@ class WriterServer {
   const WriterCounters& counters() const { return counters_; }
 
  private:
+  // One message: a CommandRequest (`item`), or a CommandBatch whose requests are `nested`
+  // (the first nested_count of them), each a BatchItem of its own.
   struct Slot {
     wire::InboundMessage message;
     wire::AlignedBuffer buffer;
     BatchItem item;
+    bool batch = false;
+    Status batch_refusal;  // the CommandBatch as a whole (answered by one CommandReply)
+    std::vector<BatchItem> nested;
+    std::vector<wire::AlignedBuffer> nested_copies;  // for nested frames that came unaligned
+    std::size_t nested_count = 0;
     std::uint64_t received_ns = 0;  // for the latency histogram
   };
 
@@ -67,6 +76,12 @@ class WriterServer {
   // Receives up to the batch bound, commits, replies. False if nothing was waiting.
   bool ProcessBatch();
   void PublishTick(std::uint64_t seq);
+  // Takes the slot's message in as BatchItems in batch_ (one, or a CommandBatch's; none for a
+  // CommandBatch refused as a whole).
+  void Admit(Slot& slot);
+  // Sends the slot's replies (one frame: a CommandReply or a CommandBatchReply); false if the
+  // peer is gone or its pipe full.
+  bool SendReplies(Slot& slot);
   // Answers up to `max` waiting requests with ResourceExhausted, unapplied (overload).
   void ShedWaiting(std::size_t max);
   void CheckReaders();
@@ -96,8 +111,13 @@ class WriterServer {
   std::string endpoint_;
   std::string tick_endpoint_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::size_t slots_used_ = 0;  // messages in the batch in hand
   std::vector<BatchItem*> batch_;
+  wire::NestedFrameBuilder batch_reply_;
+  // A CommandBatch holds at most this many requests (docs/PROTOCOL.md, "Batched commands").
+  static constexpr std::uint32_t kMaxBatchRequests = 1024;
   Slot shed_;  // scratch for ShedWaiting
+  wire::AlignedBuffer shed_copy_;
   wire::CommandDecoder shed_decoder_;
   flatbuffers::FlatBufferBuilder shed_fbb_{256};
   LogLimiter shed_log_;

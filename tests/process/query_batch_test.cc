@@ -14,6 +14,7 @@
 #include "tests/support/pipeline.h"
 #include "tests/support/writer_process.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/query_codec.h"
 
 namespace cqrs {
@@ -30,7 +31,7 @@ void SendBatch(zmq::socket_t& socket, const std::vector<std::vector<std::uint8_t
   wire::NestedFrameBuilder batch;
   batch.Begin();
   for (const auto& q : queries) batch.Add(q);
-  auto frame = batch.Finish(/*reply=*/false);
+  auto frame = batch.Finish(wire::BatchKind::kQueries);
   REQUIRE(socket.send(zmq::buffer(frame.data(), frame.size())));
 }
 
@@ -43,15 +44,16 @@ std::vector<wire::QueryReplyData> Receive(zmq::socket_t& socket, bool* batched,
   wire::AlignedBuffer aligned;
   aligned.Assign(frame.data(), frame.size());
   std::vector<wire::QueryReplyData> out;
-  *batched = wire::IsQueryBatchReply(aligned.span());
+  *batched = wire::IsBatch(wire::BatchKind::kQueryReplies, aligned.span());
   if (!*batched) {
     REQUIRE(wire::ParseQueryReply(aligned.span(), &out.emplace_back()).ok());
     return out;
   }
-  Status s = wire::ForEachNestedFrame(
-      aligned.span(), /*reply=*/true, 64u << 20, 100000, [&](std::span<const std::uint8_t> nested) {
-        REQUIRE(wire::ParseQueryReply(nested, &out.emplace_back()).ok());
-      });
+  Status s =
+      wire::ForEachNestedFrame(aligned.span(), wire::BatchKind::kQueryReplies, 64u << 20, 100000,
+                               [&](std::span<const std::uint8_t> nested) {
+                                 REQUIRE(wire::ParseQueryReply(nested, &out.emplace_back()).ok());
+                               });
   REQUIRE(s.ok());
   return out;
 }

@@ -2,6 +2,7 @@
 // REQ sockets, and the cqrs CLI.
 #include "tests/support/writer_process.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -18,6 +19,7 @@
 #include "store/write_store_format.h"
 #include "tests/support/replies.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
 #include "wire/command_codec.h"
 #include "wire/event_codec.h"
 #include "wire/protocol.h"
@@ -508,6 +510,109 @@ TEST_CASE("issue #15: cqrs::Client keeps its goodput against a writer that sheds
   auto [stats_code, stats] = testing::RunCli("stats --data " + writer.data_dir + " --json");
   INFO(stats);
   CHECK(stats_code == 0);
+}
+
+namespace {
+
+std::vector<std::uint8_t> CommandBatch(const std::vector<std::vector<std::uint8_t>>& requests) {
+  wire::NestedFrameBuilder batch;
+  batch.Begin();
+  for (const auto& r : requests) batch.Add(r);
+  auto frame = batch.Finish(wire::BatchKind::kCommands);
+  return {frame.begin(), frame.end()};
+}
+
+// The CommandReplies of one CommandBatchReply frame, in order.
+std::vector<wire::CommandReplyData> BatchReplies(const std::vector<std::uint8_t>& frame) {
+  wire::AlignedBuffer aligned;
+  aligned.Assign(frame.data(), frame.size());
+  REQUIRE(wire::IsBatch(wire::BatchKind::kCommandReplies, aligned.span()));
+  std::vector<wire::CommandReplyData> out;
+  REQUIRE(wire::ForEachNestedFrame(
+              aligned.span(), wire::BatchKind::kCommandReplies, 1u << 24, 1u << 16,
+              [&out](std::span<const std::uint8_t> nested) {
+                out.push_back(testing::ParseCommandReply({nested.begin(), nested.end()}));
+              })
+              .ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("issue #18: a CommandBatch applies and answers each request on its own, once",
+          "[process][writer][batch]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  RawPeer peer(writer.endpoint);
+  const std::vector<std::uint8_t> garbage = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const auto batch = CommandBatch({
+      Encode({Create("orders", "b1", {{"n", std::int64_t{1}}})}, "batcher", 1), garbage,
+      Encode({Create("orders", "b1", {})}, "batcher", 2),  // AlreadyExists, remembered
+      Encode({Upsert("orders", "b2", {})}, "batcher", 3),
+      Encode({Upsert("orders", "b3", {})}, "batcher", 5),  // 4 is missing: OutOfOrder
+      Encode({Upsert("orders", "b4", {})}, "", 0),         // no client id: not sequenced
+  });
+  peer.Send({batch});
+  auto reply = peer.Receive();
+  REQUIRE(reply.size() == 1);
+  auto replies = BatchReplies(reply[0]);
+  REQUIRE(replies.size() == 6);
+  CHECK(replies[0].request_id == 1);
+  CHECK(replies[0].status == Code::kOk);
+  CHECK(replies[1].request_id == 0);
+  CHECK(replies[1].status == Code::kInvalidArgument);
+  CHECK(replies[2].request_id == 2);
+  CHECK(replies[2].status == Code::kAlreadyExists);
+  CHECK(replies[3].request_id == 3);
+  CHECK(replies[3].status == Code::kOk);
+  CHECK(replies[3].seq > replies[0].seq);
+  CHECK(replies[4].status == Code::kOutOfOrder);
+  CHECK(replies[4].expected_request_id == 4);
+  CHECK(replies[5].status == Code::kOk);
+
+  // The same batch again: every sequenced request is a duplicate answered as before, nothing is
+  // applied twice (b4, without a client id, is applied again: a new version).
+  peer.Send({batch});
+  auto again_frame = peer.Receive();
+  REQUIRE(again_frame.size() == 1);
+  auto again = BatchReplies(again_frame[0]);
+  REQUIRE(again.size() == 6);
+  CHECK(again[0].status == Code::kOk);
+  CHECK(again[0].seq == replies[0].seq);
+  CHECK(again[2].status == Code::kAlreadyExists);
+  CHECK(again[3].seq == replies[3].seq);
+  CHECK(again[5].seq > replies[5].seq);
+
+  // Refused as a whole, by name, with one CommandReply: an empty batch, one over the bound.
+  peer.Send({CommandBatch({})});
+  auto empty = peer.Receive();
+  REQUIRE(empty.size() == 1);
+  auto refused = testing::ParseCommandReply(empty[0]);
+  CHECK(refused.status == Code::kInvalidArgument);
+  CHECK_THAT(refused.message, Catch::Contains("requests is empty"));
+  std::vector<std::vector<std::uint8_t>> many(1025, Encode({Upsert("orders", "x", {})}, "", 0));
+  peer.Send({CommandBatch(many)});
+  auto over = peer.Receive();
+  REQUIRE(over.size() == 1);
+  CHECK_THAT(testing::ParseCommandReply(over[0]).message,
+             Catch::Contains("1025 frames, over the batch bound 1024"));
+
+  // The C++ client batches its pipelined requests; each still gets its own outcome.
+  auto client = Connect(writer.endpoint, "pipelined");
+  std::vector<CommandResult> results(200);
+  for (int i = 0; i < 200; ++i)
+    client->Submit(
+        std::vector<CommandSpec>{Upsert("orders", fmt::format("p{}", i), {})},
+        [&results, i](const CommandResult& r) { results[static_cast<std::size_t>(i)] = r; });
+  client->Flush();
+  for (int i = 0; i < 200; ++i) {
+    INFO(i);
+    CHECK(results[static_cast<std::size_t>(i)].status == Code::kOk);
+    if (i > 0)
+      CHECK(results[static_cast<std::size_t>(i)].seq >
+            results[static_cast<std::size_t>(i - 1)].seq);
+  }
+  CHECK(client->stats().sent == 200);
 }
 
 }  // namespace cqrs

@@ -13,7 +13,7 @@ fb = {}  # generated modules by name
 _MODULES = ("CommandRequest", "Command", "Field", "IntValue", "DoubleValue", "StringValue",
             "BytesValue", "BoolValue", "Value", "Op", "Status", "CommandReply", "QueryRequest",
             "QueryReply", "Query", "Get", "Scan", "Entity", "Event", "NestedFrame", "QueryBatch",
-            "QueryBatchReply")
+            "QueryBatchReply", "CommandBatch", "CommandBatchReply")
 
 
 def load(gen_dir):
@@ -195,8 +195,18 @@ def _aligned_bytes(b, data):
     return b.EndVector(len(data))
 
 
-def encode_query_batch(frames):
-    """A QueryBatch ("CQM1") holding whole QueryRequest frames (or any bytes, to test refusals)."""
+_BATCHES = {  # kind: (root module, identifier of the batch, identifier of what it nests)
+    "queries": ("QueryBatch", b"CQM1"),
+    "query_replies": ("QueryBatchReply", b"CQN1"),
+    "commands": ("CommandBatch", b"CQG1"),
+    "command_replies": ("CommandBatchReply", b"CQH1"),
+}
+
+
+def encode_batch(kind, frames):
+    """A batch frame ("queries": QueryBatch, "commands": CommandBatch) nesting whole frames (or
+    any bytes, to test refusals)."""
+    module, identifier = _BATCHES[kind]
     b = flatbuffers.Builder(1024)
     nested = []
     for frame in frames:
@@ -204,28 +214,38 @@ def encode_query_batch(frames):
         fb["NestedFrame"].Start(b)
         fb["NestedFrame"].AddFrame(b, v)
         nested.append(fb["NestedFrame"].End(b))
-    fb["QueryBatch"].StartQueriesVector(b, len(nested))
+    b.StartVector(4, len(nested), 4)
     for n in reversed(nested):
         b.PrependUOffsetTRelative(n)
-    queries = b.EndVector(len(nested))
-    fb["QueryBatch"].Start(b)
-    fb["QueryBatch"].AddQueries(b, queries)
-    b.Finish(fb["QueryBatch"].End(b), file_identifier=b"CQM1")
+    vec = b.EndVector(len(nested))
+    fb[module].Start(b)
+    fb[module].AddQueries(b, vec) if kind == "queries" else fb[module].AddRequests(b, vec)
+    b.Finish(fb[module].End(b), file_identifier=identifier)
     return bytes(b.Output())
 
 
-def decode_query_batch_reply(frame):
-    """The QueryReplies of a QueryBatchReply ("CQN1"), decoded, in order."""
-    if frame[4:8] != b"CQN1":
-        raise AssertionError("reply identifier %r is not CQN1" % frame[4:8])
-    r = fb["QueryBatchReply"].QueryBatchReply.GetRootAs(frame, 0)
+def decode_batch(kind, frame):
+    """The nested frames of a batch reply ("query_replies", "command_replies"), as bytes."""
+    module, identifier = _BATCHES[kind]
+    if frame[4:8] != identifier:
+        raise AssertionError("reply identifier %r is not %r" % (frame[4:8], identifier))
+    r = getattr(fb[module], module).GetRootAs(frame, 0)
     out = []
     for i in range(r.RepliesLength()):
         tab = r.Replies(i)._tab
         o = tab.Offset(4)  # NestedFrame.frame
         start, length = tab.Vector(o), tab.VectorLen(o)
-        out.append(decode_query_reply(bytes(tab.Bytes[start:start + length])))
+        out.append(bytes(tab.Bytes[start:start + length]))
     return out
+
+
+def encode_query_batch(frames):
+    return encode_batch("queries", frames)
+
+
+def decode_query_batch_reply(frame):
+    """The QueryReplies of a QueryBatchReply ("CQN1"), decoded, in order."""
+    return [decode_query_reply(f) for f in decode_batch("query_replies", frame)]
 
 
 def wait_answering(context, endpoint, seconds=30):

@@ -103,6 +103,20 @@ def run_checks(endpoint):
     check(r["status"] == "OutOfOrder" and ("expected %d" % (rid[0] + 1)) in r["message"],
           "out of order: %r" % r)
 
+    # A CommandBatch through REQ: one CommandBatchReply, each request applied and answered on
+    # its own, in order.
+    batch = [wire.encode_commands([(Op.Upsert, "orders", "b1", 0, {"n": 1})], cid, rid[0] + 1),
+             b"\x01\x02",
+             wire.encode_commands([(Op.Create, "orders", "p1", 0, {})], cid, rid[0] + 2),
+             wire.encode_commands([(Op.Upsert, "orders", "b2", 0, {"n": 2})], cid, rid[0] + 3)]
+    sock.send(wire.encode_batch("commands", batch))
+    replies = [wire.decode_command_reply(f) for f in wire.decode_batch("command_replies", sock.recv())]
+    check([(r["request_id"], r["status"]) for r in replies] ==
+          [(rid[0] + 1, "Ok"), (0, "InvalidArgument"), (rid[0] + 2, "AlreadyExists"),
+           (rid[0] + 3, "Ok")], "command batch: %r" % replies)
+    check(replies[3]["seq"] > replies[0]["seq"], "command batch seqs: %r" % replies)
+    rid[0] += 3
+
     # Garbage still gets a reply, and the writer still answers.
     for junk in (b"", b"\x01\x02", b"\xff" * 64, b"not a flatbuffer at all, just text"):
         r = call(junk)

@@ -1,13 +1,15 @@
-// The client's query coalescing (issue #18) against a ROUTER socket in the test that plays the
-// reader: what the client sends between two polls leaves in QueryBatch frames (bounded by
-// max_query_batch), one query alone as a plain QueryRequest, and answers in QueryBatchReply and
-// QueryReply frames complete each query on its own.
+// The client's coalescing (issue #18) against a ROUTER socket in the test that plays the reader
+// or the writer: what the client submits between two polls leaves in QueryBatch or CommandBatch
+// frames (bounded by max_query_batch, max_command_batch), one alone as a plain frame, and
+// answers in batch or single frames complete each on its own.
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include "client/client.h"
 #include "tests/support/test_support.h"
 #include "wire/aligned_buffer.h"
+#include "wire/batch_codec.h"
+#include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/query_codec.h"
 
@@ -48,9 +50,10 @@ Received Take(zmq::socket_t& router, zmq::message_t* identity) {
     r.ids.push_back(d.request_id);
     r.keys.emplace_back(d.request->query_as_Get()->key()->string_view());
   };
-  r.batch = wire::IsQueryBatch(aligned.span());
+  r.batch = wire::IsBatch(wire::BatchKind::kQueries, aligned.span());
   if (r.batch) {
-    REQUIRE(wire::ForEachNestedFrame(aligned.span(), false, 1u << 20, 256, one).ok());
+    REQUIRE(wire::ForEachNestedFrame(aligned.span(), wire::BatchKind::kQueries, 1u << 20, 256, one)
+                .ok());
   } else {
     one(aligned.span());
   }
@@ -126,7 +129,7 @@ TEST_CASE("issue #18: the client sends the queries queued between polls as Query
     const auto k = static_cast<std::size_t>(i);
     batch.Add(Answer(ids[k], i == 3 ? Code::kNotFound : Code::kOk, keys[k]));
   }
-  Send(router, identity, batch.Finish(/*reply=*/true));
+  Send(router, identity, batch.Finish(wire::BatchKind::kQueryReplies));
   Send(router, identity, Answer(ids[kQueries - 1], Code::kOk, keys[kQueries - 1]));
   for (int spins = 0; done < kQueries && spins < 100; ++spins)
     (void)client.value()->Poll(std::chrono::milliseconds(50));
@@ -156,6 +159,95 @@ TEST_CASE("issue #18: the client sends the queries queued between polls as Query
   for (int spins = 0; !single_done && spins < 100; ++spins)
     (void)client.value()->Poll(std::chrono::milliseconds(50));
   CHECK(single_done);
+}
+
+TEST_CASE("issue #18: the client sends the requests queued between polls as CommandBatch frames",
+          "[client][batch]") {
+  testing::TempDir dir;
+  zmq::context_t context;
+  zmq::socket_t writer(context, zmq::socket_type::router);
+  writer.set(zmq::sockopt::linger, 0);
+  writer.set(zmq::sockopt::rcvtimeo, 5000);
+  const std::string endpoint = "ipc://" + (dir / "writer.sock");
+  writer.bind(endpoint);
+  ClientOptions options;
+  options.writer_endpoint = endpoint;
+  options.reader_endpoints = {};
+  options.client_id = "batcher";
+  options.max_command_batch = 4;
+  auto client = Client::Connect(options, &context);
+  REQUIRE(client.ok());
+
+  std::vector<CommandResult> results;
+  auto submit = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      client.value()->Submit(std::vector<CommandSpec>{Upsert("orders", "k", {})},
+                             [&results](const CommandResult& r) { results.push_back(r); });
+  };
+  // Answers every request of the next frame Ok (seq = request id), in the frame's shape; returns
+  // how many requests it held and whether it was a batch.
+  wire::CommandReplyData reply;
+  auto answer = [&](bool* batch) {
+    zmq::message_t identity, body;
+    REQUIRE(writer.recv(identity));
+    REQUIRE(writer.recv(body));
+    wire::AlignedBuffer aligned;
+    aligned.Assign(body.data(), body.size());
+    std::vector<std::uint64_t> ids;
+    wire::CommandDecoder decoder{Limits()};
+    auto one = [&](std::span<const std::uint8_t> frame) {
+      auto d = decoder.Decode(frame);
+      REQUIRE(d.status.ok());
+      ids.push_back(d.request_id);
+    };
+    *batch = wire::IsBatch(wire::BatchKind::kCommands, aligned.span());
+    if (*batch) {
+      REQUIRE(
+          wire::ForEachNestedFrame(aligned.span(), wire::BatchKind::kCommands, 1u << 20, 1024, one)
+              .ok());
+    } else {
+      one(aligned.span());
+    }
+    flatbuffers::FlatBufferBuilder fbb;
+    wire::NestedFrameBuilder replies;
+    replies.Begin();
+    for (std::uint64_t id : ids) {
+      wire::BuildCommandReply(fbb, id, Code::kOk, {}, -1, id, {});
+      replies.Add({fbb.GetBufferPointer(), fbb.GetSize()});
+    }
+    Send(writer, identity,
+         *batch ? replies.Finish(wire::BatchKind::kCommandReplies)
+                : std::span<const std::uint8_t>(fbb.GetBufferPointer(), fbb.GetSize()));
+    return ids.size();
+  };
+  auto serve = [&](std::size_t want) {
+    for (int spins = 0; results.size() < want && spins < 100; ++spins)
+      (void)client.value()->Poll(std::chrono::milliseconds(20));
+  };
+
+  // A new session's first request goes alone (the congestion window starts at 1).
+  submit(1);
+  (void)client.value()->Poll(std::chrono::milliseconds(0));
+  bool batch = true;
+  CHECK(answer(&batch) == 1);
+  CHECK_FALSE(batch);
+  serve(1);
+  REQUIRE(results.size() == 1);
+  // The window grows by one per Ok: 2 then 3 leave together, then 4 (max_command_batch) twice.
+  std::size_t expected = 1;
+  for (std::size_t window : {2u, 3u, 4u, 4u}) {
+    submit(static_cast<int>(window));
+    (void)client.value()->Poll(std::chrono::milliseconds(0));
+    CHECK(answer(&batch) == window);
+    CHECK(batch);
+    expected += window;
+    serve(expected);
+    REQUIRE(results.size() == expected);
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    CHECK(results[i].status == Code::kOk);
+    CHECK(results[i].seq == i + 1);
+  }
 }
 
 }  // namespace cqrs
