@@ -211,11 +211,7 @@ void ReaderServer::ProcessBatch(Slot* slot, std::uint64_t seq, std::uint64_t now
   Status whole = wire::ForEachNestedFrame(
       slot->buffer.span(), wire::BatchKind::kQueries, limits_.max_request_bytes,
       config_.reader.batch_max_queries, [&](std::span<const std::uint8_t> member) {
-        // Our clients align every nested frame to 8 bytes; another builder may not.
-        if (reinterpret_cast<std::uintptr_t>(member.data()) % 8 != 0) {
-          member_buffer_.Assign(member.data(), member.size());
-          member = member_buffer_.span();
-        }
+        member = member_buffer_.AlignedView(member);  // another builder may not align it
         wire::DecodedQueryRequest d = wire::DecodeQueryRequest(member, limits_);
         if (!d.status.ok()) {
           answer(executor_->Refuse(d.request_id, d.status, seq), d.status.code());

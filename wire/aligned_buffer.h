@@ -47,6 +47,14 @@ class AlignedBuffer {
   std::size_t size() const { return size_; }
   std::span<const std::uint8_t> span() const { return {data(), size_}; }
 
+  // `bytes` itself when 8-byte aligned, else a copy of it in this buffer (a nested frame whose
+  // builder did not align it).
+  std::span<const std::uint8_t> AlignedView(std::span<const std::uint8_t> bytes) {
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % 8 == 0) return bytes;
+    Assign(bytes.data(), bytes.size());
+    return span();
+  }
+
  private:
   struct alignas(16) Word {
     std::uint8_t bytes[16];

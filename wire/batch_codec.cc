@@ -90,14 +90,9 @@ void ForEachReply(std::span<const std::uint8_t> aligned, BatchKind kind, Aligned
     each(aligned);
     return;
   }
-  (void)ForEachNestedFrame(aligned, kind, kMaxTrustedFrameBytes, kMaxTrustedFrameBytes,
-                           [&](std::span<const std::uint8_t> nested) {
-                             if (reinterpret_cast<std::uintptr_t>(nested.data()) % 8 != 0) {
-                               scratch.Assign(nested.data(), nested.size());
-                               nested = scratch.span();
-                             }
-                             each(nested);
-                           });
+  (void)ForEachNestedFrame(
+      aligned, kind, kMaxTrustedFrameBytes, kMaxTrustedFrameBytes,
+      [&](std::span<const std::uint8_t> nested) { each(scratch.AlignedView(nested)); });
 }
 
 void NestedFrameBuilder::Begin() {

@@ -172,12 +172,8 @@ void WriterServer::Admit(Slot& slot) {
           slot.nested.resize(i + 1);
           slot.nested_copies.resize(i + 1);
         }
-        if (reinterpret_cast<std::uintptr_t>(frame.data()) % 8 != 0) {
-          slot.nested_copies[i].Assign(frame.data(), frame.size());
-          frame = slot.nested_copies[i].span();
-        }
         BatchItem& item = slot.nested[i];
-        item.frame = frame;
+        item.frame = slot.nested_copies[i].AlignedView(frame);
         item.identity = identity;
         item.refusal = frames;
       });
@@ -188,15 +184,16 @@ void WriterServer::Admit(Slot& slot) {
   for (std::size_t i = 0; i < slot.nested_count; ++i) batch_.push_back(&slot.nested[i]);
 }
 
+bool WriterServer::RefuseWhole(wire::InboundMessage& message, const Status& why) {
+  wire::BuildCommandReply(shed_fbb_, 0, why.code(), why.message(), -1, 0, {});
+  return wire::SendEnvelopeReply(router_, message.envelope(),
+                                 {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()});
+}
+
 bool WriterServer::SendReplies(Slot& slot) {
   if (!slot.batch)
     return wire::SendEnvelopeReply(router_, slot.message.envelope(), slot.item.reply);
-  if (!slot.batch_refusal.ok()) {
-    wire::BuildCommandReply(shed_fbb_, 0, slot.batch_refusal.code(), slot.batch_refusal.message(),
-                            -1, 0, {});
-    return wire::SendEnvelopeReply(router_, slot.message.envelope(),
-                                   {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()});
-  }
+  if (!slot.batch_refusal.ok()) return RefuseWhole(slot.message, slot.batch_refusal);
   batch_reply_.Begin();
   for (std::size_t i = 0; i < slot.nested_count; ++i) batch_reply_.Add(slot.nested[i].reply);
   return wire::SendEnvelopeReply(router_, slot.message.envelope(),
@@ -293,9 +290,7 @@ void WriterServer::ShedWaiting(std::size_t max) {
                                                 ++shed;
                                               });
       if (!whole.ok()) {  // refused as a whole, as it would be if it were admitted
-        wire::BuildCommandReply(shed_fbb_, 0, whole.code(), whole.message(), -1, 0, {});
-        sent = wire::SendEnvelopeReply(router_, shed_.message.envelope(),
-                                       {shed_fbb_.GetBufferPointer(), shed_fbb_.GetSize()});
+        sent = RefuseWhole(shed_.message, whole);
       } else {
         sent = wire::SendEnvelopeReply(router_, shed_.message.envelope(),
                                        batch_reply_.Finish(wire::BatchKind::kCommandReplies));

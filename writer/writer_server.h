@@ -82,6 +82,8 @@ class WriterServer {
   // Sends the slot's replies (one frame: a CommandReply or a CommandBatchReply); false if the
   // peer is gone or its pipe full.
   bool SendReplies(Slot& slot);
+  // Answers a CommandBatch refused as a whole with one CommandReply (request_id 0).
+  bool RefuseWhole(wire::InboundMessage& message, const Status& why);
   // Answers up to `max` waiting requests with ResourceExhausted, unapplied (overload).
   void ShedWaiting(std::size_t max);
   void CheckReaders();
