@@ -52,6 +52,7 @@ Status ReadProjector(const toml::value& table, ProjectorConfig* p) {
 Status ReadCache(const toml::value& table, CacheConfig* c) {
   TableReader r(table, "cache.");
   r.Read("slots", &c->slots);
+  r.Read("fill_ms", &c->fill_ms);
   return r.Finish();
 }
 
@@ -262,6 +263,7 @@ Status ValidateConfig(const Config& c) {
   if (c.base_port < 1 || c.base_port > 65000) return bad("base_port", "must be in 1..65000");
   if (c.cache.slots > (1u << 22) || (c.cache.slots & (c.cache.slots - 1)) != 0)
     return bad("cache.slots", "must be 0 or a power of 2 up to 4194304 (2 GiB)");
+  if (c.cache.fill_ms > 60000) return bad("cache.fill_ms", "must be in 0..60000");
   if (c.security.handshake_timeout_ms < 100 || c.security.handshake_timeout_ms > 600000)
     return bad("security.handshake_timeout_ms", "must be in 100..600000");
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};

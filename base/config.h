@@ -103,6 +103,9 @@ struct CacheConfig {
   // the segment is created: a changed value applies once every process of the data dir has
   // stopped and the segment (/dev/shm/cqrs-<hash of the data dir>-v<version>) was removed.
   std::uint32_t slots = 16384;
+  // How often the projector fills the keys readers missed (read-hot cache, docs/ARCHITECTURE.md)
+  // when no batch woke it sooner; 0: the cache is write-through only.
+  std::uint32_t fill_ms = 2;
 };
 
 // Authentication and tenants (docs/OPERATIONS.md, "Security"). Off while server_key is empty.

@@ -166,9 +166,10 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
     out += "cache     off\n";
   else
     out += fmt::format(
-        "cache     {} slots  Get hit ratio {} (this interval)  {} (since start)  {} slots "
-        "mid-write\n",
-        now.cache_slots, Ratio(recent), Ratio(HitRatio(hits, misses)), now.cache_mid_write);
+        "cache     {} slots  Get hit ratio {} (this interval)  {} (since start)  {} filled "
+        "from misses  {} reports dropped  {} slots mid-write\n",
+        now.cache_slots, Ratio(recent), Ratio(HitRatio(hits, misses)), Sum(now, shm::kCacheFills),
+        Sum(now, shm::kCacheReportsDropped), now.cache_mid_write);
   return out;
 }
 
@@ -201,10 +202,10 @@ std::string RenderStatsJson(const StatsSample& then, const StatsSample& now,
   const std::uint64_t hits = Sum(now, shm::kCacheHits), misses = Sum(now, shm::kCacheMisses);
   out += fmt::format(
       "],\"cache\":{{\"slots\":{},\"hits\":{},\"misses\":{},\"hit_ratio\":{:.4f},"
-      "\"mid_write\":{}}}}}",
+      "\"fills\":{},\"reports_dropped\":{},\"mid_write\":{}}}}}",
       now.cache_slots, hits, misses,
       hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0,
-      now.cache_mid_write);
+      Sum(now, shm::kCacheFills), Sum(now, shm::kCacheReportsDropped), now.cache_mid_write);
   return out;
 }
 

@@ -120,6 +120,7 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
     control_.emplace(std::move(control).value());
     control_->Claim(shm::kProjectorSlot);
     ClearCache();
+    if (control_->cache().enabled() && config_.cache.fill_ms > 0) filler_.emplace(*control_);
     control_->seqs().projector_applied_seq.store(applied_seq_, std::memory_order_release);
     // No generation bump here: readers find a store switched by a projector killed before its
     // bump by looking at <data>/read's identity (every 100 ms; store/read_store_follower.h).
@@ -272,11 +273,16 @@ void ProjectorServer::UpdateCache(std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     const auto* e = flatbuffers::GetRoot<fb::Event>(batch_[i].data());  // verified
     cache_key_.Set(AsView(e->tenant()), AsView(e->collection()), AsView(e->key()));
-    if (e->op() == fb::Op::Delete)
+    if (e->op() == fb::Op::Delete) {
       writes += static_cast<std::uint64_t>(cache.Erase(cache_key_));
-    else
-      writes += static_cast<std::uint64_t>(
-          cache.Put(cache_key_, store::EventRecord(*e, &cache_fields_, &cache_record_), e->seq()));
+      continue;
+    }
+    // A key that had a slot is rewritten whatever its rating (it must not go stale); one that
+    // had none displaces an entry only if not read less than it (the sketch's judgement).
+    if (filler_) filler_->CountWrite(cache_key_.hash());
+    writes += static_cast<std::uint64_t>(
+        cache.Put(cache_key_, store::EventRecord(*e, &cache_fields_, &cache_record_), e->seq(),
+                  filler_ ? &filler_->admission() : nullptr));
   }
   control_->slot(shm::kProjectorSlot)
       .counters[shm::kCacheWrites]
@@ -287,6 +293,22 @@ void ProjectorServer::ClearCache() {
   const std::uint32_t odd = control_->cache().CountMidWrite();
   if (odd > 0) spdlog::info("hot cache: {} slots left mid-write by a killed projector", odd);
   control_->cache().Clear();
+}
+
+void ProjectorServer::FillCache() {
+  if (!filler_) return;
+  auto filled = filler_->Fill(*read_);
+  if (!filled.ok()) {
+    // A failed read leaves the cache as it was (each fill is whole or absent): say so, go on.
+    std::uint64_t suppressed = 0;
+    if (fill_log_.Allow(MonoNs(), &suppressed))
+      spdlog::warn("hot cache fill: {} ({} more since the last report)", filled.status().ToString(),
+                   suppressed);
+    return;
+  }
+  control_->slot(shm::kProjectorSlot)
+      .counters[shm::kCacheWrites]
+      .fetch_add(filled.value(), std::memory_order_relaxed);
 }
 
 void ProjectorServer::PublishBatch(std::size_t count) {
@@ -361,16 +383,18 @@ void ProjectorServer::Run(const std::atomic<bool>& stop) {
   const auto poll = std::chrono::milliseconds(config_.projector.poll_ms);
   const auto check = std::chrono::milliseconds(config_.projector.reader_check_ms);
   auto now = Clock::now();
-  auto next_heartbeat = now, next_poll = now, next_check = now + check;
+  const auto fill = std::chrono::milliseconds(std::max<std::uint32_t>(config_.cache.fill_ms, 1));
+  auto next_heartbeat = now, next_poll = now, next_check = now + check, next_fill = now + fill;
   zmq::pollitem_t items[] = {{tick_sub_.handle(), 0, ZMQ_POLLIN, 0},
                              {replay_.socket().handle(), 0, ZMQ_POLLIN, 0},
                              {events_pub_.handle(), 0, ZMQ_POLLIN, 0}};
   // The events socket is polled only with security on (it then carries subscriptions to admit).
   const std::size_t polled = security_ ? 3 : 2;
   zmq::message_t tick;
+  const auto until_max = Clock::time_point::max();
   while (!stop.load(std::memory_order_relaxed)) {
     now = Clock::now();
-    auto until = std::min({next_heartbeat, next_poll, next_check});
+    auto until = std::min({next_heartbeat, next_poll, next_check, filler_ ? next_fill : until_max});
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     try {
       zmq::poll(items, polled, std::clamp(wait, std::chrono::milliseconds(0), heartbeat));
@@ -392,6 +416,11 @@ void ProjectorServer::Run(const std::atomic<bool>& stop) {
         throw std::runtime_error(applied.status().ToString());
       }
       next_poll = Clock::now() + poll;
+    }
+    if (filler_ && (ticked || now >= next_fill)) {
+      // After the batch's commit and its applied seq: the read store is at that seq.
+      FillCache();
+      next_fill = Clock::now() + fill;
     }
     MaybeStartRebuild();
     if (rebuild_ && rebuild_->done.load(std::memory_order_acquire)) {

@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "projector/cache_filler.h"
 #include "projector/event_applier.h"
 #include "projector/event_source.h"
 #include "projector/replay_server.h"
@@ -67,6 +68,8 @@ class ProjectorServer {
   // Empties the hot cache (start, and a switch to a rebuilt store): repairs slots a killed
   // projector left mid-write, and drops entries whose as_of no longer matches the store.
   void ClearCache();
+  // Drains the readers' access reports and fills the keys they missed (read-hot cache).
+  void FillCache();
   void PublishBatch(std::size_t count);
   void PublishHeartbeat();
   void PublishTick();
@@ -101,9 +104,11 @@ class ProjectorServer {
   struct Rebuild;
   std::unique_ptr<Rebuild> rebuild_;
   std::optional<shm::ControlBlock> control_;
+  std::optional<CacheFiller> filler_;  // the cache is on and fills what readers missed
   std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   std::uint64_t subscriptions_refused_ = 0;
   LogLimiter refusal_log_;
+  LogLimiter fill_log_;
   std::uint64_t applied_seq_ = 0;
 
   // A read snapshot of the log, reset between uses and renewed: its reader slot is taken once,

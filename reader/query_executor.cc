@@ -103,13 +103,22 @@ Status QueryExecutor::Get(const store::Txn& snapshot, const fb::Get& get) {
     cache_key_.Set(tenant_, collection, key);
     std::uint64_t as_of = 0;
     const std::uint64_t applied = applied_->load(std::memory_order_acquire);
-    if (cache_->Get(cache_key_, &cached_record_, &as_of) == shm::CacheLookup::kHit &&
-        shm::CacheHitSpan::Of(applied, as_of).Covers(seq_) &&
+    const shm::CacheLookup lookup = cache_->Get(cache_key_, &cached_record_, &as_of);
+    if (lookup == shm::CacheLookup::kHit && shm::CacheHitSpan::Of(applied, as_of).Covers(seq_) &&
         builder_.AddEntity(collection, key, cached_record_)) {
       hits_->fetch_add(1, std::memory_order_relaxed);
+      if (reporter_) reporter_->Hit(cache_key_);
       return OkStatus();
     }
     misses_->fetch_add(1, std::memory_order_relaxed);
+    // Only a key with no slot is worth filling; one cached but too new for this snapshot (or
+    // mid-write) is read all the same, which is what keeps it cached.
+    if (reporter_) {
+      if (lookup == shm::CacheLookup::kMiss)
+        reporter_->Miss(cache_key_);
+      else
+        reporter_->Hit(cache_key_);
+    }
   }
   std::uint32_t ns = 0;
   Status s = store_.namespaces().Lookup(snapshot, tenant_, collection, &ns);

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "reader/query_reply_builder.h"
 #include "schemas/cqrs_generated.h"
+#include "shm/cache_access.h"
 #include "shm/hot_cache.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"
@@ -41,14 +42,16 @@ class QueryExecutor {
   // Lets Get answer from the shared-memory hot cache when the cache provably holds the
   // snapshot's state of the key: the projector's applied seq (`applied`, loaded before the slot
   // is read) is at least the snapshot's, and the slot was written at or before it (see
-  // shm/hot_cache.h). Hits and misses are counted into `hits` and `misses`. All must outlive the
-  // executor; null `cache`: no cache.
+  // shm/hot_cache.h). Hits and misses are counted into `hits` and `misses`, and reported to
+  // the projector through `reporter` (null: not reported), which fills what was missed. All
+  // must outlive the executor; null `cache`: no cache.
   void set_cache(const shm::HotCache* cache, const shm::AtomicU64* applied, shm::AtomicU64* hits,
-                 shm::AtomicU64* misses) {
+                 shm::AtomicU64* misses, shm::AccessReporter* reporter) {
     cache_ = cache;
     applied_ = applied;
     hits_ = hits;
     misses_ = misses;
+    reporter_ = reporter;
   }
   // Per batch: false while the projector's heartbeat is stale (then only LMDB answers).
   void set_cache_usable(bool usable) { cache_usable_ = usable; }
@@ -75,6 +78,7 @@ class QueryExecutor {
   const shm::AtomicU64* applied_ = nullptr;
   shm::AtomicU64* hits_ = nullptr;
   shm::AtomicU64* misses_ = nullptr;
+  shm::AccessReporter* reporter_ = nullptr;
   bool cache_usable_ = false;
   shm::CacheKey cache_key_;
   std::string cached_record_;

@@ -111,8 +111,10 @@ Status ReaderServer::FollowStore(bool force) {
   CQRS_RETURN_IF_ERROR(LookAtModels(store));
   if (control_ && control_->cache().enabled()) {
     auto& counters = control_->slot(slot_index_).counters;
+    reporter_ = shm::AccessReporter(&control_->ring(static_cast<int>(index_)),
+                                    &counters[shm::kCacheReportsDropped]);
     executor_->set_cache(&control_->cache(), &control_->seqs().projector_applied_seq,
-                         &counters[shm::kCacheHits], &counters[shm::kCacheMisses]);
+                         &counters[shm::kCacheHits], &counters[shm::kCacheMisses], &reporter_);
   }
   spdlog::info("reader {} follows the read store {} (inode {}, generation {})", index_,
                config_.data_dir + "/read", follower_.identity().ino, generation);

@@ -106,6 +106,7 @@ class ReaderServer {
   wire::QueryLimits limits_;
   store::ReadStoreFollower follower_;
   std::unique_ptr<QueryExecutor> executor_;
+  shm::AccessReporter reporter_;  // this reader's Gets, to the projector's cache filler
   std::optional<shm::ControlBlock> control_;
   int slot_index_ = 0;
   store::Txn snapshot_;

@@ -38,6 +38,8 @@ class ControlBlock {
   ControlBlockLayout& layout() const { return *layout_; }
   Seqs& seqs() const { return layout_->seqs; }
   ProcessSlot& slot(int index) const { return layout_->slots[index]; }
+  // The access ring of reader `index` (0-based: role slot kFirstReaderSlot + index).
+  AccessRing& ring(int reader_index) const { return layout_->rings[reader_index]; }
   const HotCache& cache() const { return cache_; }
   HotCache& cache() { return cache_; }
 

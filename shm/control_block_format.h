@@ -10,10 +10,13 @@
 //                                  slot size
 //   64            128              Seqs: writer committed seq, projector applied seq, read-store
 //                                  generation, rebuild progress, projector lag (one writer each)
-//   192           256 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
-//                                  counters[13], latency buckets[16]; slot i is written only by
+//   192           320 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
+//                                  counters[15], latency buckets[16]; slot i is written only by
 //                                  the process that owns role slot i
-//   16576         512 x slots      the hot cache (shm/hot_cache.h), written only by the projector
+//   20672         131200 x 56      AccessRing[kMaxReaders]: the Gets each reader reports to the
+//                                  projector (its misses, a sample of its hits) so that it fills
+//                                  and keeps the keys read most; one per reader (shm/access_ring.h)
+//   7367872       512 x slots      the hot cache (shm/hot_cache.h), written only by the projector
 #pragma once
 
 #include <atomic>
@@ -23,9 +26,9 @@
 namespace cqrs::shm {
 
 inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
-inline constexpr std::uint32_t kControlBlockVersion = 3;
+inline constexpr std::uint32_t kControlBlockVersion = 4;
 inline constexpr int kMaxSlots = 64;
-inline constexpr int kCounters = 13;
+inline constexpr int kCounters = 15;
 // Latency histogram of a process's replies: bucket b counts replies that took [2^b, 2^(b+1)) µs
 // (bucket 0 also below 1 µs, the last one everything above).
 inline constexpr int kLatencyBuckets = 16;
@@ -46,16 +49,18 @@ enum Counter : int {
   kRequests = 0,       // writer: requests answered; reader: queries answered
   kRequestErrors = 1,  // writer/reader: replies with a status other than Ok
   kBatches = 2,  // writer: transactions; projector: read-store transactions; reader: snapshots
-  kEventsApplied = 3,     // projector
-  kEventsPublished = 4,   // projector
-  kReplayRequests = 5,    // projector
-  kWaited = 6,            // reader: queries that waited for min_seq
-  kDeadlineExceeded = 7,  // reader
-  kRepliesDropped = 8,    // writer/reader: the peer was gone
-  kRestarts = 9,          // supervisor: children restarted
-  kCacheHits = 10,        // reader: Gets answered from the hot cache
-  kCacheMisses = 11,      // reader: Gets the cache could not answer (absent, busy, too new)
-  kCacheWrites = 12,      // projector: cache slots written or cleared
+  kEventsApplied = 3,         // projector
+  kEventsPublished = 4,       // projector
+  kReplayRequests = 5,        // projector
+  kWaited = 6,                // reader: queries that waited for min_seq
+  kDeadlineExceeded = 7,      // reader
+  kRepliesDropped = 8,        // writer/reader: the peer was gone
+  kRestarts = 9,              // supervisor: children restarted
+  kCacheHits = 10,            // reader: Gets answered from the hot cache
+  kCacheMisses = 11,          // reader: Gets the cache could not answer (absent, busy, too new)
+  kCacheWrites = 12,          // projector: cache slots written or cleared
+  kCacheFills = 13,           // projector: slots filled from the read store for reported misses
+  kCacheReportsDropped = 14,  // reader: accesses not reported, its access ring being full
 };
 
 // The latency bucket of a duration in ns.
@@ -111,15 +116,43 @@ struct alignas(64) ProcessSlot {
   AtomicU64 latency[kLatencyBuckets];
 };
 
+// The Gets one reader reports to the projector, a single-producer single-consumer ring: the
+// reader writes entries [consumed, consumed + kAccessRingEntries) and publishes them by
+// `produced` (release); the projector reads up to `produced` (acquire) and frees them by
+// `consumed` (release). Lossy: a reader whose ring is full drops the report. An entry is a miss
+// (key_bytes > 0: the cache key's bytes follow) or a sampled hit (key_bytes == 0: the hash
+// stands for kAccessHitSample hits of that key).
+inline constexpr std::uint32_t kAccessRingEntries = 1024;  // a power of 2
+inline constexpr std::uint32_t kAccessKeyWords = 14;
+inline constexpr std::uint32_t kAccessKeyBytes = kAccessKeyWords * 8;
+inline constexpr std::uint32_t kAccessHitSample = 8;
+
+struct alignas(64) AccessEntry {
+  AtomicU64 hash;
+  AtomicU64 key_bytes;
+  AtomicU64 key[kAccessKeyWords];
+};
+
+struct AccessRing {
+  alignas(64) AtomicU64 produced;  // written by the reader
+  alignas(64) AtomicU64 consumed;  // written by the projector
+  AccessEntry entries[kAccessRingEntries];
+};
+
 struct ControlBlockLayout {
   Header header;
   Seqs seqs;
   ProcessSlot slots[kMaxSlots];
+  AccessRing rings[kMaxReaders];
 };
 
 static_assert(sizeof(Header) == 64);
 static_assert(sizeof(Seqs) == 128);
-static_assert(sizeof(ProcessSlot) == 256);
+static_assert(sizeof(ProcessSlot) == 320);
 static_assert(offsetof(ControlBlockLayout, slots) == 192);
+static_assert(sizeof(AccessEntry) == 128);
+static_assert(sizeof(AccessRing) == 131200);
+static_assert(offsetof(ControlBlockLayout, rings) == 20672);
+static_assert(sizeof(ControlBlockLayout) == 7367872);
 
 }  // namespace cqrs::shm

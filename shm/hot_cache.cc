@@ -54,6 +54,24 @@ void CacheKey::Set(std::string_view tenant, std::string_view collection, std::st
   hash_ = CacheHash(bytes_);
 }
 
+void CacheKey::SetBytes(std::string_view bytes) {
+  bytes_.assign(bytes);
+  hash_ = CacheHash(bytes_);
+}
+
+bool CacheKey::Split(std::string_view* tenant, std::string_view* collection,
+                     std::string_view* key) const {
+  const std::string_view b = bytes_;
+  const std::size_t a = b.find('\0');
+  if (a == std::string_view::npos) return false;
+  const std::size_t c = b.find('\0', a + 1);
+  if (c == std::string_view::npos) return false;
+  *tenant = b.substr(0, a);
+  *collection = b.substr(a + 1, c - a - 1);
+  *key = b.substr(c + 1);
+  return true;
+}
+
 CacheLookup HotCache::Get(const CacheKey& key, std::string* record, std::uint64_t* as_of) const {
   if (!enabled()) return CacheLookup::kMiss;
   const std::uint64_t h = key.hash();
@@ -128,25 +146,53 @@ void HotCache::Write(CacheSlot& s, std::uint64_t hash, std::uint64_t as_of, std:
   s.seq.store((seq | 1) + 1, std::memory_order_release);  // even again, one step on
 }
 
-int HotCache::Put(const CacheKey& key, std::string_view record, std::uint64_t as_of) {
+CacheSlot* HotCache::Victim(const CacheKey& key, const CacheAdmission* admission,
+                            std::uint32_t* rating) const {
+  // An empty slot in the window, else the one rated lowest (ties: written longest ago).
+  CacheSlot* target = nullptr;
+  std::uint32_t target_rating = 0;
+  for (std::uint32_t p = 0; p < kCacheProbe; ++p) {
+    CacheSlot& s = slot(key.hash() + p);
+    const std::uint64_t hash = s.hash.load(std::memory_order_relaxed);
+    if (hash == 0) {
+      target = &s;
+      target_rating = 0;
+      break;
+    }
+    const std::uint32_t r = admission ? admission->Estimate(hash) : 0;
+    if (target == nullptr || r < target_rating ||
+        (r == target_rating &&
+         s.as_of.load(std::memory_order_relaxed) < target->as_of.load(std::memory_order_relaxed))) {
+      target = &s;
+      target_rating = r;
+    }
+  }
+  *rating = target->hash.load(std::memory_order_relaxed) == 0 ? 0 : target_rating;
+  return target;
+}
+
+int HotCache::Put(const CacheKey& key, std::string_view record, std::uint64_t as_of,
+                  const CacheAdmission* admission) {
   if (!enabled()) return 0;
   if (key.bytes().size() + record.size() > kCachePayloadBytes) return Erase(key);
   CacheSlot* target = Find(key);
   if (target == nullptr) {
-    // An empty slot in the window, else the one written longest ago.
-    for (std::uint32_t p = 0; p < kCacheProbe; ++p) {
-      CacheSlot& s = slot(key.hash() + p);
-      if (s.hash.load(std::memory_order_relaxed) == 0) {
-        target = &s;
-        break;
-      }
-      if (target == nullptr ||
-          s.as_of.load(std::memory_order_relaxed) < target->as_of.load(std::memory_order_relaxed))
-        target = &s;
-    }
+    std::uint32_t rating = 0;
+    target = Victim(key, admission, &rating);
+    if (admission != nullptr && target->hash.load(std::memory_order_relaxed) != 0 &&
+        admission->Estimate(key.hash()) < rating)
+      return 0;  // the incumbent is read more
   }
   Write(*target, key.hash(), as_of, key.bytes(), record);
   return 1;
+}
+
+bool HotCache::Admits(const CacheKey& key, const CacheAdmission& admission) const {
+  if (!enabled() || key.bytes().size() >= kCachePayloadBytes || Find(key) != nullptr) return false;
+  std::uint32_t rating = 0;
+  const CacheSlot* target = Victim(key, &admission, &rating);
+  return target->hash.load(std::memory_order_relaxed) == 0 ||
+         admission.Estimate(key.hash()) > rating;
 }
 
 int HotCache::Erase(const CacheKey& key) {

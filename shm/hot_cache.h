@@ -62,6 +62,10 @@ static_assert(sizeof(CacheSlot) == kCacheSlotBytes);
 class CacheKey {
  public:
   void Set(std::string_view tenant, std::string_view collection, std::string_view key);
+  // From the joined bytes (as bytes() gives them).
+  void SetBytes(std::string_view bytes);
+  // Splits bytes() into its parts; false if it does not have three.
+  bool Split(std::string_view* tenant, std::string_view* collection, std::string_view* key) const;
   std::string_view bytes() const { return bytes_; }
   std::uint64_t hash() const { return hash_; }
 
@@ -79,6 +83,14 @@ enum class CacheLookup {
   kBusy,  // a slot on the way stayed mid-write past the spin budget
 };
 
+// Which key keeps a contested slot: an estimate of how often each key is read (the
+// projector's AccessSketch, shm/cache_access.h).
+class CacheAdmission {
+ public:
+  virtual ~CacheAdmission() = default;
+  virtual std::uint32_t Estimate(std::uint64_t hash) const = 0;
+};
+
 // A view of the slots in a mapped segment. Reads: any thread of any process. Writes (Put, Erase,
 // Clear): the projector only, one thread.
 class HotCache {
@@ -92,10 +104,18 @@ class HotCache {
   CacheLookup Get(const CacheKey& key, std::string* record, std::uint64_t* as_of) const;
 
   // Writer side. Put stores `record` as the key's state as of `as_of` (a key too large for a
-  // slot clears the key's slot instead); Erase clears the key's slot (it was deleted, or is no
-  // longer known); Clear empties every slot, repairing any left mid-write by a killed
-  // projector. Each returns the number of slots written.
-  int Put(const CacheKey& key, std::string_view record, std::uint64_t as_of);
+  // slot clears the key's slot instead): in the key's slot if it has one, else in an empty slot
+  // of its window, else in place of the window's entry that `admission` rates lowest (null:
+  // the one written longest ago) unless that entry rates higher than the key, when nothing is
+  // written (nothing stale stays: the key had no slot). Erase clears the key's slot (it was
+  // deleted, or is no longer known); Clear empties every slot, repairing any left mid-write by
+  // a killed projector. Each returns the number of slots written.
+  int Put(const CacheKey& key, std::string_view record, std::uint64_t as_of,
+          const CacheAdmission* admission = nullptr);
+  // Whether `key` has no slot and Put would give it an empty one or one whose entry
+  // `admission` rates strictly lower (Put lets a tie go to the newer key, which suits a write;
+  // a fill asks for more, so that two cold keys do not keep displacing each other).
+  bool Admits(const CacheKey& key, const CacheAdmission& admission) const;
   int Erase(const CacheKey& key);
   std::uint32_t Clear();
   // Slots whose seqlock is odd now: being written, or left so by a killed projector.
@@ -105,6 +125,10 @@ class HotCache {
   CacheSlot& slot(std::uint64_t i) const { return slots_[i & mask_]; }
   // The writer's view (no seqlock: it is the only writer): the slot holding `key`, or null.
   CacheSlot* Find(const CacheKey& key) const;
+  // Where a key that has no slot would go: an empty slot of its window, else the entry rated
+  // lowest (`*rating`; ties: the one written longest ago).
+  CacheSlot* Victim(const CacheKey& key, const CacheAdmission* admission,
+                    std::uint32_t* rating) const;
   static void Write(CacheSlot& s, std::uint64_t hash, std::uint64_t as_of, std::string_view key,
                     std::string_view record);
 

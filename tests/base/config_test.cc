@@ -38,6 +38,9 @@ batch_max_requests = 64
 sync_read_store = true
 [limits]
 max_fields = 10
+[cache]
+slots = 1024
+fill_ms = 0
 )");
   CommonFlags flags;
   flags.config_file = path;
@@ -50,6 +53,8 @@ max_fields = 10
   CHECK(c->writer.batch_max_requests == 64);
   CHECK(c->limits.max_fields == 10);
   CHECK(c->projector.sync_read_store);
+  CHECK(c->cache.slots == 1024);
+  CHECK(c->cache.fill_ms == 0);
 }
 
 TEST_CASE("LoadConfigFile names an unknown key instead of ignoring it", "[base][config]") {
@@ -95,6 +100,12 @@ TEST_CASE("ValidateConfig refuses limits the store cannot hold", "[base][config]
   c = Config();
   c.writer.max_map_size_mb = 1;
   CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("max_map_size_mb"));
+  c = Config();
+  c.cache.slots = 1000;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("cache.slots must be 0 or a power of 2"));
+  c = Config();
+  c.cache.fill_ms = 60001;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("cache.fill_ms must be in 0..60000"));
 }
 
 }  // namespace cqrs

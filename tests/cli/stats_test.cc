@@ -43,6 +43,8 @@ TEST_CASE("cqrs stats reports seqs, lag, liveness, rates and the cache hit ratio
   c.slot(shm::kWriterSlot).counters[shm::kBatches].fetch_add(4);
   reader.counters[shm::kCacheHits].fetch_add(1);
   reader.counters[shm::kCacheMisses].fetch_add(3);
+  reader.counters[shm::kCacheReportsDropped].store(2);
+  c.slot(shm::kProjectorSlot).counters[shm::kCacheFills].store(6);
   usleep(20'000);
   const StatsSample now = TakeSample(c);
   REQUIRE(now.processes.size() == 3);
@@ -56,6 +58,7 @@ TEST_CASE("cqrs stats reports seqs, lag, liveness, rates and the cache hit ratio
   CHECK_THAT(text, Catch::Contains("50.0 % (since start)"));    // 4 of 8
   CHECK_THAT(text, Catch::Contains("25.0 % (this interval)"));  // 1 of 4
   CHECK_THAT(text, Catch::Contains("64 slots"));
+  CHECK_THAT(text, Catch::Contains("6 filled from misses  2 reports dropped"));
   CHECK_THAT(text, Catch::Contains("of 10.0 requests on average"));  // 40 in 4 batches
 
   const std::string json = RenderStatsJson(then, now, "cqrs-test");
@@ -65,7 +68,8 @@ TEST_CASE("cqrs stats reports seqs, lag, liveness, rates and the cache hit ratio
   CHECK_THAT(json, Catch::Contains("\"role\":\"reader 1\""));
   CHECK_THAT(json, Catch::Contains("\"total\":500"));
   CHECK_THAT(json, Catch::Contains("\"latency_us_p50\":32"));
-  CHECK_THAT(json, Catch::Contains("\"hits\":4,\"misses\":4,\"hit_ratio\":0.5000"));
+  CHECK_THAT(json, Catch::Contains("\"hits\":4,\"misses\":4,\"hit_ratio\":0.5000,"
+                                   "\"fills\":6,\"reports_dropped\":2"));
   shm::ControlBlock::Remove(dir.path());
 }
 
