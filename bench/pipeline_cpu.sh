@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where the CPU of a loaded pipeline goes, per request: `cqrs up` (writer, projector, 2 readers)
+# Where the CPU of a loaded pipeline goes, per request: `cqrs up` (writer, projector, --readers)
 # on a fresh temp dir over tcp loopback, --keys keys filled in order, then a closed-loop
 # `cqrs load --mix MIX` of --clients x --pipeline; over the middle of the run it reads each
 # process's user+system CPU time from /proc and prints, per process, the share of a core it took
@@ -7,9 +7,10 @@
 #
 #   bench/pipeline_cpu.sh [--build DIR] [--durability sync|nosync] [--mix MIX] [--clients N]
 #                         [--pipeline P] [--query-batch B] [--command-batch B] [--keys K]
-#                         [--duration S]
+#                         [--duration S] [--readers N (default 2)]
 set -euo pipefail
 build=build durability=sync mix=put=1 clients=50 pipeline=16 query_batch=64 command_batch=64 keys=1000000 duration=10
+readers=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -21,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --command-batch) command_batch=$2; shift 2 ;;
     --keys) keys=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --readers) readers=$2; shift 2 ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "pipeline_cpu.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -44,13 +46,13 @@ base=$((20000 + RANDOM % 30000))
 printf 'base_port = %d\nlog_level = "warn"\n[writer]\ndurability = "%s"\n' "$base" "$durability" \
   > "$tmp/cqrs.toml"
 flags=(--config "$tmp/cqrs.toml" --data "$tmp/data")
-"$cqrs" up --quiet "${flags[@]}" 2>> "$tmp/up.log" &
+"$cqrs" up --quiet --readers "$readers" "${flags[@]}" 2>> "$tmp/up.log" &
 up=$!
 until "$cqrs" scan "${flags[@]}" --timeout 1000 load > /dev/null 2>&1; do sleep 0.1; done
 echo "pipeline_cpu.sh: filling $keys keys" >&2
 "$cqrs" load "${flags[@]}" --mix put=1 --distribution sequential --requests "$keys" \
   --keys "$keys" --clients 4 --pipeline 64 --warmup 0 --json > /dev/null 2>> "$tmp/load.log"
-echo "pipeline_cpu.sh: $mix, $clients x $pipeline (query batch $query_batch, command batch $command_batch) for $duration s" >&2
+echo "pipeline_cpu.sh: $readers readers, $mix, $clients x $pipeline (query batch $query_batch, command batch $command_batch) for $duration s" >&2
 "$cqrs" load "${flags[@]}" --mix "$mix" --keys "$keys" --clients "$clients" \
   --pipeline "$pipeline" --query-batch "$query_batch" \
   --command-batch "$command_batch" --value-size 100 --duration "$duration" --warmup 0 --json \

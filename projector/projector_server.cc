@@ -395,7 +395,8 @@ void ProjectorServer::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     now = Clock::now();
     auto until = std::min({next_heartbeat, next_poll, next_check, filler_ ? next_fill : until_max});
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    // Rounded up: a wait truncated to 0 ms would spin until the deadline.
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     try {
       zmq::poll(items, polled, std::clamp(wait, std::chrono::milliseconds(0), heartbeat));
     } catch (const zmq::error_t& e) {

@@ -110,9 +110,8 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop.load(std::memory_order_relaxed)) {
     // The poll timeout bounds how late a stop request or a reader check can be noticed.
-    auto wait =
-        std::min(std::chrono::duration_cast<std::chrono::milliseconds>(next_check - Clock::now()),
-                 std::chrono::milliseconds(100));
+    auto wait = std::min(std::chrono::ceil<std::chrono::milliseconds>(next_check - Clock::now()),
+                         std::chrono::milliseconds(100));
     try {
       zmq::poll(items, 1, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
