@@ -21,7 +21,7 @@ Result<std::uint64_t> CacheFiller::Fill(store::ReadStore& read) {
       sketch_.Add(a.hash, a.key.empty() ? shm::kAccessHitSample : 1);
       if (a.key.empty() || !failed.ok()) return;
       key_.SetBytes(a.key);
-      if (key_.hash() != a.hash || !cache.Admits(key_, sketch_)) return;
+      if (key_.hash() != a.hash || !shm::ShouldFill(cache, sketch_, key_)) return;
       auto one = FillOne(read);
       if (!one.ok())
         failed = one.status();

@@ -56,7 +56,7 @@ double SimulatedHitRatio(std::uint32_t slots, const Zipf& zipf, std::uint32_t wa
       sketch.Add(a.hash, a.key.empty() ? kAccessHitSample : 1);
       if (a.key.empty()) return;
       fill.SetBytes(a.key);
-      if (cache.Admits(fill, sketch)) cache.Put(fill, "record", 1, &sketch);
+      if (ShouldFill(cache, sketch, fill)) cache.Put(fill, "record", 1, &sketch);
     });
   };
   for (std::uint32_t i = 0; i < warmup + measured; ++i) {
