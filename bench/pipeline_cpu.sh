@@ -43,10 +43,10 @@ cleanup() {
 }
 trap cleanup EXIT
 base=$((20000 + RANDOM % 30000))
-printf 'base_port = %d\nlog_level = "warn"\n[writer]\ndurability = "%s"\n' "$base" "$durability" \
-  > "$tmp/cqrs.toml"
+printf 'base_port = %d\nlog_level = "warn"\n[writer]\ndurability = "%s"\n[reader]\ncount = %d\n' \
+  "$base" "$durability" "$readers" > "$tmp/cqrs.toml"
 flags=(--config "$tmp/cqrs.toml" --data "$tmp/data")
-"$cqrs" up --quiet --readers "$readers" "${flags[@]}" 2>> "$tmp/up.log" &
+"$cqrs" up --quiet "${flags[@]}" 2>> "$tmp/up.log" &
 up=$!
 until "$cqrs" scan "${flags[@]}" --timeout 1000 load > /dev/null 2>&1; do sleep 0.1; done
 echo "pipeline_cpu.sh: filling $keys keys" >&2
