@@ -349,19 +349,30 @@ std::uint64_t Client::NextTimerNs() const {
 std::size_t Client::PollItems(zmq::pollitem_t* items) {
   SendQueued();  // what was submitted goes before the wait
   queries_->Flush();
+  // Only sockets with something in flight: nothing else can bring an answer, and each socket
+  // polled costs zmq_poll a look at its command mailbox (system calls) per turn. A late
+  // duplicate reply waits in its socket until the next request and is ignored then.
   std::size_t count = 0;
-  items[count++] = {socket_->handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::socket_t* q = queries_->socket()) items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
+  writer_item_ = query_item_ = kNotPolled;
+  if (ring_.in_flight() > 0) {
+    writer_item_ = count;
+    items[count++] = {socket_->handle(), 0, ZMQ_POLLIN, 0};
+  }
+  zmq::socket_t* q = queries_->socket();
+  if (q != nullptr && queries_->in_flight() > 0) {
+    query_item_ = count;
+    items[count++] = {q->handle(), 0, ZMQ_POLLIN, 0};
+  }
   return count;
 }
 
 std::size_t Client::ServeReady(const zmq::pollitem_t* items, std::size_t count) {
   const std::size_t before = completed_ + queries_->completed();
-  if (count > 0 && (items[0].revents & ZMQ_POLLIN)) {
+  if (writer_item_ < count && (items[writer_item_].revents & ZMQ_POLLIN)) {
     zmq::message_t frame;
     wire::DrainMessages(*socket_, frame, [this](const zmq::message_t& f) { HandleReply(f); });
   }
-  if (count > 1 && (items[1].revents & ZMQ_POLLIN)) queries_->HandleReadable();
+  if (query_item_ < count && (items[query_item_].revents & ZMQ_POLLIN)) queries_->HandleReadable();
   CheckTimers();
   queries_->CheckTimers();
   return completed_ + queries_->completed() - before;

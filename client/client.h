@@ -144,9 +144,10 @@ class Client {
 
   // For a thread that serves many Clients with one zmq::poll (cqrs load): PollItems sends the
   // queued queries and writes the sockets to watch into `items` (returns how many, at most
-  // kMaxPollItems), ServeReady handles what the poll reported on them plus due timers (returns how
-  // many requests and queries completed), and next_timer_ns() says when timers next need ServeReady
-  // (UINT64_MAX: never).
+  // kMaxPollItems: those with requests or queries in flight, possibly none), ServeReady handles
+  // what the poll reported on them plus due timers (returns how many requests and queries
+  // completed; call it with the items of the last PollItems of this Client), and
+  // next_timer_ns() says when timers next need ServeReady (UINT64_MAX: never).
   static constexpr std::size_t kMaxPollItems = 2;
   std::size_t PollItems(zmq::pollitem_t* items);
   std::size_t ServeReady(const zmq::pollitem_t* items, std::size_t count);
@@ -214,6 +215,9 @@ class Client {
   std::size_t awaiting_ = 0;  // requests with a send on the current socket not answered yet
   std::size_t queued_ = 0;    // requests with `queued` set
   std::size_t completed_ = 0;
+  // Where the last PollItems put each socket (kNotPolled: left out, nothing in flight on it).
+  static constexpr std::size_t kNotPolled = kMaxPollItems;
+  std::size_t writer_item_ = kNotPolled, query_item_ = kNotPolled;
   wire::CommandRequestEncoder encoder_;
   std::vector<Pending*> to_send_;  // SendQueued's scratch
   wire::NestedFrameBuilder batch_;
