@@ -319,8 +319,9 @@ void ProjectorServer::PublishBatch(std::size_t count) {
     zmq::message_t body(batch_[i].data(), batch_[i].size());
     // PUB never blocks: past a subscriber's high-water mark it drops, and the subscriber sees
     // the gap by seq and replays.
-    (void)events_pub_.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    (void)events_pub_.send(body, zmq::send_flags::dontwait);
+    (void)wire::SendRetryingSignals(events_pub_, topic,
+                                    zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)wire::SendRetryingSignals(events_pub_, body, zmq::send_flags::dontwait);
   }
   if (control_)
     control_->slot(shm::kProjectorSlot)
@@ -332,7 +333,7 @@ void ProjectorServer::PublishTick() {
   std::uint8_t buf[8];
   store::PutU64LE(buf, applied_seq_);
   zmq::message_t msg(buf, sizeof buf);
-  (void)tick_pub_.send(msg, zmq::send_flags::dontwait);
+  (void)wire::SendRetryingSignals(tick_pub_, msg, zmq::send_flags::dontwait);
 }
 
 void ProjectorServer::PublishHeartbeat() {
@@ -340,8 +341,9 @@ void ProjectorServer::PublishHeartbeat() {
   auto bytes = batch_builder_.Finish(Code::kOk, {}, applied_seq_);
   zmq::message_t topic(wire::kHeartbeatTopic.data(), wire::kHeartbeatTopic.size());
   zmq::message_t body(bytes.data(), bytes.size());
-  (void)events_pub_.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  (void)events_pub_.send(body, zmq::send_flags::dontwait);
+  (void)wire::SendRetryingSignals(events_pub_, topic,
+                                  zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)wire::SendRetryingSignals(events_pub_, body, zmq::send_flags::dontwait);
   PublishTick();  // also lets a reader that missed a tick notice
   if (control_) {
     control_->Beat(shm::kProjectorSlot);

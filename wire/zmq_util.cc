@@ -123,10 +123,6 @@ void InboundMessage::CopyEnvelope(InboundMessage& from) {
   too_many_ = from.too_many_;
 }
 
-namespace {
-
-// zmq_send that takes a signal's EINTR (nothing was queued) as "try again": a SIGHUP storm
-// must not turn a reply into a fatal error.
 zmq::send_result_t SendRetryingSignals(zmq::socket_t& socket, zmq::message_t& frame,
                                        zmq::send_flags flags) {
   for (;;) {
@@ -137,8 +133,6 @@ zmq::send_result_t SendRetryingSignals(zmq::socket_t& socket, zmq::message_t& fr
     }
   }
 }
-
-}  // namespace
 
 bool SendEnvelopeReply(zmq::socket_t& socket, std::span<zmq::message_t> envelope,
                        std::span<const std::uint8_t> body) {

@@ -71,6 +71,11 @@ class SocketMonitor {
 bool UnbindAndWait(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint,
                    std::chrono::milliseconds wait);
 
+// zmq_send that takes a signal's EINTR (nothing was queued) as "try again": a SIGHUP storm
+// must not turn a send into a fatal error, nor cut a multipart message in two.
+zmq::send_result_t SendRetryingSignals(zmq::socket_t& socket, zmq::message_t& frame,
+                                       zmq::send_flags flags);
+
 // Receives one frame if one is waiting; false if none or if a signal interrupted (EINTR: stop
 // or SIGHUP, the caller's loop comes back). Throws zmq::error_t for other errors.
 bool TryRecv(zmq::socket_t& socket, zmq::message_t& frame);
