@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/signals.h"
 #include "projector/projector_server.h"
+#include "store/open_when_created.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-projector: builds the read store from the event log and publishes events"};
@@ -46,22 +47,15 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    std::unique_ptr<cqrs::projector::ProjectorServer> projector;
-    // The writer creates the write store: wait for it rather than fail when started together.
-    for (bool logged = false; !stop.load();) {
-      auto opened = cqrs::projector::ProjectorServer::Open(config, context, options);
-      if (opened.ok()) {
-        projector = std::move(opened).value();
-        break;
-      }
-      if (!cqrs::store::IsMissingStore(opened.status())) {
-        spdlog::error("cannot start: {}", opened.status().ToString());
-        return 1;
-      }
-      if (!logged) spdlog::info("waiting for the write store: {}", opened.status().message());
-      logged = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The writer creates the write store.
+    auto opened = cqrs::store::OpenWhenCreated<cqrs::projector::ProjectorServer>(
+        stop, "write store",
+        [&] { return cqrs::projector::ProjectorServer::Open(config, context, options); });
+    if (!opened.ok()) {
+      spdlog::error("cannot start: {}", opened.status().ToString());
+      return 1;
     }
+    std::unique_ptr<cqrs::projector::ProjectorServer> projector = std::move(opened).value();
     if (!projector) return 0;
     if (once) {
       auto applied = projector->CatchUp();

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/signals.h"
 #include "reader/reader_server.h"
+#include "store/open_when_created.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-reader: answers queries from the read store"};
@@ -38,22 +39,15 @@ int main(int argc, char** argv) {
 
   try {
     zmq::context_t context(1);
-    std::unique_ptr<cqrs::reader::ReaderServer> server;
-    // The projector creates the read store: wait for it rather than fail when started together.
-    for (bool logged = false; !stop.load();) {
-      auto opened = cqrs::reader::ReaderServer::Open(config, index, bind, context);
-      if (opened.ok()) {
-        server = std::move(opened).value();
-        break;
-      }
-      if (!cqrs::store::IsMissingStore(opened.status())) {
-        spdlog::error("cannot start: {}", opened.status().ToString());
-        return 1;
-      }
-      if (!logged) spdlog::info("waiting for the read store: {}", opened.status().message());
-      logged = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The projector creates the read store.
+    auto opened = cqrs::store::OpenWhenCreated<cqrs::reader::ReaderServer>(stop, "read store", [&] {
+      return cqrs::reader::ReaderServer::Open(config, index, bind, context);
+    });
+    if (!opened.ok()) {
+      spdlog::error("cannot start: {}", opened.status().ToString());
+      return 1;
     }
+    std::unique_ptr<cqrs::reader::ReaderServer> server = std::move(opened).value();
     if (!server) return 0;
     spdlog::info("reader {} serving queries on {}", index, server->endpoint());
     server->Run(stop);
