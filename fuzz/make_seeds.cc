@@ -10,6 +10,7 @@
 #include "wire/batch_codec.h"
 #include "wire/command_codec.h"
 #include "wire/event_codec.h"
+#include "wire/log_segment.h"
 #include "wire/protocol.h"
 #include "wire/query_codec.h"
 #include "wire/value_codec.h"
@@ -104,6 +105,14 @@ int main(int argc, char** argv) {
     auto e = Event(static_cast<std::uint64_t>(n + 1), op);
     Write(dir / "event", n++, {e.data(), e.size()});
   }
+  // A LogSegment of events 1..4, as cqrs-mirror publishes it.
+  wire::LogSegmentBuilder segment;
+  segment.Begin();
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    auto e = Event(seq, seq == 4 ? fb::Op::Delete : fb::Op::Upsert);
+    segment.Add({e.data(), e.size()});
+  }
+  Write(dir / "event", n++, segment.Finish("0123456789abcdef0123456789abcdef", 1, 4));
 
   wire::ReplayRequestEncoder replay;
   Write(dir / "replay", 0, replay.Encode(1, 100, ""));

@@ -26,6 +26,7 @@ inline constexpr const char kEventId[] = "CQE1";
 inline constexpr std::uint16_t kEventFormat = 1;
 inline constexpr const char kReplayRequestId[] = "CQP1";
 inline constexpr const char kEventBatchId[] = "CQB1";
+inline constexpr const char kLogSegmentId[] = "CQL1";
 
 // Verifier bounds. A legitimate message needs at least a few bytes per table, so tables are
 // bounded by size/4: verification cost stays linear in the frame size (docs/DEPENDENCY_FACTS.md
