@@ -64,6 +64,67 @@ Status ReadSecurity(const toml::value& table, SecurityConfig* c) {
   return r.Finish();
 }
 
+Status ReadMirror(const toml::value& table, MirrorConfig* m) {
+  TableReader r(table, "mirror.");
+  r.Read("nats", &m->nats);
+  r.Read("stream", &m->stream);
+  r.Read("subject", &m->subject);
+  r.Read("replicas", &m->replicas);
+  r.Read("max_message_bytes", &m->max_message_bytes);
+  r.Read("publish_timeout_ms", &m->publish_timeout_ms);
+  return r.Finish();
+}
+
+// A NATS subject token or stream name: letters, digits, '_' and '-' (no '.', wildcards or
+// separators), 1..64 characters.
+bool IsNatsToken(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+Status ValidateMirror(const MirrorConfig& m, const Limits& l) {
+  auto bad = [](std::string_view key, std::string_view rule) {
+    return Error(Code::kInvalidArgument, "config mirror.{} {}", key, rule);
+  };
+  if (!m.on()) return OkStatus();
+  for (const std::string& url : m.Servers()) {
+    std::string_view u = url;
+    std::size_t scheme = u.find("://");
+    std::string_view name = scheme == std::string_view::npos ? u : u.substr(0, scheme);
+    if (scheme == std::string_view::npos || (name != "nats" && name != "tls") ||
+        u.size() == scheme + 3)
+      return bad("nats",
+                 fmt::format("server '{}' is not nats://host:port or tls://host:port", url));
+  }
+  if (!IsNatsToken(m.stream))
+    return bad("stream", "must be 1..64 letters, digits, '_' or '-' (a JetStream stream name)");
+  if (!m.subject.empty()) {
+    std::string_view rest = m.subject;
+    if (rest.size() > 255) return bad("subject", "must be at most 255 characters");
+    for (;;) {
+      std::size_t dot = rest.find('.');
+      if (!IsNatsToken(rest.substr(0, dot)))
+        return bad("subject",
+                   "must be tokens of letters, digits, '_' or '-' joined by '.' (no wildcards)");
+      if (dot == std::string_view::npos) break;
+      rest.remove_prefix(dot + 1);
+    }
+  }
+  if (m.replicas < 1 || m.replicas > 5) return bad("replicas", "must be in 1..5");
+  // An event is an entity's fields and a few names: the largest fits in one message.
+  const std::uint64_t least = std::uint64_t{l.max_entity_bytes} + 4096;
+  if (m.max_message_bytes < least || m.max_message_bytes > (8u << 20))
+    return bad("max_message_bytes",
+               fmt::format("must be in {}..8388608 (limits.max_entity_bytes + 4096: the largest "
+                           "event fits in one message)",
+                           least));
+  if (m.publish_timeout_ms < 100 || m.publish_timeout_ms > 600000)
+    return bad("publish_timeout_ms", "must be in 100..600000");
+  return OkStatus();
+}
+
 Status ReadReader(const toml::value& table, ReaderConfig* q) {
   TableReader r(table, "reader.");
   r.Read("endpoints", &q->endpoints);
@@ -237,6 +298,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
   if (const toml::value* k = r.Table("cache")) r.Adopt(ReadCache(*k, &config->cache));
   if (const toml::value* k = r.Table("security")) r.Adopt(ReadSecurity(*k, &config->security));
+  if (const toml::value* m = r.Table("mirror")) r.Adopt(ReadMirror(*m, &config->mirror));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   if (const toml::array* c = r.Tables("collections"))
     r.Adopt(ReadCollections(*c, &config->collections));
@@ -316,7 +378,24 @@ Status ValidateConfig(const Config& c) {
   if (q.batch_max_queries < 1) return bad("reader.batch_max_queries", "must be at least 1");
   if (q.max_waiting_bytes < (1u << 20))
     return bad("reader.max_waiting_bytes", "must be at least 1048576 (one request)");
+  CQRS_RETURN_IF_ERROR(ValidateMirror(c.mirror, l));
   return ValidateCollections(c.collections);
+}
+
+std::vector<std::string> MirrorConfig::Servers() const {
+  std::vector<std::string> out;
+  if (nats.empty()) return out;
+  std::string_view rest = nats;
+  for (;;) {
+    std::size_t comma = rest.find(',');
+    std::string_view one = rest.substr(0, comma);
+    while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+    while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+    out.emplace_back(one);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 const std::vector<CollectionSpec>& NoCollectionSpecs() {

@@ -108,6 +108,24 @@ struct CacheConfig {
   std::uint32_t fill_ms = 2;
 };
 
+// The event log mirrored to a NATS JetStream stream by cqrs-mirror, for read replicas on other
+// hosts (docs/OPERATIONS.md, "Across machines"). Off while `nats` is empty.
+struct MirrorConfig {
+  std::string nats;  // the cluster's servers, comma-separated: nats://host:port,...
+  std::string stream = "cqrs";
+  std::string subject;         // empty: <stream>.log
+  std::uint32_t replicas = 3;  // of the stream, when cqrs-mirror creates it (1..5)
+  // A message carries the events that are ready, up to this many bytes (one larger event goes
+  // alone). Within the servers' max_payload.
+  std::uint32_t max_message_bytes = 256u << 10;
+  // How long a publish waits for the stream's acknowledgement before it is retried.
+  std::uint32_t publish_timeout_ms = 5000;
+
+  bool on() const { return !nats.empty(); }
+  std::string Subject() const { return subject.empty() ? stream + ".log" : subject; }
+  std::vector<std::string> Servers() const;  // `nats` split at commas
+};
+
 // Authentication and tenants (docs/OPERATIONS.md, "Security"). Off while server_key is empty.
 struct SecurityConfig {
   // The servers' CURVE key file (NAME.key from `cqrs keygen`, mode 0600). Set: every writer,
@@ -151,6 +169,7 @@ struct Config {
   ReaderConfig reader;
   CacheConfig cache;
   SecurityConfig security;
+  MirrorConfig mirror;
   Limits limits;
   std::vector<CollectionSpec> collections;  // [[collections]]
 

@@ -23,6 +23,8 @@ std::string Role(int slot) {
       return "projector";
     case shm::kSupervisorSlot:
       return "supervisor";
+    case shm::kMirrorSlot:
+      return "mirror";
     default:
       return slot >= shm::kFirstReaderSlot ? fmt::format("reader {}", slot - shm::kFirstReaderSlot)
                                            : fmt::format("slot {}", slot);
@@ -32,13 +34,14 @@ std::string Role(int slot) {
 // What a process's main counter counts, per second.
 const char* RateName(int slot) {
   if (slot == shm::kWriterSlot) return "requests";
-  if (slot == shm::kProjectorSlot) return "events";
+  if (slot == shm::kProjectorSlot || slot == shm::kMirrorSlot) return "events";
   if (slot == shm::kSupervisorSlot) return "restarts";
   return "queries";
 }
 int RateCounter(int slot) {
   if (slot == shm::kProjectorSlot) return shm::kEventsApplied;
   if (slot == shm::kSupervisorSlot) return shm::kRestarts;
+  if (slot == shm::kMirrorSlot) return shm::kEventsPublished;
   return shm::kRequests;
 }
 
@@ -102,6 +105,7 @@ StatsSample TakeSample(const shm::ControlBlock& control) {
   s.lag_ns = seqs.projector_lag_ns.load(std::memory_order_relaxed);
   s.rebuild_target = seqs.rebuild_target_seq.load(std::memory_order_relaxed);
   s.rebuild_applied = seqs.rebuild_applied_seq.load(std::memory_order_relaxed);
+  s.mirrored = seqs.mirror_published_seq.load(std::memory_order_relaxed);
   const std::uint64_t wall = WallNs();
   for (int i = 0; i < shm::kMaxSlots; ++i) {
     const shm::ProcessSlot& slot = control.slot(i);
@@ -133,10 +137,14 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
       segment, now.generation, now.committed, now.applied,
       now.committed > now.applied ? now.committed - now.applied : 0,
       static_cast<double>(now.lag_ns) / 1e3, now.read_generation);
+  if (now.mirrored > 0)
+    out += fmt::format("mirror    published {}  behind {} events\n", now.mirrored,
+                       now.committed > now.mirrored ? now.committed - now.mirrored : 0);
   if (now.rebuild_target > 0)
     out += fmt::format("rebuild   {}/{} events\n", now.rebuild_applied, now.rebuild_target);
   for (const ProcessSample& p : now.processes) {
-    if (p.slot != shm::kWriterSlot && p.slot != shm::kProjectorSlot) continue;
+    if (p.slot != shm::kWriterSlot && p.slot != shm::kProjectorSlot && p.slot != shm::kMirrorSlot)
+      continue;
     const double batches = Rate(then, now, p, shm::kBatches);
     const double items = Rate(then, now, p, RateCounter(p.slot));
     out += fmt::format("batches   {}: {:.0f}/s of {:.1f} {} on average\n", p.role, batches,
@@ -180,11 +188,11 @@ std::string RenderStatsJson(const StatsSample& then, const StatsSample& now,
   out += fmt::format(
       ",\"generation\":\"{:016x}\",\"committed_seq\":{},\"applied_seq\":{},\"behind_events\":{},"
       "\"lag_us\":{:.1f},\"read_generation\":{},\"rebuild_target_seq\":{},"
-      "\"rebuild_applied_seq\":{},\"processes\":[",
+      "\"rebuild_applied_seq\":{},\"mirrored_seq\":{},\"processes\":[",
       now.generation, now.committed, now.applied,
       now.committed > now.applied ? now.committed - now.applied : 0,
       static_cast<double>(now.lag_ns) / 1e3, now.read_generation, now.rebuild_target,
-      now.rebuild_applied);
+      now.rebuild_applied, now.mirrored);
   for (std::size_t i = 0; i < now.processes.size(); ++i) {
     const ProcessSample& p = now.processes[i];
     out += i ? ",{\"role\":" : "{\"role\":";

@@ -29,6 +29,7 @@ struct StatsSample {
   std::uint32_t cache_mid_write = 0;
   std::uint64_t committed = 0, applied = 0, read_generation = 0, lag_ns = 0;
   std::uint64_t rebuild_target = 0, rebuild_applied = 0;
+  std::uint64_t mirrored = 0;            // the mirror's published seq (0: no mirror has run)
   std::vector<ProcessSample> processes;  // slots ever used
 };
 

@@ -54,6 +54,7 @@ Supervisor::Supervisor(Config config, SupervisorOptions options)
   };
   add("cqrs-writer", "cqrs-writer", {});
   add("cqrs-projector", "cqrs-projector", {});
+  if (config_.mirror.on()) add("cqrs-mirror", "cqrs-mirror", {});
   for (std::uint32_t i = 0; i < options_.readers; ++i)
     add(fmt::format("cqrs-reader[{}]", i), "cqrs-reader", {"--index", std::to_string(i)});
 }

@@ -9,7 +9,8 @@
 //                                  generation (random, new with each creation), cache offset and
 //                                  slot size
 //   64            128              Seqs: writer committed seq, projector applied seq, read-store
-//                                  generation, rebuild progress, projector lag (one writer each)
+//                                  generation, rebuild progress, projector lag, the seq the
+//                                  mirror published to NATS JetStream (one writer each)
 //   192           320 x 64         ProcessSlot[kMaxSlots]: pid, started_ns, heartbeat_ns,
 //                                  counters[15], latency buckets[16]; slot i is written only by
 //                                  the process that owns role slot i
@@ -26,7 +27,7 @@
 namespace cqrs::shm {
 
 inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
-inline constexpr std::uint32_t kControlBlockVersion = 4;
+inline constexpr std::uint32_t kControlBlockVersion = 5;
 inline constexpr int kMaxSlots = 64;
 inline constexpr int kCounters = 15;
 // Latency histogram of a process's replies: bucket b counts replies that took [2^b, 2^(b+1)) µs
@@ -41,6 +42,7 @@ inline constexpr std::uint64_t kProjectorStaleNs = 1'000'000'000;
 inline constexpr int kWriterSlot = 0;
 inline constexpr int kProjectorSlot = 1;
 inline constexpr int kSupervisorSlot = 2;
+inline constexpr int kMirrorSlot = 3;
 inline constexpr int kFirstReaderSlot = 8;
 inline constexpr int kMaxReaders = kMaxSlots - kFirstReaderSlot;
 
@@ -48,9 +50,10 @@ inline constexpr int kMaxReaders = kMaxSlots - kFirstReaderSlot;
 enum Counter : int {
   kRequests = 0,       // writer: requests answered; reader: queries answered
   kRequestErrors = 1,  // writer/reader: replies with a status other than Ok
-  kBatches = 2,  // writer: transactions; projector: read-store transactions; reader: snapshots
+  // writer: transactions; projector: read-store transactions; reader: snapshots; mirror: messages
+  kBatches = 2,
   kEventsApplied = 3,         // projector
-  kEventsPublished = 4,       // projector
+  kEventsPublished = 4,       // projector; mirror: events published to the stream
   kReplayRequests = 5,        // projector
   kWaited = 6,                // reader: queries that waited for min_seq
   kDeadlineExceeded = 7,      // reader
@@ -106,6 +109,9 @@ struct alignas(64) Seqs {
   // Wall-clock ns from the writer's commit of the projector's last applied event (its
   // timestamp) to the projector publishing it: the command-to-applied lag of the last batch.
   AtomicU64 projector_lag_ns;
+  // The last event seq cqrs-mirror has in the NATS JetStream stream (acknowledged by it): the
+  // mirror's lag is writer_committed_seq less this.
+  AtomicU64 mirror_published_seq;
 };
 
 struct alignas(64) ProcessSlot {

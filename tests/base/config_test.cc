@@ -108,6 +108,48 @@ TEST_CASE("ValidateConfig refuses limits the store cannot hold", "[base][config]
   CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("cache.fill_ms must be in 0..60000"));
 }
 
+TEST_CASE("[mirror] is read, split into servers and checked key by key", "[base][config]") {
+  testing::TempDir dir;
+  CommonFlags flags;
+  flags.config_file = Write(dir, R"(
+[mirror]
+nats = "nats://10.0.0.1:4222, tls://n2:4222"
+stream = "orders-log"
+replicas = 1
+)");
+  auto c = ResolveConfig(flags);
+  REQUIRE(c.ok());
+  CHECK(c->mirror.on());
+  CHECK(c->mirror.Servers() == std::vector<std::string>{"nats://10.0.0.1:4222", "tls://n2:4222"});
+  CHECK(c->mirror.Subject() == "orders-log.log");
+  CHECK(c->mirror.replicas == 1);
+  CHECK_FALSE(Config().mirror.on());
+
+  auto refused = [](void (*change)(MirrorConfig&)) {
+    Config bad;
+    bad.mirror.nats = "nats://127.0.0.1:4222";
+    change(bad.mirror);
+    return ValidateConfig(bad).message();
+  };
+  CHECK_THAT(refused([](MirrorConfig& m) { m.nats = "http://x:1"; }),
+             Catch::Contains("mirror.nats server 'http://x:1' is not nats://host:port"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.nats = "nats://a:1,"; }),
+             Catch::Contains("mirror.nats server '' is not"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.stream = "a.b"; }),
+             Catch::Contains("mirror.stream must be 1..64 letters"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.subject = "log.>"; }),
+             Catch::Contains("mirror.subject must be tokens"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.subject = "a..b"; }),
+             Catch::Contains("mirror.subject must be tokens"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.replicas = 0; }),
+             Catch::Contains("mirror.replicas must be in 1..5"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.max_message_bytes = 1000; }),
+             Catch::Contains("mirror.max_message_bytes must be in 69632..8388608"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.publish_timeout_ms = 5; }),
+             Catch::Contains("mirror.publish_timeout_ms must be in 100..600000"));
+  CHECK(refused([](MirrorConfig& m) { m.subject = "cqrs.log.v1"; }).empty());
+}
+
 }  // namespace cqrs
 
 namespace cqrs {

@@ -22,6 +22,7 @@
 #include "store/state_checkpoint.h"
 #include "store/write_store.h"
 #include "tests/faults/history.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/pipeline.h"
 #include "tests/support/state_dump.h"
 
@@ -216,6 +217,48 @@ TEST_CASE("fault: projector kill -9 in catch-up and steady state", "[faults][pro
   // Odd kills soon after a start (catching up), even ones after a while.
   KillLoop(false, std::chrono::milliseconds(1000),
            [&](int kill) { return kill % 2 ? 5 + rng() % 30 : 100 + rng() % 200; });
+}
+
+// kill -9 of cqrs-mirror under a pipelined write load (issue #19), at random points: mid-publish,
+// between a publish and its acknowledgement, right after a restart while it reads the tip. The
+// writes are judged as always; the stream must then hold every event of the log once, in order,
+// in contiguous segments, each event byte-equal to the log's.
+TEST_CASE("fault: mirror kill -9 under pipelined load: the stream holds the log once, in order",
+          "[faults][mirror]") {
+  const bool full = FullScale();
+  const int kills = full ? 10 : 3;
+  TempDir nats_dir;
+  testing::NatsServer nats(nats_dir);
+  PipelineConfig config = FaultConfig();
+  // Small segments: more publishes, so more kills land between a publish and its ack.
+  config.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\nmax_message_bytes = {}\n",
+                                  nats.url(), 69632);
+  FaultPipeline f(config);
+  f.StartWriter();
+  f.StartProjector();
+  std::unique_ptr<ChildProcess> mirror = f.p.StartProcess("cqrs-mirror");
+  std::mt19937_64 rng(44);
+  int done = 0;
+  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), full ? 10000 : 1000, 64, [&] {
+    for (; done < kills; ++done) {
+      SleepMs(done % 2 ? 2 + rng() % 20 : 50 + rng() % 250);
+      mirror->Signal(SIGKILL);
+      mirror->Wait(std::chrono::seconds(10));
+      mirror = f.p.StartProcess("cqrs-mirror");
+    }
+  });
+  const Verdict verdict = f.Judge("mirror kill -9", done);
+  REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", f.p.data_dir, verdict.events,
+                                std::chrono::seconds(60)));
+  testing::StreamCheck check = testing::CheckStream(nats.url(), "cqrs", f.p.data_dir);
+  std::printf("mirror kill -9: %llu events in %llu stream messages after %d kills\n",
+              static_cast<unsigned long long>(check.last_seq),
+              static_cast<unsigned long long>(check.messages), done);
+  INFO(check.problem);
+  CHECK(check.problem.empty());
+  CHECK(check.last_seq == verdict.events);
+  mirror->Signal(SIGTERM);
+  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
 }
 
 namespace {

@@ -19,6 +19,7 @@ namespace cqrs::testing {
 
 std::string ProjectorBinary() { return CQRS_PROJECTOR_BINARY; }
 std::string ReaderBinary() { return CQRS_READER_BINARY; }
+std::string MirrorBinary() { return CQRS_MIRROR_BINARY; }
 
 Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
   data_dir = dir / "data";
@@ -96,6 +97,7 @@ std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
                                                      std::vector<std::string> env) {
   std::string binary = name == "cqrs-writer"      ? WriterBinary()
                        : name == "cqrs-projector" ? ProjectorBinary()
+                       : name == "cqrs-mirror"    ? MirrorBinary()
                                                   : ReaderBinary();
   std::vector<std::string> argv = {binary};
   for (const auto& f : common_flags()) argv.push_back(f);

@@ -35,7 +35,8 @@ class Pipeline {
 
   // `cqrs up --quiet` with the generated config; waits until every endpoint answers.
   void StartUp();
-  // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader"), with extra
+  // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader", "cqrs-mirror"),
+  // with extra
   // flags and environment ("NAME=value"); returns it. Does not wait.
   std::unique_ptr<ChildProcess> StartProcess(const std::string& name,
                                              std::vector<std::string> extra = {},
@@ -70,5 +71,6 @@ class Pipeline {
 
 std::string ProjectorBinary();
 std::string ReaderBinary();
+std::string MirrorBinary();
 
 }  // namespace cqrs::testing

@@ -1,0 +1,120 @@
+// cqrs-mirror against a real nats-server (issue #19): `cqrs up` starts it when [mirror] names
+// NATS servers; the stream then holds every committed event once, in order, in segments whose
+// ranges are contiguous; `cqrs stats` shows how far it is behind; a mirror refuses a stream that
+// holds another write store's log, and starts again from the stream's tip after a restart of its
+// own or of NATS.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "client/client.h"
+#include "shm/control_block.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/pipeline.h"
+#include "tests/support/writer_process.h"
+
+namespace cqrs {
+namespace {
+
+testing::PipelineConfig MirroredPipeline(const std::string& url, const std::string& extra = "") {
+  testing::PipelineConfig c;
+  c.readers = 1;
+  c.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\n{}", url, extra);
+  return c;
+}
+
+// Writes `n` upserts in batches of 10 commands per request; returns the last seq.
+std::uint64_t Write(Client& client, int n, int from = 0) {
+  CommandResult last{};
+  for (int i = from; i < from + n; i += 10) {
+    std::vector<CommandSpec> batch;
+    for (int j = i; j < std::min(i + 10, from + n); ++j)
+      batch.push_back(Upsert(
+          "m", fmt::format("k{}", j % 300),
+          {{"i", std::int64_t{j}}, {"pad", std::string(static_cast<std::size_t>(j % 97), 'x')}}));
+    last = client.Execute(batch);
+    REQUIRE(last.ok());
+  }
+  return last.seq;
+}
+
+}  // namespace
+
+TEST_CASE("cqrs up mirrors every committed event to JetStream once, in order, across restarts",
+          "[process][mirror]") {
+  testing::TempDir dir;
+  testing::NatsServer nats(dir);
+  testing::Pipeline p(
+      dir, MirroredPipeline(nats.url(), "max_message_bytes = 69632\npublish_timeout_ms = 1000\n"));
+  p.expect_restarts = true;  // the mirror is killed below
+  p.StartUp();
+  auto client = Client::Connect(p.client_options());
+  REQUIRE(client.ok());
+  std::uint64_t seq = Write(**client, 2000);
+  REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", p.data_dir, seq, std::chrono::seconds(30)));
+
+  // The lag is in cqrs stats, and the mirror's events/messages in its row.
+  auto [code, stats] =
+      testing::RunCli(fmt::format("stats --json --config {} --data {}", p.config_path, p.data_dir));
+  REQUIRE(code == 0);
+  CHECK_THAT(stats, Catch::Contains(fmt::format("\"mirrored_seq\":{},", seq)));
+  CHECK_THAT(stats, Catch::Contains("{\"role\":\"mirror\","));
+
+  // kill -9 mid-stream, twice: `cqrs up` restarts it; it reads the tip and goes on from there.
+  auto control = shm::ControlBlock::Attach(p.data_dir, 1024);
+  REQUIRE(control.ok());
+  for (int round = 0; round < 2; ++round) {
+    const auto pid = static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load());
+    REQUIRE(pid > 0);
+    seq = Write(**client, 500, 2000 + round * 500);
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    seq = Write(**client, 500, 10000 + round * 500);
+    REQUIRE(testing::WaitFor(
+        [&] { return static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load()) != pid; },
+        std::chrono::seconds(30)));
+  }
+  REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", p.data_dir, seq, std::chrono::seconds(30)));
+
+  // NATS itself killed -9 while the writes go on, then started again: the mirror retries,
+  // reconnects, reads the tip and catches up.
+  nats.Kill(SIGKILL);
+  seq = Write(**client, 300, 20000);
+  nats.Start();
+  REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", p.data_dir, seq, std::chrono::seconds(60)));
+  testing::StreamCheck check = testing::CheckStream(nats.url(), "cqrs", p.data_dir);
+  INFO(check.problem);
+  CHECK(check.problem.empty());
+  CHECK(check.last_seq == seq);
+  // Segments carry many events each (at most 69632 bytes): far fewer messages than events.
+  CHECK(check.messages < seq / 4);
+  CHECK(check.messages > seq * 100 / 69632);
+}
+
+TEST_CASE("A mirror refuses a stream that holds another write store's log", "[process][mirror]") {
+  testing::TempDir dir, other;
+  testing::NatsServer nats(dir);
+  {
+    testing::Pipeline p(dir, MirroredPipeline(nats.url()));
+    p.StartUp();
+    auto client = Client::Connect(p.client_options());
+    REQUIRE(client.ok());
+    const std::uint64_t seq = Write(**client, 50);
+    REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", p.data_dir, seq, std::chrono::seconds(30)));
+  }
+  // Another data directory (another store id) told to mirror into the same stream.
+  testing::Pipeline q(other, MirroredPipeline(nats.url()));
+  auto writer = q.StartProcess("cqrs-writer");
+  testing::Pipeline::WaitAnswering(q.writer);
+  auto mirror = q.StartProcess("cqrs-mirror");
+  const int status = mirror->Wait(std::chrono::seconds(30));
+  REQUIRE(status != -1);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(testing::ReadFile(q.log_path),
+             Catch::Contains("NATS stream cqrs was made for another write store"));
+  writer->Signal(SIGTERM);
+  writer->Wait(std::chrono::seconds(15));
+}
+
+}  // namespace cqrs

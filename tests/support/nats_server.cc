@@ -1,0 +1,179 @@
+// NATS test support.
+#include "tests/support/nats_server.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "mirror/nats_link.h"
+#include "projector/event_source.h"
+#include "store/write_store.h"
+#include "wire/log_segment.h"
+#include "wire/protocol.h"
+
+namespace cqrs::testing {
+namespace {
+
+// A port nobody listens on now (bound to 0, read back, released).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool Accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+MirrorConfig LinkConfig(const std::string& url, const std::string& stream) {
+  MirrorConfig m;
+  m.nats = url;
+  m.stream = stream;
+  m.replicas = 1;
+  return m;
+}
+
+}  // namespace
+
+std::string NatsServerBinary() {
+  for (const char* candidate : {"/usr/bin/nats-server", "/usr/sbin/nats-server"})
+    if (access(candidate, X_OK) == 0) return candidate;
+  FAIL("nats-server is not installed (scripts/install-deps installs Debian's nats-server)");
+  return {};
+}
+
+NatsServer::NatsServer(const TempDir& dir, const std::string& name)
+    : store_dir_(dir / name), log_path_(dir / (name + ".log")), port_(FreePort()) {
+  Start();
+}
+
+NatsServer::~NatsServer() {
+  if (process_ && process_->running()) {
+    process_->Signal(SIGTERM);
+    if (process_->Wait(std::chrono::seconds(10)) == -1) process_->Signal(SIGKILL);
+  }
+}
+
+std::string NatsServer::url() const { return fmt::format("nats://127.0.0.1:{}", port_); }
+
+void NatsServer::Kill(int sig) {
+  process_->Signal(sig);
+  process_->Wait(std::chrono::seconds(10));
+}
+
+void NatsServer::Start() {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{NatsServerBinary(), "-js", "-a", "127.0.0.1", "-p",
+                               std::to_string(port_), "-sd", store_dir_, "-n", "test-nats"},
+      log_path_);
+  REQUIRE(WaitFor([&] { return Accepts(port_); }, std::chrono::seconds(20)));
+}
+
+StreamCheck CheckStream(const std::string& url, const std::string& stream,
+                        const std::string& data_dir, bool through_log_end) {
+  StreamCheck out;
+  auto link = mirror::NatsLink::Connect(LinkConfig(url, stream), "cqrs-test");
+  REQUIRE(link.ok());
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  REQUIRE(js_GetStreamInfo(&info, (*link)->js(), stream.c_str(), nullptr, &code) == NATS_OK);
+  const std::uint64_t first = info->State.FirstSeq, last = info->State.LastSeq;
+  jsStreamInfo_Destroy(info);
+
+  store::WriteStoreOptions w;
+  w.dir = (std::filesystem::path(data_dir) / "write").string();
+  w.read_only = true;
+  auto log = store::WriteStore::Open(w);
+  REQUIRE(log.ok());
+  projector::LogEventSource source(**log);
+  std::vector<wire::AlignedBuffer> from_log;
+  wire::AlignedBuffer body;
+  std::uint64_t next = 1;  // the event seq the next segment must start at
+  for (std::uint64_t s = first; s <= last && last > 0; ++s) {
+    natsMsg* msg = nullptr;
+    code = static_cast<jsErrCode>(0);
+    natsStatus got = js_GetMsg(&msg, (*link)->js(), stream.c_str(), s, nullptr, &code);
+    if (got != NATS_OK) {
+      out.problem = fmt::format("stream seq {}: {}", s, mirror::NatsError(got, code));
+      return out;
+    }
+    body.Assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    ++out.messages;
+    auto n = source.Read(next - 1, 1u << 20, std::size_t{1} << 30, &from_log);
+    REQUIRE(n.ok());
+    wire::SegmentHeader h;
+    std::size_t i = 0;
+    Status checked = wire::ForEachSegmentEvent(
+        body.span(), wire::kMaxTrustedFrameBytes, &h,
+        [&](const fb::Event& e, std::span<const std::uint8_t> frame) {
+          if (i >= n.value() || !std::equal(frame.begin(), frame.end(), from_log[i].span().begin(),
+                                            from_log[i].span().end()))
+            return Error(Code::kInternal, "event {} differs from the log's", e.seq());
+          ++i;
+          return OkStatus();
+        });
+    if (checked.ok() && h.first_seq != next)
+      checked = Error(Code::kInternal, "segment {}..{} follows seq {}", h.first_seq, h.last_seq,
+                      next - 1);
+    if (!checked.ok()) {
+      out.problem = fmt::format("stream seq {}: {}", s, checked.message());
+      return out;
+    }
+    next = h.last_seq + 1;
+  }
+  out.last_seq = next - 1;
+  store::Txn txn = store::Txn::BeginRead((*log)->env()).value();
+  const std::uint64_t log_end = (*log)->LastSeq(txn).value();
+  if (out.last_seq > log_end || (through_log_end && out.last_seq != log_end))
+    out.problem = fmt::format("the stream ends at seq {}, the log at {}", out.last_seq, log_end);
+  return out;
+}
+
+bool WaitStreamAt(const std::string& url, const std::string& stream, const std::string& data_dir,
+                  std::uint64_t seq, std::chrono::milliseconds timeout) {
+  store::WriteStoreOptions w;
+  w.dir = (std::filesystem::path(data_dir) / "write").string();
+  w.read_only = true;
+  auto log = store::WriteStore::Open(w);
+  REQUIRE(log.ok());
+  const std::string store_id = (*log)->store_id();
+  auto link = mirror::NatsLink::Connect(LinkConfig(url, stream), "cqrs-test");
+  REQUIRE(link.ok());
+  std::uint64_t at = 0;
+  bool reached = WaitFor(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        auto tip = (*link)->ReadTip(store_id);
+        if (tip.ok()) at = tip->last_seq;
+        return tip.ok() && at == seq;
+      },
+      timeout);
+  INFO("the stream ends at seq " << at << ", waited for " << seq);
+  return reached;
+}
+
+}  // namespace cqrs::testing

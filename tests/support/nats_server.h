@@ -1,0 +1,54 @@
+// Test support for the NATS JetStream mirror: a real nats-server (Debian's, JetStream on, file
+// storage in a temp dir, loopback only) that the test starts and stops, and a check of the
+// event log's stream against the log itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tests/support/test_support.h"
+
+namespace cqrs::testing {
+
+// The nats-server binary (PATH, then /usr/sbin); REQUIREs that it exists.
+std::string NatsServerBinary();
+
+class NatsServer {
+ public:
+  // Starts `nats-server -js` on 127.0.0.1 at a free port, storing under <dir>/<name>; waits
+  // until it accepts connections. Its output goes to <dir>/<name>.log.
+  explicit NatsServer(const TempDir& dir, const std::string& name = "nats");
+  ~NatsServer();
+  std::string url() const;  // nats://127.0.0.1:<port>
+  int port() const { return port_; }
+  void Kill(int sig);
+  void Start();  // again, on the same port and store
+
+ private:
+  std::string store_dir_, log_path_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// What the stream holds, checked against the log.
+struct StreamCheck {
+  std::string problem;  // empty: the stream is a gap-free, overlap-free copy of the log
+  std::uint64_t messages = 0;
+  std::uint64_t last_seq = 0;  // of the last event in the stream
+};
+
+// Reads every message of `stream` (subject <stream>.log) at `url` and checks that the messages'
+// segments are contiguous from seq 1 (no gap, no overlap), each event equal byte for byte to the
+// log's at <data_dir>/write, and that the stream ends at the log's last seq when
+// `through_log_end` (else at most there).
+StreamCheck CheckStream(const std::string& url, const std::string& stream,
+                        const std::string& data_dir, bool through_log_end = true);
+
+// Waits up to `timeout` for the stream's last segment (of the write store at <data_dir>) to end
+// at `seq`; returns that it did.
+bool WaitStreamAt(const std::string& url, const std::string& stream, const std::string& data_dir,
+                  std::uint64_t seq, std::chrono::milliseconds timeout);
+
+}  // namespace cqrs::testing
