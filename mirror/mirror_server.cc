@@ -43,6 +43,8 @@ Status MirrorServer::Init() {
   auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) {
     control_.emplace(std::move(control).value());
+    // Unknown until the tip is read: what a mirror before us published may since have changed.
+    control_->seqs().mirror_published_seq.store(0, std::memory_order_relaxed);
     control_->Claim(shm::kMirrorSlot);
   } else {
     spdlog::warn("no shared-memory control block (no lag in cqrs stats): {}",
