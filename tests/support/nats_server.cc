@@ -20,10 +20,9 @@
 #include "wire/protocol.h"
 
 namespace cqrs::testing {
-namespace {
+namespace {}  // namespace
 
-// A port nobody listens on now (bound to 0, read back, released).
-int FreePort() {
+int FreeTcpPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in a{};
@@ -35,6 +34,8 @@ int FreePort() {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+namespace {
 
 bool Accepts(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -65,8 +66,14 @@ std::string NatsServerBinary() {
   return {};
 }
 
-NatsServer::NatsServer(const TempDir& dir, const std::string& name)
-    : store_dir_(dir / name), log_path_(dir / (name + ".log")), port_(FreePort()) {
+NatsServer::NatsServer(const TempDir& dir, const std::string& name, int cluster_port,
+                       std::vector<int> routes)
+    : name_(name),
+      store_dir_(dir / name),
+      log_path_(dir / (name + ".log")),
+      port_(FreeTcpPort()),
+      cluster_port_(cluster_port),
+      routes_(std::move(routes)) {
   Start();
 }
 
@@ -85,11 +92,64 @@ void NatsServer::Kill(int sig) {
 }
 
 void NatsServer::Start() {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{NatsServerBinary(), "-js", "-a", "127.0.0.1", "-p",
-                               std::to_string(port_), "-sd", store_dir_, "-n", "test-nats"},
-      log_path_);
+  std::vector<std::string> argv = {
+      NatsServerBinary(),    "-js", "-a",       "127.0.0.1",     "-p",
+      std::to_string(port_), "-sd", store_dir_, "--server_name", name_};
+  if (cluster_port_ > 0) {
+    std::string routes;
+    for (int r : routes_)
+      if (r != cluster_port_)
+        routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", r);
+    for (const std::string& a :
+         {std::string("--cluster_name"), std::string("cqrs-test"), std::string("--cluster"),
+          fmt::format("nats://127.0.0.1:{}", cluster_port_), std::string("--routes"), routes})
+      argv.push_back(a);
+  }
+  process_ = std::make_unique<ChildProcess>(argv, log_path_);
   REQUIRE(WaitFor([&] { return Accepts(port_); }, std::chrono::seconds(20)));
+}
+
+NatsCluster::NatsCluster(const TempDir& dir) {
+  std::vector<int> routes = {FreeTcpPort(), FreeTcpPort(), FreeTcpPort()};
+  for (int i = 0; i < 3; ++i)
+    nodes_.push_back(std::make_unique<NatsServer>(dir, fmt::format("n{}", i),
+                                                  routes[static_cast<std::size_t>(i)], routes));
+  // JetStream answers once the nodes elected a meta leader: until then making a stream fails.
+  MirrorConfig m = LinkConfig(urls(), "probe");
+  m.replicas = 3;
+  REQUIRE(WaitFor(
+      [&] {
+        auto link = mirror::NatsLink::Connect(m, "cqrs-test");
+        if (!link.ok()) return false;
+        if (!(*link)->EnsureStream("probe").ok()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return false;
+        }
+        jsErrCode code = static_cast<jsErrCode>(0);
+        js_DeleteStream((*link)->js(), "probe", nullptr, &code);
+        return true;
+      },
+      std::chrono::seconds(60)));
+}
+
+std::string NatsCluster::urls() const {
+  std::string out;
+  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->url();
+  return out;
+}
+
+int NatsCluster::StreamLeader(const std::string& stream) {
+  auto link = mirror::NatsLink::Connect(LinkConfig(urls(), stream), "cqrs-test");
+  if (!link.ok()) return -1;
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  if (js_GetStreamInfo(&info, (*link)->js(), stream.c_str(), nullptr, &code) != NATS_OK) return -1;
+  int leader = -1;
+  if (info->Cluster && info->Cluster->Leader)
+    for (int i = 0; i < 3; ++i)
+      if (fmt::format("n{}", i) == info->Cluster->Leader) leader = i;
+  jsStreamInfo_Destroy(info);
+  return leader;
 }
 
 StreamCheck CheckStream(const std::string& url, const std::string& stream,

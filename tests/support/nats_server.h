@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/test_support.h"
 
@@ -18,8 +19,11 @@ std::string NatsServerBinary();
 class NatsServer {
  public:
   // Starts `nats-server -js` on 127.0.0.1 at a free port, storing under <dir>/<name>; waits
-  // until it accepts connections. Its output goes to <dir>/<name>.log.
-  explicit NatsServer(const TempDir& dir, const std::string& name = "nats");
+  // until it accepts connections. Its output goes to <dir>/<name>.log. With `routes` (the
+  // cluster ports of every node, its own `cluster_port` among them) it is one node of a
+  // JetStream cluster named "cqrs-test".
+  explicit NatsServer(const TempDir& dir, const std::string& name = "nats", int cluster_port = 0,
+                      std::vector<int> routes = {});
   ~NatsServer();
   std::string url() const;  // nats://127.0.0.1:<port>
   int port() const { return port_; }
@@ -27,10 +31,28 @@ class NatsServer {
   void Start();  // again, on the same port and store
 
  private:
-  std::string store_dir_, log_path_;
-  int port_ = 0;
+  std::string name_, store_dir_, log_path_;
+  int port_ = 0, cluster_port_ = 0;
+  std::vector<int> routes_;
   std::unique_ptr<ChildProcess> process_;
 };
+
+// Three NatsServer nodes forming one JetStream cluster on loopback; waits until a client can
+// make a stream of 3 replicas (a meta leader is elected).
+class NatsCluster {
+ public:
+  explicit NatsCluster(const TempDir& dir);
+  std::string urls() const;  // every node's, comma-separated
+  NatsServer& node(int i) { return *nodes_[static_cast<std::size_t>(i)]; }
+  // The node (0..2) that leads `stream`'s replicas now, or -1.
+  int StreamLeader(const std::string& stream);
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> nodes_;
+};
+
+// A free TCP port on 127.0.0.1 (bound to 0, read back, released).
+int FreeTcpPort();
 
 // What the stream holds, checked against the log.
 struct StreamCheck {
