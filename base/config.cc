@@ -72,6 +72,11 @@ Status ReadMirror(const toml::value& table, MirrorConfig* m) {
   r.Read("replicas", &m->replicas);
   r.Read("max_message_bytes", &m->max_message_bytes);
   r.Read("publish_timeout_ms", &m->publish_timeout_ms);
+  r.Read("user", &m->user);
+  r.Read("password_file", &m->password_file);
+  r.Read("tls_ca", &m->tls_ca);
+  r.Read("tls_cert", &m->tls_cert);
+  r.Read("tls_key", &m->tls_key);
   return r.Finish();
 }
 
@@ -122,6 +127,19 @@ Status ValidateMirror(const MirrorConfig& m, const Limits& l) {
                            least));
   if (m.publish_timeout_ms < 100 || m.publish_timeout_ms > 600000)
     return bad("publish_timeout_ms", "must be in 100..600000");
+  if (m.user.empty() != m.password_file.empty())
+    return bad(m.user.empty() ? "user" : "password_file",
+               "must be set together with mirror.user and mirror.password_file");
+  if (m.tls_cert.empty() != m.tls_key.empty())
+    return bad(m.tls_cert.empty() ? "tls_cert" : "tls_key",
+               "must be set together with mirror.tls_cert and mirror.tls_key");
+  const std::vector<std::string> servers = m.Servers();
+  const bool tls = std::any_of(servers.begin(), servers.end(),
+                               [](const std::string& u) { return u.starts_with("tls://"); });
+  if ((tls || !m.tls_cert.empty()) && m.tls_ca.empty())
+    return bad("tls_ca",
+               "must name the CA file that the NATS servers' certificates are checked "
+               "against (tls:// servers or a client certificate)");
   return OkStatus();
 }
 

@@ -120,6 +120,14 @@ struct MirrorConfig {
   std::uint32_t max_message_bytes = 256u << 10;
   // How long a publish waits for the stream's acknowledgement before it is retried.
   std::uint32_t publish_timeout_ms = 5000;
+  // The stream carries every tenant's data: the servers' user and a file holding its password
+  // (mode 0600), and TLS: the CA file the servers' certificates are checked against (required
+  // for tls:// servers), and this client's certificate chain and key for servers that ask.
+  std::string user;
+  std::string password_file;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 
   bool on() const { return !nats.empty(); }
   std::string Subject() const { return subject.empty() ? stream + ".log" : subject; }

@@ -2,7 +2,11 @@
 #include "mirror/nats_link.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <vector>
 
 #include "wire/aligned_buffer.h"
@@ -14,6 +18,28 @@ namespace {
 
 constexpr const char kMsgIdHeader[] = "Nats-Msg-Id";
 constexpr const char kStoreIdHeader[] = "Cqrs-Store-Id";
+
+// The password in `path`: its first line. InvalidArgument if group or others may read the file,
+// or it is empty; Unavailable if it cannot be read.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    return Error(Code::kUnavailable, "cannot read mirror.password_file {}: {}", path,
+                 std::strerror(errno));
+  if ((st.st_mode & 077) != 0)
+    return Error(Code::kInvalidArgument,
+                 "mirror.password_file {} may be read by others (mode {:o}): chmod 600 it", path,
+                 st.st_mode & 0777);
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (!in && !in.eof())
+    return Error(Code::kUnavailable, "cannot read mirror.password_file {}", path);
+  if (secret.empty())
+    return Error(Code::kInvalidArgument, "mirror.password_file {} is empty", path);
+  return secret;
+}
 
 }  // namespace
 
@@ -46,6 +72,24 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Connect(const MirrorConfig& config,
   // Reconnect for ever, every 250 ms: the loop above us decides when to give up on a publish.
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(link->opts_, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(link->opts_, 250);
+  if (s == NATS_OK && !config.user.empty()) {
+    auto password = ReadSecretFile(config.password_file);
+    if (!password.ok()) return password.status();
+    s = natsOptions_SetUserInfo(link->opts_, config.user.c_str(), password->c_str());
+  }
+  if (s == NATS_OK && !config.tls_ca.empty()) {
+    s = natsOptions_SetSecure(link->opts_, true);
+    if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(link->opts_, config.tls_ca.c_str());
+    if (s != NATS_OK)
+      return Error(Code::kInvalidArgument, "mirror.tls_ca {}: {}", config.tls_ca, NatsError(s));
+  }
+  if (s == NATS_OK && !config.tls_cert.empty()) {
+    s = natsOptions_LoadCertificatesChain(link->opts_, config.tls_cert.c_str(),
+                                          config.tls_key.c_str());
+    if (s != NATS_OK)
+      return Error(Code::kInvalidArgument, "mirror.tls_cert {} / tls_key {}: {}", config.tls_cert,
+                   config.tls_key, NatsError(s));
+  }
   if (s != NATS_OK)
     return Error(Code::kInvalidArgument, "NATS options for {}: {}", config.nats, NatsError(s));
   s = natsConnection_Connect(&link->nc_, link->opts_);

@@ -116,6 +116,7 @@ TEST_CASE("[mirror] is read, split into servers and checked key by key", "[base]
 nats = "nats://10.0.0.1:4222, tls://n2:4222"
 stream = "orders-log"
 replicas = 1
+tls_ca = "/etc/cqrs/nats-ca.pem"
 )");
   auto c = ResolveConfig(flags);
   REQUIRE(c.ok());
@@ -147,6 +148,16 @@ replicas = 1
              Catch::Contains("mirror.max_message_bytes must be in 69632..8388608"));
   CHECK_THAT(refused([](MirrorConfig& m) { m.publish_timeout_ms = 5; }),
              Catch::Contains("mirror.publish_timeout_ms must be in 100..600000"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.user = "cqrs"; }),
+             Catch::Contains("mirror.password_file must be set together with mirror.user"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.tls_key = "k.pem"; }),
+             Catch::Contains("mirror.tls_cert must be set together"));
+  CHECK_THAT(refused([](MirrorConfig& m) { m.nats = "tls://n1:4222"; }),
+             Catch::Contains("mirror.tls_ca must name the CA file"));
+  CHECK(refused([](MirrorConfig& m) {
+          m.nats = "tls://n1:4222";
+          m.tls_ca = "ca.pem";
+        }).empty());
   CHECK(refused([](MirrorConfig& m) { m.subject = "cqrs.log.v1"; }).empty());
 }
 

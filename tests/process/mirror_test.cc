@@ -5,8 +5,10 @@
 // own or of NATS.
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "client/client.h"
 #include "shm/control_block.h"
@@ -113,6 +115,84 @@ TEST_CASE("A mirror refuses a stream that holds another write store's log", "[pr
   CHECK(WEXITSTATUS(status) == 1);
   CHECK_THAT(testing::ReadFile(q.log_path),
              Catch::Contains("NATS stream cqrs was made for another write store"));
+  writer->Signal(SIGTERM);
+  writer->Wait(std::chrono::seconds(15));
+}
+
+namespace {
+
+// A CA and a certificate for 127.0.0.1 signed by it, made with openssl in <dir>/tls.
+std::string MakeCertificates(const testing::TempDir& dir) {
+  const std::string tls = dir / "tls";
+  testing::WriteFile(dir / "san.ext", "subjectAltName=IP:127.0.0.1\n");
+  testing::RunShell(fmt::format(
+      "mkdir -p {0} && cd {0} && "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-keyout ca.key -out ca.pem -subj /CN=cqrs-test-ca 2>/dev/null && "
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
+      "-out server.csr -subj /CN=127.0.0.1 2>/dev/null && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-extfile {1} -out server.pem 2>/dev/null",
+      tls, dir / "san.ext"));
+  REQUIRE(std::filesystem::exists(tls + "/server.pem"));
+  return tls;
+}
+
+}  // namespace
+
+TEST_CASE("The mirror reaches NATS over TLS as a user, and is kept out without the password",
+          "[process][mirror]") {
+  testing::TempDir dir, other;
+  const std::string tls = MakeCertificates(dir);
+  testing::NatsServer nats(dir, "nats", 0, {},
+                           fmt::format("tls {{\n  cert_file: \"{0}/server.pem\"\n  key_file: "
+                                       "\"{0}/server.key\"\n}}\nauthorization {{\n  user: cqrs\n"
+                                       "  password: s3cret-pw\n}}\n",
+                                       tls),
+                           true);
+  const std::string password = dir / "nats.password";
+  testing::WriteFile(password, "s3cret-pw\n");
+  REQUIRE(chmod(password.c_str(), 0600) == 0);
+  const std::string auth = fmt::format(
+      "user = \"cqrs\"\npassword_file = \"{}\"\ntls_ca = \"{}/ca.pem\"\n", password, tls);
+  {
+    testing::Pipeline p(dir, MirroredPipeline(nats.url(), auth));
+    p.StartUp();
+    auto client = Client::Connect(p.client_options());
+    REQUIRE(client.ok());
+    const std::uint64_t seq = Write(**client, 200);
+    auto control = shm::ControlBlock::Attach(p.data_dir, 1024);
+    REQUIRE(control.ok());
+    CHECK(testing::WaitFor([&] { return control->seqs().mirror_published_seq.load() == seq; },
+                           std::chrono::seconds(30)));
+  }
+
+  // A password file others may read is refused at once; a wrong password is retried, logged.
+  const std::string wrong = other / "wrong.password";
+  testing::WriteFile(wrong, "not-it\n");
+  REQUIRE(chmod(wrong.c_str(), 0644) == 0);
+  testing::Pipeline q(other,
+                      MirroredPipeline(nats.url(), fmt::format("user = \"cqrs\"\npassword_file = "
+                                                               "\"{}\"\ntls_ca = \"{}/ca.pem\"\n",
+                                                               wrong, tls)));
+  q.expect_restarts = true;
+  auto writer = q.StartProcess("cqrs-writer");
+  testing::Pipeline::WaitAnswering(q.writer);
+  auto mirror = q.StartProcess("cqrs-mirror");
+  int status = mirror->Wait(std::chrono::seconds(30));
+  REQUIRE(status != -1);
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(testing::ReadFile(q.log_path), Catch::Contains("may be read by others (mode 644)"));
+  REQUIRE(chmod(wrong.c_str(), 0600) == 0);
+  mirror = q.StartProcess("cqrs-mirror");
+  CHECK(testing::WaitFor(
+      [&] {
+        return testing::ReadFile(q.log_path).find("Authorization Violation") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  CHECK(mirror->running());  // still trying: the servers' users may change
+  mirror->Signal(SIGTERM);
+  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
   writer->Signal(SIGTERM);
   writer->Wait(std::chrono::seconds(15));
 }

@@ -67,13 +67,18 @@ std::string NatsServerBinary() {
 }
 
 NatsServer::NatsServer(const TempDir& dir, const std::string& name, int cluster_port,
-                       std::vector<int> routes)
+                       std::vector<int> routes, const std::string& config, bool tls)
     : name_(name),
       store_dir_(dir / name),
       log_path_(dir / (name + ".log")),
       port_(FreeTcpPort()),
       cluster_port_(cluster_port),
+      tls_(tls),
       routes_(std::move(routes)) {
+  if (!config.empty()) {
+    config_path_ = dir / (name + ".conf");
+    WriteFile(config_path_, config);
+  }
   Start();
 }
 
@@ -84,7 +89,9 @@ NatsServer::~NatsServer() {
   }
 }
 
-std::string NatsServer::url() const { return fmt::format("nats://127.0.0.1:{}", port_); }
+std::string NatsServer::url() const {
+  return fmt::format("{}://127.0.0.1:{}", tls_ ? "tls" : "nats", port_);
+}
 
 void NatsServer::Kill(int sig) {
   process_->Signal(sig);
@@ -95,6 +102,10 @@ void NatsServer::Start() {
   std::vector<std::string> argv = {
       NatsServerBinary(),    "-js", "-a",       "127.0.0.1",     "-p",
       std::to_string(port_), "-sd", store_dir_, "--server_name", name_};
+  if (!config_path_.empty()) {
+    argv.push_back("-c");
+    argv.push_back(config_path_);
+  }
   if (cluster_port_ > 0) {
     std::string routes;
     for (int r : routes_)

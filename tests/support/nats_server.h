@@ -21,18 +21,21 @@ class NatsServer {
   // Starts `nats-server -js` on 127.0.0.1 at a free port, storing under <dir>/<name>; waits
   // until it accepts connections. Its output goes to <dir>/<name>.log. With `routes` (the
   // cluster ports of every node, its own `cluster_port` among them) it is one node of a
-  // JetStream cluster named "cqrs-test".
+  // JetStream cluster named "cqrs-test". `config` is nats-server configuration text (e.g. tls
+  // and authorization blocks) in <dir>/<name>.conf; `tls`: its url() is tls://.
   explicit NatsServer(const TempDir& dir, const std::string& name = "nats", int cluster_port = 0,
-                      std::vector<int> routes = {});
+                      std::vector<int> routes = {}, const std::string& config = "",
+                      bool tls = false);
   ~NatsServer();
-  std::string url() const;  // nats://127.0.0.1:<port>
+  std::string url() const;  // nats://127.0.0.1:<port> (tls:// with tls)
   int port() const { return port_; }
   void Kill(int sig);
   void Start();  // again, on the same port and store
 
  private:
-  std::string name_, store_dir_, log_path_;
+  std::string name_, store_dir_, log_path_, config_path_;
   int port_ = 0, cluster_port_ = 0;
+  bool tls_ = false;
   std::vector<int> routes_;
   std::unique_ptr<ChildProcess> process_;
 };
