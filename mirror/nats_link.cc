@@ -72,6 +72,10 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Connect(const MirrorConfig& config,
   // Reconnect for ever, every 250 ms: the loop above us decides when to give up on a publish.
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(link->opts_, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(link->opts_, 250);
+  // A server cut off (no RST, no FIN) is noticed by pings: 2 unanswered at 1 s intervals, where
+  // nats.c's default (2 minutes) would leave every publish timing out for minutes.
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(link->opts_, 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(link->opts_, 2);
   if (s == NATS_OK && !config.user.empty()) {
     auto password = ReadSecretFile(config.password_file);
     if (!password.ok()) return password.status();

@@ -144,12 +144,13 @@ TEST_CASE("The mirror reaches NATS over TLS as a user, and is kept out without t
           "[process][mirror]") {
   testing::TempDir dir, other;
   const std::string tls = MakeCertificates(dir);
-  testing::NatsServer nats(dir, "nats", 0, {},
-                           fmt::format("tls {{\n  cert_file: \"{0}/server.pem\"\n  key_file: "
-                                       "\"{0}/server.key\"\n}}\nauthorization {{\n  user: cqrs\n"
-                                       "  password: s3cret-pw\n}}\n",
-                                       tls),
-                           true);
+  testing::NatsNode node;
+  node.config = fmt::format(
+      "tls {{\n  cert_file: \"{0}/server.pem\"\n  key_file: \"{0}/server.key\"\n}}\n"
+      "authorization {{\n  user: cqrs\n  password: s3cret-pw\n}}\n",
+      tls);
+  node.tls = true;
+  testing::NatsServer nats(dir, node);
   const std::string password = dir / "nats.password";
   testing::WriteFile(password, "s3cret-pw\n");
   REQUIRE(chmod(password.c_str(), 0600) == 0);

@@ -37,13 +37,13 @@ int FreeTcpPort() {
 
 namespace {
 
-bool Accepts(int port) {
+bool Accepts(const std::string& address, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, address.c_str(), &a.sin_addr);
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   close(fd);
   return ok;
@@ -66,18 +66,14 @@ std::string NatsServerBinary() {
   return {};
 }
 
-NatsServer::NatsServer(const TempDir& dir, const std::string& name, int cluster_port,
-                       std::vector<int> routes, const std::string& config, bool tls)
-    : name_(name),
-      store_dir_(dir / name),
-      log_path_(dir / (name + ".log")),
-      port_(FreeTcpPort()),
-      cluster_port_(cluster_port),
-      tls_(tls),
-      routes_(std::move(routes)) {
-  if (!config.empty()) {
-    config_path_ = dir / (name + ".conf");
-    WriteFile(config_path_, config);
+NatsServer::NatsServer(const TempDir& dir, NatsNode node)
+    : node_(std::move(node)),
+      store_dir_(dir / node_.name),
+      log_path_(dir / (node_.name + ".log")),
+      port_(FreeTcpPort()) {
+  if (!node_.config.empty()) {
+    config_path_ = dir / (node_.name + ".conf");
+    WriteFile(config_path_, node_.config);
   }
   Start();
 }
@@ -90,7 +86,7 @@ NatsServer::~NatsServer() {
 }
 
 std::string NatsServer::url() const {
-  return fmt::format("{}://127.0.0.1:{}", tls_ ? "tls" : "nats", port_);
+  return fmt::format("{}://{}:{}", node_.tls ? "tls" : "nats", node_.address, port_);
 }
 
 void NatsServer::Kill(int sig) {
@@ -99,32 +95,47 @@ void NatsServer::Kill(int sig) {
 }
 
 void NatsServer::Start() {
-  std::vector<std::string> argv = {
-      NatsServerBinary(),    "-js", "-a",       "127.0.0.1",     "-p",
-      std::to_string(port_), "-sd", store_dir_, "--server_name", name_};
+  std::vector<std::string> argv = node_.exec_prefix;
+  for (const std::string& a :
+       {NatsServerBinary(), std::string("-js"), std::string("-a"), node_.address, std::string("-p"),
+        std::to_string(port_), std::string("-sd"), store_dir_, std::string("--server_name"),
+        node_.name})
+    argv.push_back(a);
   if (!config_path_.empty()) {
     argv.push_back("-c");
     argv.push_back(config_path_);
   }
-  if (cluster_port_ > 0) {
+  if (node_.cluster_port > 0) {
+    const std::string own = fmt::format("{}:{}", node_.address, node_.cluster_port);
     std::string routes;
-    for (int r : routes_)
-      if (r != cluster_port_)
-        routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", r);
+    for (const std::string& r : node_.routes)
+      if (r != own) routes += fmt::format("{}nats://{}", routes.empty() ? "" : ",", r);
     for (const std::string& a :
          {std::string("--cluster_name"), std::string("cqrs-test"), std::string("--cluster"),
-          fmt::format("nats://127.0.0.1:{}", cluster_port_), std::string("--routes"), routes})
+          "nats://" + own, std::string("--routes"), routes})
       argv.push_back(a);
   }
   process_ = std::make_unique<ChildProcess>(argv, log_path_);
-  REQUIRE(WaitFor([&] { return Accepts(port_); }, std::chrono::seconds(20)));
+  REQUIRE(WaitFor([&] { return Accepts(node_.address, port_); }, std::chrono::seconds(20)));
 }
 
-NatsCluster::NatsCluster(const TempDir& dir) {
-  std::vector<int> routes = {FreeTcpPort(), FreeTcpPort(), FreeTcpPort()};
-  for (int i = 0; i < 3; ++i)
-    nodes_.push_back(std::make_unique<NatsServer>(dir, fmt::format("n{}", i),
-                                                  routes[static_cast<std::size_t>(i)], routes));
+NatsCluster::NatsCluster(const TempDir& dir, const TestNetwork* network) {
+  std::vector<NatsNode> nodes(3);
+  std::vector<std::string> routes;
+  for (int i = 0; i < 3; ++i) {
+    NatsNode& n = nodes[static_cast<std::size_t>(i)];
+    n.name = fmt::format("n{}", i);
+    n.cluster_port = FreeTcpPort();
+    if (network) {
+      n.address = network->address(i);
+      n.exec_prefix = network->Exec(i, {});
+    }
+    routes.push_back(fmt::format("{}:{}", n.address, n.cluster_port));
+  }
+  for (NatsNode& n : nodes) {
+    n.routes = routes;
+    nodes_.push_back(std::make_unique<NatsServer>(dir, n));
+  }
   // JetStream answers once the nodes elected a meta leader: until then making a stream fails.
   MirrorConfig m = LinkConfig(urls(), "probe");
   m.replicas = 3;
@@ -143,9 +154,10 @@ NatsCluster::NatsCluster(const TempDir& dir) {
       std::chrono::seconds(60)));
 }
 
-std::string NatsCluster::urls() const {
+std::string NatsCluster::urls(int except) const {
   std::string out;
-  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->url();
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (static_cast<int>(i) != except) out += (out.empty() ? "" : ",") + nodes_[i]->url();
   return out;
 }
 
@@ -194,7 +206,9 @@ StreamCheck CheckStream(const std::string& url, const std::string& stream,
     body.Assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     natsMsg_Destroy(msg);
     ++out.messages;
-    auto n = source.Read(next - 1, 1u << 20, std::size_t{1} << 30, &from_log);
+    // The log's events from `next` on, as many bytes as the segment (which holds its events and
+    // a little more): all of the segment's events, and at most one beyond.
+    auto n = source.Read(next - 1, 1u << 20, body.size(), &from_log);
     REQUIRE(n.ok());
     wire::SegmentHeader h;
     std::size_t i = 0;
@@ -240,7 +254,7 @@ bool WaitStreamAt(const std::string& url, const std::string& stream, const std::
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         auto tip = (*link)->ReadTip(store_id);
         if (tip.ok()) at = tip->last_seq;
-        return tip.ok() && at == seq;
+        return tip.ok() && at >= seq;
       },
       timeout);
   INFO("the stream ends at seq " << at << ", waited for " << seq);

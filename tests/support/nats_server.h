@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/test_network.h"
 #include "tests/support/test_support.h"
 
 namespace cqrs::testing {
@@ -16,36 +17,42 @@ namespace cqrs::testing {
 // The nats-server binary (PATH, then /usr/sbin); REQUIREs that it exists.
 std::string NatsServerBinary();
 
+struct NatsNode {
+  std::string name = "nats";
+  // A node of a JetStream cluster named "cqrs-test": its own cluster port, and every node's
+  // "address:cluster port" (its own among them).
+  int cluster_port = 0;
+  std::vector<std::string> routes;
+  std::string config;  // nats-server configuration text (tls, authorization), in <name>.conf
+  bool tls = false;    // url() is tls://
+  std::string address = "127.0.0.1";
+  std::vector<std::string> exec_prefix;  // e.g. TestNetwork::Exec's: run in another host
+};
+
 class NatsServer {
  public:
-  // Starts `nats-server -js` on 127.0.0.1 at a free port, storing under <dir>/<name>; waits
-  // until it accepts connections. Its output goes to <dir>/<name>.log. With `routes` (the
-  // cluster ports of every node, its own `cluster_port` among them) it is one node of a
-  // JetStream cluster named "cqrs-test". `config` is nats-server configuration text (e.g. tls
-  // and authorization blocks) in <dir>/<name>.conf; `tls`: its url() is tls://.
-  explicit NatsServer(const TempDir& dir, const std::string& name = "nats", int cluster_port = 0,
-                      std::vector<int> routes = {}, const std::string& config = "",
-                      bool tls = false);
+  // Starts `nats-server -js` on node.address at a free port, storing under <dir>/<name>; waits
+  // until it accepts connections. Its output goes to <dir>/<name>.log.
+  explicit NatsServer(const TempDir& dir, NatsNode node = {});
   ~NatsServer();
-  std::string url() const;  // nats://127.0.0.1:<port> (tls:// with tls)
+  std::string url() const;  // nats://<address>:<port> (tls:// with tls)
   int port() const { return port_; }
   void Kill(int sig);
   void Start();  // again, on the same port and store
 
  private:
-  std::string name_, store_dir_, log_path_, config_path_;
-  int port_ = 0, cluster_port_ = 0;
-  bool tls_ = false;
-  std::vector<int> routes_;
+  NatsNode node_;
+  std::string store_dir_, log_path_, config_path_;
+  int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
 
-// Three NatsServer nodes forming one JetStream cluster on loopback; waits until a client can
-// make a stream of 3 replicas (a meta leader is elected).
+// Three NatsServer nodes forming one JetStream cluster, on loopback or each in a host of
+// `network`; waits until a client can make a stream of 3 replicas (a meta leader is elected).
 class NatsCluster {
  public:
-  explicit NatsCluster(const TempDir& dir);
-  std::string urls() const;  // every node's, comma-separated
+  explicit NatsCluster(const TempDir& dir, const TestNetwork* network = nullptr);
+  std::string urls(int except = -1) const;  // every node's (but `except`'s), comma-separated
   NatsServer& node(int i) { return *nodes_[static_cast<std::size_t>(i)]; }
   // The node (0..2) that leads `stream`'s replicas now, or -1.
   int StreamLeader(const std::string& stream);
@@ -72,7 +79,7 @@ StreamCheck CheckStream(const std::string& url, const std::string& stream,
                         const std::string& data_dir, bool through_log_end = true);
 
 // Waits up to `timeout` for the stream's last segment (of the write store at <data_dir>) to end
-// at `seq`; returns that it did.
+// at `seq` or later; returns that it did.
 bool WaitStreamAt(const std::string& url, const std::string& stream, const std::string& data_dir,
                   std::uint64_t seq, std::chrono::milliseconds timeout);
 
