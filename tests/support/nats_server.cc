@@ -182,7 +182,15 @@ StreamCheck CheckStream(const std::string& url, const std::string& stream,
   REQUIRE(link.ok());
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  REQUIRE(js_GetStreamInfo(&info, (*link)->js(), stream.c_str(), nullptr, &code) == NATS_OK);
+  REQUIRE(WaitFor(
+      [&] {
+        code = static_cast<jsErrCode>(0);
+        if (js_GetStreamInfo(&info, (*link)->js(), stream.c_str(), nullptr, &code) == NATS_OK)
+          return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return false;
+      },
+      std::chrono::seconds(30)));
   const std::uint64_t first = info->State.FirstSeq, last = info->State.LastSeq;
   jsStreamInfo_Destroy(info);
 
@@ -197,8 +205,15 @@ StreamCheck CheckStream(const std::string& url, const std::string& stream,
   std::uint64_t next = 1;  // the event seq the next segment must start at
   for (std::uint64_t s = first; s <= last && last > 0; ++s) {
     natsMsg* msg = nullptr;
-    code = static_cast<jsErrCode>(0);
-    natsStatus got = js_GetMsg(&msg, (*link)->js(), stream.c_str(), s, nullptr, &code);
+    natsStatus got = NATS_OK;
+    // A cluster that just got a node back may answer "JetStream system temporarily unavailable"
+    // (10008) for a while: retried for up to 30 s, like any other failure of the read.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    do {
+      code = static_cast<jsErrCode>(0);
+      got = js_GetMsg(&msg, (*link)->js(), stream.c_str(), s, nullptr, &code);
+      if (got != NATS_OK) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } while (got != NATS_OK && std::chrono::steady_clock::now() < give_up);
     if (got != NATS_OK) {
       out.problem = fmt::format("stream seq {}: {}", s, mirror::NatsError(got, code));
       return out;
