@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -76,6 +77,13 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Connect(const MirrorConfig& config,
   // nats.c's default (2 minutes) would leave every publish timing out for minutes.
   if (s == NATS_OK) s = natsOptions_SetPingInterval(link->opts_, 1000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(link->opts_, 2);
+  // nats.c writes block without a deadline by default, holding the connection's lock: a server
+  // cut off with a full send buffer stalled every call (the ping timer's write among them) until
+  // the link came back. With a deadline the write fails and the connection is dropped.
+  if (s == NATS_OK)
+    s = natsOptions_SetWriteDeadline(link->opts_,
+                                     std::min<std::int64_t>(config.publish_timeout_ms, 2000));
+  if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(link->opts_, true);
   if (s == NATS_OK && !config.user.empty()) {
     auto password = ReadSecretFile(config.password_file);
     if (!password.ok()) return password.status();

@@ -322,12 +322,13 @@ TEST_CASE("fault: the stream's NATS leader kill -9 mid-stream: the stream holds 
 
 // NATS on three other hosts (network namespaces on a bridge, made by the test), the writer and
 // the mirror on this one (issue #19). Under load the host whose server the mirror is connected
-// to is cut off for 10 s (its link down: no RST, no FIN, packets vanish) and then restored; once
+// to is cut off for 20 s (its link down: no RST, no FIN, packets vanish) and then restored; once
 // at short scale, 3 times at full. Within the cut the mirror must notice the dead connection (its
-// pings), reconnect to another server and publish through whichever leads the stream then; at
-// the end the stream must hold the log once, in order.
+// pings and write deadline), reconnect to another server and publish through whichever leads the
+// stream then; at the end the stream must hold the log once, in order. Two clients with 2
+// requests in flight each: the load need not be heavy, and judging it stays quick.
 TEST_CASE(
-    "fault: the mirror's NATS host cut off for 10 s under load: the stream holds the log once",
+    "fault: the mirror's NATS host cut off for 20 s under load: the stream holds the log once",
     "[faults][mirror][cluster][netns]") {
   if (!testing::TestNetwork::RequireOrSkip()) return;
   const int cuts = FullScale() ? 3 : 1;
@@ -354,7 +355,9 @@ TEST_CASE(
     return -1;
   };
   int done = 0;
-  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), FullScale() ? 5000 : 1000, 64, [&] {
+  auto clients = Clients(2, std::chrono::milliseconds(1000));
+  for (auto& o : clients) o.window = 2;
+  f.RunClients(clients, FullScale() ? 5000 : 1000, 64, [&] {
     for (; done < cuts; ++done) {
       int host = -1;
       REQUIRE(testing::WaitFor(
@@ -367,14 +370,15 @@ TEST_CASE(
       const std::uint64_t at_cut = control->seqs().writer_committed_seq.load();
       const auto cut = std::chrono::steady_clock::now();
       network.SetLink(host, false);
+      // JetStream elects a new stream leader when the cut host led it: about 10 s here.
       CHECK(testing::WaitStreamAt(cluster.urls(host), "cqrs", f.p.data_dir, at_cut,
-                                  std::chrono::seconds(9)));
+                                  std::chrono::seconds(18)));
       std::printf(
           "NATS host cut off: the stream passed seq %llu, committed at the cut, %.1f s "
           "into it\n",
           static_cast<unsigned long long>(at_cut),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count());
-      std::this_thread::sleep_until(cut + std::chrono::seconds(10));
+      std::this_thread::sleep_until(cut + std::chrono::seconds(20));
       network.SetLink(host, true);
     }
   });
