@@ -22,7 +22,7 @@ constexpr std::chrono::milliseconds kMaxBackoff(2000);
 }  // namespace
 
 MirrorServer::MirrorServer(const Config& config, zmq::context_t& context)
-    : config_(config), context_(context), tick_sub_(context, zmq::socket_type::sub) {}
+    : config_(config), tick_sub_(context, zmq::socket_type::sub) {}
 
 Result<std::unique_ptr<MirrorServer>> MirrorServer::Open(const Config& config,
                                                          zmq::context_t& context) {

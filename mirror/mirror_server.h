@@ -49,7 +49,6 @@ class MirrorServer {
   void Beat();
 
   Config config_;
-  zmq::context_t& context_;
   zmq::socket_t tick_sub_;
   std::unique_ptr<store::WriteStore> write_;
   std::unique_ptr<projector::LogEventSource> source_;

@@ -226,6 +226,42 @@ TEST_CASE("fault: projector kill -9 in catch-up and steady state", "[faults][pro
            [&](int kill) { return kill % 2 ? 5 + rng() % 30 : 100 + rng() % 200; });
 }
 
+namespace {
+
+// The [mirror] table for a fault test: small segments (more publishes, so more faults land
+// between a publish and its acknowledgement) and a short publish timeout.
+std::string MirrorToml(const std::string& urls, int replicas) {
+  return fmt::format(
+      "[mirror]\nnats = \"{}\"\nreplicas = {}\nmax_message_bytes = 69632\n"
+      "publish_timeout_ms = 1000\n",
+      urls, replicas);
+}
+
+// After a mirror fault test's load: judges the writes, waits for the stream to reach the log's
+// end, checks it holds the log once, in order (and, with `expect_retries`, that the mirror saw
+// the fault), then stops the mirror.
+void JudgeStream(FaultPipeline& f, const std::string& urls, const std::string& name, int faults,
+                 std::unique_ptr<ChildProcess>& mirror, bool expect_retries) {
+  const Verdict verdict = f.Judge(name, faults);
+  REQUIRE(
+      testing::WaitStreamAt(urls, "cqrs", f.p.data_dir, verdict.events, std::chrono::seconds(60)));
+  testing::StreamCheck check = testing::CheckStream(urls, "cqrs", f.p.data_dir);
+  const std::size_t retries = Occurrences(testing::ReadFile(f.p.log_path), "(retrying)");
+  std::printf(
+      "%s: %llu events in %llu stream messages after %d faults, %zu mirror retry causes "
+      "logged\n",
+      name.c_str(), static_cast<unsigned long long>(check.last_seq),
+      static_cast<unsigned long long>(check.messages), faults, retries);
+  if (expect_retries) CHECK(retries > 0);  // the fault reached the mirror
+  INFO(check.problem);
+  CHECK(check.problem.empty());
+  CHECK(check.last_seq == verdict.events);
+  mirror->Signal(SIGTERM);
+  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+}
+
+}  // namespace
+
 // kill -9 of cqrs-mirror under a pipelined write load (issue #19), at random points: mid-publish,
 // between a publish and its acknowledgement, right after a restart while it reads the tip. The
 // writes are judged as always; the stream must then hold every event of the log once, in order,
@@ -237,9 +273,7 @@ TEST_CASE("fault: mirror kill -9 under pipelined load: the stream holds the log 
   TempDir nats_dir;
   testing::NatsServer nats(nats_dir);
   PipelineConfig config = FaultConfig();
-  // Small segments: more publishes, so more kills land between a publish and its ack.
-  config.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\nmax_message_bytes = {}\n",
-                                  nats.url(), 69632);
+  config.extra_toml = MirrorToml(nats.url(), 1);
   FaultPipeline f(config);
   f.StartWriter();
   f.StartProjector();
@@ -254,18 +288,7 @@ TEST_CASE("fault: mirror kill -9 under pipelined load: the stream holds the log 
       mirror = f.p.StartProcess("cqrs-mirror");
     }
   });
-  const Verdict verdict = f.Judge("mirror kill -9", done);
-  REQUIRE(testing::WaitStreamAt(nats.url(), "cqrs", f.p.data_dir, verdict.events,
-                                std::chrono::seconds(60)));
-  testing::StreamCheck check = testing::CheckStream(nats.url(), "cqrs", f.p.data_dir);
-  std::printf("mirror kill -9: %llu events in %llu stream messages after %d kills\n",
-              static_cast<unsigned long long>(check.last_seq),
-              static_cast<unsigned long long>(check.messages), done);
-  INFO(check.problem);
-  CHECK(check.problem.empty());
-  CHECK(check.last_seq == verdict.events);
-  mirror->Signal(SIGTERM);
-  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+  JudgeStream(f, nats.url(), "mirror kill -9", done, mirror, false);
 }
 
 // The stream's leader among 3 NATS nodes (stream of 3 replicas) killed -9 mid-stream under a
@@ -277,10 +300,7 @@ TEST_CASE("fault: the stream's NATS leader kill -9 mid-stream: the stream holds 
   TempDir nats_dir;
   testing::NatsCluster cluster(nats_dir);
   PipelineConfig config = FaultConfig();
-  config.extra_toml = fmt::format(
-      "[mirror]\nnats = \"{}\"\nreplicas = 3\nmax_message_bytes = 69632\n"
-      "publish_timeout_ms = 1000\n",
-      cluster.urls());
+  config.extra_toml = MirrorToml(cluster.urls(), 3);
   FaultPipeline f(config);
   f.StartWriter();
   f.StartProjector();
@@ -301,23 +321,7 @@ TEST_CASE("fault: the stream's NATS leader kill -9 mid-stream: the stream holds 
       cluster.node(leader).Start();
     }
   });
-  const Verdict verdict = f.Judge("NATS leader kill -9", done);
-  REQUIRE(testing::WaitStreamAt(cluster.urls(), "cqrs", f.p.data_dir, verdict.events,
-                                std::chrono::seconds(60)));
-  testing::StreamCheck check = testing::CheckStream(cluster.urls(), "cqrs", f.p.data_dir);
-  // The kills reached the mirror: it saw publishes fail and retried.
-  const std::size_t retries = Occurrences(testing::ReadFile(f.p.log_path), "(retrying)");
-  std::printf(
-      "NATS leader kill -9: %llu events in %llu stream messages after %d kills, %zu mirror "
-      "retry causes logged\n",
-      static_cast<unsigned long long>(check.last_seq),
-      static_cast<unsigned long long>(check.messages), done, retries);
-  CHECK(retries > 0);
-  INFO(check.problem);
-  CHECK(check.problem.empty());
-  CHECK(check.last_seq == verdict.events);
-  mirror->Signal(SIGTERM);
-  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+  JudgeStream(f, cluster.urls(), "NATS leader kill -9", done, mirror, true);
 }
 
 // NATS on three other hosts (network namespaces on a bridge, made by the test), the writer and
@@ -336,10 +340,7 @@ TEST_CASE(
   TempDir nats_dir;
   testing::NatsCluster cluster(nats_dir, &network);
   PipelineConfig config = FaultConfig();
-  config.extra_toml = fmt::format(
-      "[mirror]\nnats = \"{}\"\nreplicas = 3\nmax_message_bytes = 69632\n"
-      "publish_timeout_ms = 1000\n",
-      cluster.urls());
+  config.extra_toml = MirrorToml(cluster.urls(), 3);
   FaultPipeline f(config);
   f.StartWriter();
   f.StartProjector();
@@ -382,22 +383,7 @@ TEST_CASE(
       network.SetLink(host, true);
     }
   });
-  const Verdict verdict = f.Judge("NATS host cut off", done);
-  REQUIRE(testing::WaitStreamAt(cluster.urls(), "cqrs", f.p.data_dir, verdict.events,
-                                std::chrono::seconds(60)));
-  testing::StreamCheck check = testing::CheckStream(cluster.urls(), "cqrs", f.p.data_dir);
-  const std::size_t retries = Occurrences(testing::ReadFile(f.p.log_path), "(retrying)");
-  std::printf(
-      "NATS host cut off: %llu events in %llu stream messages after %d cuts, %zu mirror retry "
-      "causes logged\n",
-      static_cast<unsigned long long>(check.last_seq),
-      static_cast<unsigned long long>(check.messages), done, retries);
-  CHECK(retries > 0);
-  INFO(check.problem);
-  CHECK(check.problem.empty());
-  CHECK(check.last_seq == verdict.events);
-  mirror->Signal(SIGTERM);
-  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+  JudgeStream(f, cluster.urls(), "NATS host cut off", done, mirror, true);
 }
 
 namespace {
