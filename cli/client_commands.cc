@@ -35,8 +35,10 @@ struct Endpoints {
     AddCommonFlags(*cmd, &common);
     curve.Add(*cmd);
     cmd->add_option("--writer", writer, "writer endpoint (default from --config / --base-port)");
-    cmd->add_option("--reader", readers,
-                    "reader endpoint, repeatable (default: the configured readers)");
+    cmd->add_option("--reader,--readers", readers,
+                    "reader endpoints, on any host (a replica's are readers too): repeatable or "
+                    "comma-separated (default: the configured readers)")
+        ->delimiter(',');
     cmd->add_option("--timeout", timeout_ms, "give up after this many ms")
         ->check(CLI::Range(1, 3600000))
         ->capture_default_str();

@@ -38,12 +38,33 @@ struct UpCommand {
   std::optional<std::uint32_t> readers;
   std::string bin_dir;
   bool quiet = false;
+  bool replica = false;
+  std::string nats, stream;
 };
 
 int RunUp(const UpCommand& c) {
   std::optional<Config> config = ConfigOrComplain(c.common, "up");
   if (!config) return 2;
   SupervisorOptions o;
+  if (!c.nats.empty()) {
+    config->mirror.nats = c.nats;
+    o.nats_pass.insert(o.nats_pass.end(), {"--nats", c.nats});
+  }
+  if (!c.stream.empty()) {
+    config->mirror.stream = c.stream;
+    o.nats_pass.insert(o.nats_pass.end(), {"--stream", c.stream});
+  }
+  if (Status s = ValidateConfig(*config); !s.ok()) {
+    std::fprintf(stderr, "cqrs up: %s\n", s.message().c_str());
+    return 2;
+  }
+  o.replica = c.replica;
+  if (o.replica && !config->mirror.on()) {
+    std::fprintf(stderr,
+                 "cqrs up: --replica needs the NATS servers of the stream to copy: --nats URLS "
+                 "or [mirror] nats in the config\n");
+    return 2;
+  }
   o.bin_dir = c.bin_dir.empty() ? Supervisor::SelfDirectory() : c.bin_dir;
   o.readers = c.readers.value_or(config->ReaderCount());
   if (o.readers < 1 || o.readers > 56) {
@@ -333,11 +354,20 @@ void AddRebuildCommand(CLI::App& app, int* exit_code) {
 void AddUpCommand(CLI::App& app, int* exit_code) {
   auto c = std::make_shared<UpCommand>();
   CLI::App* up = app.add_subcommand(
-      "up", "start writer, projector and readers; restart any that dies; Ctrl-C stops all");
+      "up",
+      "start writer, projector and readers (with --replica: replica, projector and readers); "
+      "restart any that dies; Ctrl-C stops all");
   AddCommonFlags(*up, &c->common);
   up->add_option("--readers", c->readers, "reader processes (default: config reader.count, 2)");
   up->add_option("--bin-dir", c->bin_dir, "where the cqrs-* binaries are (default: next to cqrs)");
   up->add_flag("--quiet", c->quiet, "no status line");
+  up->add_flag("--replica", c->replica,
+               "a read replica host: copy the event log from NATS (cqrs-replica) and serve it "
+               "with a projector and readers; no writer");
+  up->add_option("--nats", c->nats,
+                 "NATS servers, comma-separated (overrides [mirror] nats; with --replica: the "
+                 "stream's servers)");
+  up->add_option("--stream", c->stream, "the NATS stream (overrides [mirror] stream)");
   up->callback([c, exit_code] { *exit_code = RunUp(*c); });
 }
 
@@ -350,7 +380,9 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   AddCommonFlags(*cmd, &c->common);
   LoadOptions& o = c->options;
   cmd->add_option("--writer", c->writer, "writer endpoint (default from --config / --base-port)");
-  cmd->add_option("--reader", c->readers, "reader endpoint, repeatable (default: configured)");
+  cmd->add_option("--reader,--readers", c->readers,
+                  "reader endpoints, repeatable or comma-separated (default: configured)")
+      ->delimiter(',');
   c->curve.Add(*cmd);
   cmd->add_option("--mix", c->mix,
                   "weights: put (Upsert), get (Get from any snapshot), scan (a page of "

@@ -24,7 +24,7 @@ std::string Role(int slot) {
     case shm::kSupervisorSlot:
       return "supervisor";
     case shm::kMirrorSlot:
-      return "mirror";
+      return "nats";  // cqrs-mirror on the primary, cqrs-replica on a replica host
     default:
       return slot >= shm::kFirstReaderSlot ? fmt::format("reader {}", slot - shm::kFirstReaderSlot)
                                            : fmt::format("slot {}", slot);

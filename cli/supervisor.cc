@@ -52,9 +52,14 @@ Supervisor::Supervisor(Config config, SupervisorOptions options)
     c.argv.insert(c.argv.end(), extra.begin(), extra.end());
     children_.push_back(std::move(c));
   };
-  add("cqrs-writer", "cqrs-writer", {});
+  if (options_.replica) {
+    add("cqrs-replica", "cqrs-replica", options_.nats_pass);
+  } else {
+    add("cqrs-writer", "cqrs-writer", {});
+  }
   add("cqrs-projector", "cqrs-projector", {});
-  if (config_.mirror.on()) add("cqrs-mirror", "cqrs-mirror", {});
+  if (!options_.replica && config_.mirror.on())
+    add("cqrs-mirror", "cqrs-mirror", options_.nats_pass);
   for (std::uint32_t i = 0; i < options_.readers; ++i)
     add(fmt::format("cqrs-reader[{}]", i), "cqrs-reader", {"--index", std::to_string(i)});
 }
@@ -167,8 +172,15 @@ int Supervisor::Run(const std::atomic<bool>& stop) {
       return 2;
     }
   }
-  Log(fmt::format("starting {} processes on {} (writer {}, readers from {})", children_.size(),
-                  config_.data_dir, config_.WriterEndpoint(), config_.ReaderEndpoint(0)));
+  if (options_.replica)
+    Log(
+        fmt::format("starting {} processes on {} (a read replica of NATS stream {} on {}; readers "
+                    "from {})",
+                    children_.size(), config_.data_dir, config_.mirror.stream, config_.mirror.nats,
+                    config_.ReaderEndpoint(0)));
+  else
+    Log(fmt::format("starting {} processes on {} (writer {}, readers from {})", children_.size(),
+                    config_.data_dir, config_.WriterEndpoint(), config_.ReaderEndpoint(0)));
   const std::uint64_t start = MonoNs();
   std::uint64_t next_status = start + 1'000'000'000;
   const std::atomic<std::uint64_t>& reloads = InstallReloadSignal();

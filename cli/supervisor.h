@@ -22,6 +22,10 @@ struct SupervisorOptions {
   std::vector<std::string> pass;  // flags every child gets (--data, --base-port, --config ...)
   std::uint32_t readers = 2;
   bool status_line = true;
+  // A read replica host: cqrs-replica (copying the log from NATS) in place of the writer and
+  // the mirror; projector and readers as on the primary.
+  bool replica = false;
+  std::vector<std::string> nats_pass;  // flags for cqrs-mirror / cqrs-replica (--nats, --stream)
 };
 
 // Not thread-safe; Run() on the main thread.

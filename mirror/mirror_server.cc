@@ -61,13 +61,6 @@ Status MirrorServer::Init() {
   return OkStatus();
 }
 
-void MirrorServer::Problem(const Status& problem) {
-  std::string text = problem.ToString();
-  if (text == last_problem_) return;
-  spdlog::warn("{} (retrying)", text);
-  last_problem_ = std::move(text);
-}
-
 void MirrorServer::Beat() {
   if (!control_) return;
   control_->Beat(shm::kMirrorSlot);
@@ -110,7 +103,7 @@ Status MirrorServer::Sync() {
       config_.mirror.stream, tip->last_seq, tip->stream_seq, last.value(), tip->last_seq + 1);
   tip_ = std::move(tip).value();
   tip_known_ = true;
-  last_problem_.clear();
+  retry_log_.Clear();
   if (control_)
     control_->seqs().mirror_published_seq.store(tip_.last_seq, std::memory_order_relaxed);
   return OkStatus();
@@ -197,7 +190,7 @@ Status MirrorServer::Run(const std::atomic<bool>& stop) {
     // Unavailable: NATS unreachable, or a publish refused or unanswered (the tip is read again
     // first). Anything else cannot be mended by retrying.
     if (step.code() != Code::kUnavailable) return step;
-    Problem(step);
+    retry_log_.Report(step);
     wait(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }

@@ -44,8 +44,6 @@ class MirrorServer {
   // Reads the events after the tip and publishes them as one segment. Returns how many were
   // published (0: none committed yet, or a publish to retry after Sync).
   Result<std::size_t> PublishNext();
-  // Logs `problem` when it differs from the last one logged (a retry loop logs once per cause).
-  void Problem(const Status& problem);
   void Beat();
 
   Config config_;
@@ -60,7 +58,7 @@ class MirrorServer {
   std::size_t max_segment_ = 0;  // bytes: the config's, within the servers' max_payload
   std::vector<wire::AlignedBuffer> events_;
   wire::LogSegmentBuilder segment_;
-  std::string last_problem_;  // logged once until it changes
+  RetryLog retry_log_;
 };
 
 }  // namespace cqrs::mirror

@@ -2,6 +2,7 @@
 #include "mirror/nats_link.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -51,6 +52,13 @@ std::string NatsError(natsStatus s, jsErrCode code) {
   const char* text = nats_GetLastError(&last);
   if (text != nullptr && *text != '\0') out += fmt::format(": {}", text);
   return out;
+}
+
+void RetryLog::Report(const Status& problem) {
+  std::string text = problem.ToString();
+  if (text == last_) return;
+  spdlog::warn("{} (retrying)", text);
+  last_ = std::move(text);
 }
 
 std::string StreamDescription(std::string_view store_id) {
@@ -117,6 +125,7 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Connect(const MirrorConfig& config,
 }
 
 NatsLink::~NatsLink() {
+  if (sub_) natsSubscription_Destroy(sub_);
   if (js_) jsCtx_Destroy(js_);
   if (nc_) {
     natsConnection_Close(nc_);
@@ -260,6 +269,46 @@ Published NatsLink::Publish(std::span<const std::uint8_t> segment, std::string_v
   // A JetStream error is a refusal (most often JSStreamWrongLastSequenceErr: the tip moved);
   // no reply at all leaves it open whether the segment was stored.
   return code != 0 ? Published::kRefused : Published::kUncertain;
+}
+
+Status NatsLink::Subscribe(std::uint64_t start_stream_seq) {
+  if (sub_) {
+    natsSubscription_Destroy(sub_);
+    sub_ = nullptr;
+  }
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = config_.stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = std::max<std::uint64_t>(start_stream_seq, 1);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_SubscribeSync(&sub_, js_, subject_.c_str(), nullptr, &so, &code);
+  if (s != NATS_OK) {
+    sub_ = nullptr;
+    return Error(Code::kUnavailable, "cannot consume NATS stream {} (subject {}): {}",
+                 config_.stream, subject_, NatsError(s, code));
+  }
+  // What nats.c may hold for us between Next calls: the flow-controlled consumer stops the
+  // server before this, and past it nats.c drops and the ordered consumer resumes after a gap.
+  natsSubscription_SetPendingLimits(sub_, 65536, 64 << 20);
+  return OkStatus();
+}
+
+Result<NatsMsgPtr> NatsLink::Next(std::int64_t timeout_ms) {
+  if (!sub_) return Error(Code::kUnavailable, "not subscribed to NATS stream {}", config_.stream);
+  natsMsg* msg = nullptr;
+  natsStatus s = natsSubscription_NextMsg(&msg, sub_, std::max<std::int64_t>(timeout_ms, 1));
+  if (s == NATS_TIMEOUT) return NatsMsgPtr();
+  if (s != NATS_OK)
+    return Error(Code::kUnavailable, "consuming NATS stream {}: {}", config_.stream, NatsError(s));
+  return NatsMsgPtr(msg);
+}
+
+int NatsLink::pending() const {
+  int msgs = 0, bytes = 0;
+  if (!sub_ || natsSubscription_GetPending(sub_, &msgs, &bytes) != NATS_OK) return 0;
+  return msgs;
 }
 
 }  // namespace cqrs::mirror

@@ -1,6 +1,7 @@
 // NatsLink: one connection to a NATS cluster and its JetStream context (nats.c), and the
-// operations on the event log's stream that cqrs-mirror (and read replicas) need: making sure
-// the stream exists and belongs to this write store, and reading its tip (the last segment).
+// operations on the event log's stream that cqrs-mirror and cqrs-replica need: making sure the
+// stream exists and belongs to this write store, reading its tip (the last segment), publishing
+// after it, and consuming the stream in order.
 // Not thread-safe: one thread uses a link.
 #pragma once
 
@@ -16,6 +17,11 @@
 #include "base/status.h"
 
 namespace cqrs::mirror {
+
+struct NatsMsgDeleter {
+  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
+};
+using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
 
 // The last segment of the stream: the event seq it ends at (0: the subject holds none yet), its
 // message id, and its sequence in the stream (what the next publish expects).
@@ -60,6 +66,17 @@ class NatsLink {
                     std::uint64_t first_seq, std::uint64_t last_seq, StreamTip* tip,
                     std::string* detail);
 
+  // Starts an ordered consumer of the stream's subject from stream message
+  // `start_stream_seq` (1: the first), replacing any before. nats.c recreates the consumer
+  // after a gap, a missed heartbeat or a reconnect, resuming after the last message delivered.
+  // Unavailable when the stream cannot be reached or does not exist yet.
+  Status Subscribe(std::uint64_t start_stream_seq);
+  // The next message of the subscription: null after `timeout_ms` with none. Unavailable when
+  // the subscription broke (subscribe again).
+  Result<NatsMsgPtr> Next(std::int64_t timeout_ms);
+  // Messages delivered to this process and not yet taken by Next.
+  int pending() const;
+
   jsCtx* js() { return js_; }
   natsConnection* connection() { return nc_; }
 
@@ -71,6 +88,18 @@ class NatsLink {
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+};
+
+// Logs each cause of a retry loop once, until it changes (a NATS loop retries for as long as the
+// servers are away; one line per cause, not per attempt).
+class RetryLog {
+ public:
+  void Report(const Status& problem);
+  void Clear() { last_.clear(); }
+
+ private:
+  std::string last_;
 };
 
 // "<text of status>[: <nats.c's last error>]" for messages.

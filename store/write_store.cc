@@ -12,6 +12,26 @@
 #include "store/write_store_format.h"
 
 namespace cqrs::store {
+namespace {
+
+// 32 hex digits → the 16 bytes they spell.
+bool DecodeStoreId(std::string_view hex, std::string* out) {
+  if (hex.size() != 2 * out->size()) return false;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+}  // namespace
+
 WriteStore::~WriteStore() {
   if (!guarded_) return;
   if (Status s = env_.Sync(); !s.ok()) {
@@ -112,13 +132,22 @@ Status WriteStore::Init() {
   if (s.code() == Code::kNotFound) {
     if (options_.read_only)
       return MissingStore(fmt::format("{} holds no write store", options_.dir));
-    std::random_device rd;
     std::string id(16, '\0');
-    for (char& c : id) c = static_cast<char>(rd());
+    if (options_.copy_of_stream.empty()) {
+      std::random_device rd;
+      for (char& c : id) c = static_cast<char>(rd());
+    } else if (!DecodeStoreId(options_.copy_store_id, &id)) {
+      return Error(Code::kInvalidArgument, "store id '{}' is not 32 hex digits",
+                   options_.copy_store_id);
+    }
     CQRS_RETURN_IF_ERROR(
         txn.Put(dbs_.meta, kMetaFormat, U32Value(kWriteStoreFormatVersion).view()));
     CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaStoreId, id));
     CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaLastSeq, U64Value(0).view()));
+    if (!options_.copy_of_stream.empty()) {
+      CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaCopyOf, options_.copy_of_stream));
+      CQRS_RETURN_IF_ERROR(txn.Put(dbs_.meta, kMetaStreamSeq, U64Value(0).view()));
+    }
     CQRS_RETURN_IF_ERROR(namespaces().Init(txn));
   } else {
     CQRS_RETURN_IF_ERROR(s);
@@ -132,6 +161,7 @@ Status WriteStore::Init() {
   CQRS_RETURN_IF_ERROR(txn.Get(dbs_.meta, kMetaStoreId, &value));
   store_id_.clear();
   for (char c : value) store_id_ += fmt::format("{:02x}", static_cast<unsigned char>(c));
+  CQRS_RETURN_IF_ERROR(CheckCopy(txn));
 
   // The last event and meta.last_seq are written in one transaction: they must agree.
   auto last = LastSeq(txn);
@@ -154,6 +184,38 @@ Status WriteStore::Init() {
   *cursor = Cursor();
   // Commit even a read-only transaction: handles opened in an aborted one are closed with it.
   return txn.Commit();
+}
+
+Status WriteStore::CheckCopy(const Txn& txn) const {
+  std::string_view copy_of;
+  Status s = txn.Get(dbs_.meta, kMetaCopyOf, &copy_of);
+  if (!s.ok() && s.code() != Code::kNotFound) return s;
+  const bool is_copy = s.ok();
+  if (options_.copy_of_stream.empty()) {
+    // Tools and the projector read either; only a writer must never append to a copy.
+    if (is_copy && !options_.read_only)
+      return Error(Code::kUnavailable,
+                   "{} is a read replica's copy of write store {} (from NATS stream {}): a "
+                   "writer cannot run on it; run `cqrs up --replica` here, or use another --data",
+                   options_.dir, store_id_, copy_of);
+    return OkStatus();
+  }
+  if (!is_copy)
+    return Error(Code::kUnavailable,
+                 "{} holds the event log of write store {}, not a replica's copy: a replica "
+                 "fills only a copy it made; use another --data",
+                 options_.dir, store_id_);
+  if (!options_.copy_store_id.empty() && options_.copy_store_id != store_id_)
+    return Error(Code::kAlreadyExists,
+                 "{} is a copy of write store {}, but NATS stream {} carries write store {}: "
+                 "remove {} to copy the new one",
+                 options_.dir, store_id_, options_.copy_of_stream, options_.copy_store_id,
+                 options_.dir);
+  return OkStatus();
+}
+
+Result<std::uint64_t> WriteStore::CopiedStreamSeq(const Txn& txn) const {
+  return GetMetaU64(txn, dbs_.meta, kMetaStreamSeq, "meta.stream_seq");
 }
 
 Status WriteStore::Grow() {

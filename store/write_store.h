@@ -21,6 +21,12 @@ struct WriteStoreOptions {
   std::uint64_t map_size = 1ull << 30;
   std::uint64_t max_map_size = 1ull << 40;
   bool read_only = false;  // for the projector and tools: opens an existing store only
+  // Non-empty: a read replica's copy of another host's log, fed from the NATS stream named here
+  // (replica/). Created with `copy_store_id` (32 hex digits), the primary's id; a copy and a log
+  // are never mistaken for each other: a writer refuses a copy, a replica refuses a log or a
+  // copy of another store.
+  std::string copy_of_stream;
+  std::string copy_store_id;
 };
 
 struct WriteDbs {
@@ -51,6 +57,8 @@ class WriteStore {
 
   // meta.last_seq as of `txn`.
   Result<std::uint64_t> LastSeq(const Txn& txn) const;
+  // A replica's copy: meta.stream_seq, the stream message that held event LastSeq (0: none).
+  Result<std::uint64_t> CopiedStreamSeq(const Txn& txn) const;
 
   // The write store's (tenant, collection) → namespace id table.
   NamespaceTable namespaces() const { return {dbs_.names, dbs_.meta}; }
@@ -58,6 +66,8 @@ class WriteStore {
  private:
   explicit WriteStore(WriteStoreOptions options) : options_(std::move(options)) {}
   Status Init();
+  // The copy marker against the options (WriteStoreOptions::copy_of_stream).
+  Status CheckCopy(const Txn& txn) const;
 
   WriteStoreOptions options_;
   std::string log_dir_;

@@ -8,6 +8,9 @@
 //             "store_id" → 16 random bytes, fixed at creation
 //             "last_seq" → u64 LE, seq of the last event (0: none); same txn as the events
 //             "next_ns"  → u32 LE, next namespace id to hand out (store/namespaces.h)
+//             "copy_of"  → a read replica's copy only: the NATS stream it is copied from
+//             "stream_seq" → a copy only: u64 LE, the stream message holding event last_seq;
+//                        same txn as the events (the replica's checkpoint)
 //   names     tenant ++ 0x00 ++ collection → u32 LE namespace id (collection "" is the tenant's
 //             own namespace, used for its clients' idempotency records; store/namespaces.h)
 //   counters  ns (u32 BE) → u64 LE, last collection_seq of that namespace
@@ -43,6 +46,8 @@ inline constexpr const char kMetaFormat[] = "format";
 inline constexpr const char kMetaStoreId[] = "store_id";
 inline constexpr const char kMetaLastSeq[] = "last_seq";
 inline constexpr const char kMetaStateSeq[] = "state_seq";
+inline constexpr const char kMetaCopyOf[] = "copy_of";
+inline constexpr const char kMetaStreamSeq[] = "stream_seq";
 
 inline KeyBuffer NamespaceCounterKey(std::uint32_t ns) {
   KeyBuffer k;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -20,12 +21,16 @@
 #include "base/clock.h"
 #include "client/client.h"
 #include "shm/control_block.h"
+#include "store/key_format.h"
 #include "store/state_checkpoint.h"
 #include "store/write_store.h"
 #include "tests/faults/history.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/pipeline.h"
 #include "tests/support/state_dump.h"
+#include "wire/aligned_buffer.h"
+#include "wire/event_codec.h"
+#include "wire/value_codec.h"
 
 namespace cqrs {
 namespace {
@@ -388,6 +393,179 @@ TEST_CASE(
 
 namespace {
 
+// One read answered by a replica's reader.
+struct ReplicaRead {
+  std::string key;
+  std::uint64_t min_seq = 0;
+  QueryResult result;
+};
+
+// Every Ok or NotFound read must come from a snapshot at least as new as its min_seq and equal
+// the log's state of its key at the answer's seq (the version of the key's last event at or
+// before it; NotFound when there is none or it is a delete). Returns the first problem, or "".
+std::string CheckReplicaReads(const std::string& data_dir, const std::vector<ReplicaRead>& reads) {
+  store::WriteStoreOptions o;
+  o.dir = data_dir + "/write";
+  o.read_only = true;
+  auto log = store::WriteStore::Open(o);
+  REQUIRE(log.ok());
+  auto txn = store::Txn::BeginRead(log.value()->env());
+  REQUIRE(txn.ok());
+  // key → (seq, version; 0 for a delete), in seq order.
+  std::map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>> history;
+  auto cursor = store::Cursor::Open(txn.value(), log.value()->dbs().events);
+  REQUIRE(cursor.ok());
+  std::string_view k, v;
+  wire::AlignedBuffer b;
+  for (Status st = cursor->Get(MDB_FIRST, &k, &v); st.ok(); st = cursor->Get(MDB_NEXT, &k, &v)) {
+    b.Assign(v.data(), v.size());
+    const auto* e = flatbuffers::GetRoot<fb::Event>(b.data());
+    history[std::string(wire::AsView(e->key()))].emplace_back(
+        e->seq(), e->op() == fb::Op::Delete ? 0 : e->version());
+  }
+  for (const ReplicaRead& r : reads) {
+    if (r.result.status != Code::kOk && r.result.status != Code::kNotFound) continue;
+    if (r.result.seq < r.min_seq)
+      return fmt::format("read of {} with min_seq {} answered at seq {}", r.key, r.min_seq,
+                         r.result.seq);
+    std::uint64_t want = 0;
+    for (const auto& [seq, version] : history[r.key])
+      if (seq <= r.result.seq) want = version;
+    const std::uint64_t got = r.result.status == Code::kOk && !r.result.entities.empty()
+                                  ? r.result.entities[0].version
+                                  : 0;
+    if (got != want)
+      return fmt::format("read of {} at seq {}: version {}, the log's is {}", r.key, r.result.seq,
+                         got, want);
+  }
+  return "";
+}
+
+}  // namespace
+
+// A read replica on another host (issue #19): NATS on one network namespace, `cqrs up --replica`
+// on a second, the primary here; under a pipelined write load the replica's copier is killed -9
+// (3 times; 10 at full scale) and its host's link is cut for 10 s and restored. A reader thread
+// reads the workload's keys on the replica throughout, each with min_seq = the primary's
+// committed seq. Then: the writes are judged as always, every read answered Ok or NotFound was
+// at least as new as its min_seq and equals the log's state at its seq (DeadlineExceeded is the
+// only other answer allowed), and the replica's read store dumps equal to the primary's.
+TEST_CASE("fault: replica kill -9 and its link cut under load: reads never older than min_seq",
+          "[faults][replica][netns]") {
+  if (!testing::TestNetwork::RequireOrSkip()) return;
+  const bool full = FullScale();
+  const int kills = full ? 10 : 3;
+  testing::TestNetwork network(2);  // host 0: NATS; host 1: the replica
+  TempDir nats_dir, replica_dir;
+  testing::NatsNode node;
+  node.address = network.address(0);
+  node.exec_prefix = network.Exec(0, {});
+  testing::NatsServer nats(nats_dir, node);
+  PipelineConfig config = FaultConfig();
+  config.extra_toml = MirrorToml(nats.url(), 1);
+  FaultPipeline f(config);
+  f.StartWriter();
+  f.StartProjector();
+  std::unique_ptr<ChildProcess> mirror = f.p.StartProcess("cqrs-mirror");
+  PipelineConfig rc;
+  rc.readers = 1;
+  rc.replica = true;
+  Pipeline replica(replica_dir, rc);
+  replica.expect_restarts = true;
+  replica.exec_prefix = network.Exec(1, {});
+  auto primary = shm::ControlBlock::Attach(f.p.data_dir, config.cache_slots);
+  REQUIRE(primary.ok());
+
+  std::atomic<bool> reading{true};
+  std::vector<ReplicaRead> reads;
+  std::thread reader;
+  struct Joiner {  // a failed REQUIRE must not leave the reader thread running
+    std::atomic<bool>& flag;
+    std::thread& thread;
+    ~Joiner() {
+      flag = false;
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{reading, reader};
+  int done = 0, cuts = 0;
+  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), full ? 5000 : 1000, 64, [&] {
+    // The stream holds something before the replica starts: its readers then answer.
+    REQUIRE(testing::WaitFor([&] { return primary->seqs().mirror_published_seq.load() > 0; },
+                             std::chrono::seconds(30)));
+    replica.StartUp({"--nats", nats.url()});
+    auto control = shm::ControlBlock::Attach(replica.data_dir, rc.cache_slots);
+    REQUIRE(control.ok());
+    reader = std::thread([&] {
+      ClientOptions o;
+      o.reader_endpoints = replica.readers;
+      auto client = Client::Connect(o);
+      if (!client.ok()) return;
+      std::mt19937_64 rng(46);
+      while (reading.load()) {
+        ReplicaRead r;
+        r.key = fmt::format("c{}-k{}", rng() % 4, rng() % 64);
+        r.min_seq = primary->seqs().writer_committed_seq.load();
+        r.result = (*client)->Get("faults", r.key, ReadOptions{r.min_seq, std::chrono::seconds(2)});
+        reads.push_back(std::move(r));
+        SleepMs(2);
+      }
+    });
+    std::mt19937_64 rng(45);
+    for (; done < kills; ++done) {
+      SleepMs(done % 2 ? 2 + rng() % 20 : 50 + rng() % 250);
+      const auto pid = static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load());
+      REQUIRE(pid > 0);
+      kill(pid, SIGKILL);
+      REQUIRE(testing::WaitFor(
+          [&] {
+            const auto now = static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load());
+            return now != pid && now > 0;
+          },
+          std::chrono::seconds(30)));
+    }
+    const std::uint64_t copied = control->seqs().writer_committed_seq.load();
+    network.SetLink(1, false);
+    SleepMs(10000);
+    network.SetLink(1, true);
+    ++cuts;
+    // It copies again after the cut, well within the time a reconnect takes.
+    CHECK(testing::WaitFor([&] { return control->seqs().writer_committed_seq.load() > copied; },
+                           std::chrono::seconds(30)));
+  });
+  const Verdict verdict = f.Judge("replica kill -9 and link cut", done + cuts);
+  auto control = shm::ControlBlock::Attach(replica.data_dir, rc.cache_slots);
+  REQUIRE(control.ok());
+  REQUIRE(testing::WaitFor(
+      [&] { return control->seqs().projector_applied_seq.load() == verdict.events; },
+      std::chrono::seconds(60)));
+  reading = false;
+  if (reader.joinable()) reader.join();
+  std::size_t answered = 0, late = 0;
+  for (const auto& r : reads) {
+    answered += r.result.status == Code::kOk || r.result.status == Code::kNotFound;
+    late += r.result.status == Code::kDeadlineExceeded;
+    if (r.result.status != Code::kOk && r.result.status != Code::kNotFound &&
+        r.result.status != Code::kDeadlineExceeded)
+      FAIL_CHECK(
+          fmt::format("a read on the replica: {} {}", CodeName(r.result.status), r.result.message));
+  }
+  std::printf("replica reads: %zu answered, %zu DeadlineExceeded, after %d kills and %d cuts\n",
+              answered, late, done, cuts);
+  CHECK(answered > 0);
+  const std::string problem = CheckReplicaReads(f.p.data_dir, reads);
+  INFO(problem);
+  CHECK(problem.empty());
+  const std::string flags = fmt::format("--config {} --data {}", f.p.config_path, f.p.data_dir);
+  const std::string rflags =
+      fmt::format("--config {} --data {}", replica.config_path, replica.data_dir);
+  CHECK(testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), rflags)) ==
+        testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), flags)));
+  mirror->Signal(SIGTERM);
+  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+}
+
+namespace {
+
 // Runs the short or full client load against a writer that dies at the armed fault points,
 // restarting it until it died `deaths` times, then judges the history.
 void RunWriterDeaths(const std::string& faults, const char* label) {
@@ -555,7 +733,10 @@ TEST_CASE("fault: the checkpoints' disk fills up: commands are served, the check
                       Catch::Contains("No space left on device"));
   auto checkpoints = store::ListStateCheckpoints(dir, false);
   REQUIRE_FALSE(checkpoints.empty());
-  auto writer_log = store::WriteStore::Open({.dir = f.p.data_dir + "/write", .read_only = true});
+  store::WriteStoreOptions opened_log;
+  opened_log.dir = f.p.data_dir + "/write";
+  opened_log.read_only = true;
+  auto writer_log = store::WriteStore::Open(opened_log);
   REQUIRE(writer_log.ok());
   CHECK(store::VerifyStateCheckpoint(checkpoints.front(), writer_log.value()->store_id()).ok());
 }

@@ -61,7 +61,7 @@ TEST_CASE("cqrs up mirrors every committed event to JetStream once, in order, ac
       testing::RunCli(fmt::format("stats --json --config {} --data {}", p.config_path, p.data_dir));
   REQUIRE(code == 0);
   CHECK_THAT(stats, Catch::Contains(fmt::format("\"mirrored_seq\":{},", seq)));
-  CHECK_THAT(stats, Catch::Contains("{\"role\":\"mirror\","));
+  CHECK_THAT(stats, Catch::Contains("{\"role\":\"nats\","));
 
   // kill -9 mid-stream, twice: `cqrs up` restarts it; it reads the tip and goes on from there.
   auto control = shm::ControlBlock::Attach(p.data_dir, 1024);

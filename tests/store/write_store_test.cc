@@ -223,4 +223,54 @@ TEST_CASE("An LMDB error keeps the operation and LMDB's own name for it", "[stor
   CHECK_FALSE(IsMissingStore(Status(Code::kUnavailable, "x holds no read store yet")));
 }
 
+TEST_CASE("A replica's copy of a log and a primary's log are never taken for each other",
+          "[store][write][replica]") {
+  testing::TempDir dir, primary_dir;
+  const std::string id = "00112233445566778899aabbccddeeff";
+  WriteStoreOptions copy = Options(dir);
+  copy.copy_of_stream = "cqrs";
+  copy.copy_store_id = id;
+  {
+    auto made = WriteStore::Open(copy);
+    REQUIRE(made.ok());
+    CHECK(made.value()->store_id() == id);  // the primary's id, not a fresh one
+    auto txn = Txn::BeginRead(made.value()->env());
+    REQUIRE(txn.ok());
+    CHECK(made.value()->CopiedStreamSeq(txn.value()).value() == 0);
+  }
+  // A writer refuses the copy; readers (the projector, tools) open it.
+  auto writer = WriteStore::Open(Options(dir));
+  REQUIRE_FALSE(writer.ok());
+  CHECK(writer.status().code() == Code::kUnavailable);
+  CHECK_THAT(writer.status().message(),
+             Catch::Contains("is a read replica's copy of write store " + id));
+  WriteStoreOptions reader = Options(dir);
+  reader.read_only = true;
+  CHECK(WriteStore::Open(reader).ok());
+  // A copy of another store is refused, naming both; a reopen without an id is the copy's.
+  WriteStoreOptions other = copy;
+  other.copy_store_id = "ffeeddccbbaa99887766554433221100";
+  auto refused = WriteStore::Open(other);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kAlreadyExists);
+  CHECK_THAT(refused.status().message(),
+             Catch::Contains(id) && Catch::Contains(other.copy_store_id));
+  other.copy_store_id.clear();
+  CHECK(WriteStore::Open(other).ok());
+  // A replica refuses a primary's log; a bad id is refused before anything is made.
+  REQUIRE(WriteStore::Open(Options(primary_dir)).ok());
+  WriteStoreOptions onto_log = Options(primary_dir);
+  onto_log.copy_of_stream = "cqrs";
+  auto onto = WriteStore::Open(onto_log);
+  REQUIRE_FALSE(onto.ok());
+  CHECK_THAT(onto.status().message(), Catch::Contains("not a replica's copy"));
+  testing::TempDir fresh;
+  WriteStoreOptions bad = Options(fresh);
+  bad.copy_of_stream = "cqrs";
+  bad.copy_store_id = "not-hex";
+  auto rejected = WriteStore::Open(bad);
+  REQUIRE_FALSE(rejected.ok());
+  CHECK(rejected.status().code() == Code::kInvalidArgument);
+}
+
 }  // namespace cqrs::store

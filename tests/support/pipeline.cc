@@ -20,8 +20,9 @@ namespace cqrs::testing {
 std::string ProjectorBinary() { return CQRS_PROJECTOR_BINARY; }
 std::string ReaderBinary() { return CQRS_READER_BINARY; }
 std::string MirrorBinary() { return CQRS_MIRROR_BINARY; }
+std::string ReplicaBinary() { return CQRS_REPLICA_BINARY; }
 
-Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) {
+Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) : replica(config.replica) {
   data_dir = dir / "data";
   config_path = dir / "pipeline.toml";
   log_path = dir / "pipeline.log";
@@ -85,9 +86,12 @@ std::vector<std::string> Pipeline::common_flags() const {
   return {"--config", config_path, "--data", data_dir};
 }
 
-void Pipeline::StartUp() {
-  std::vector<std::string> argv = {CliBinary(), "up", "--quiet"};
+void Pipeline::StartUp(std::vector<std::string> extra) {
+  std::vector<std::string> argv = exec_prefix;
+  argv.insert(argv.end(), {CliBinary(), "up", "--quiet"});
+  if (replica) argv.push_back("--replica");
   for (const auto& f : common_flags()) argv.push_back(f);
+  argv.insert(argv.end(), extra.begin(), extra.end());
   up = std::make_unique<ChildProcess>(argv, log_path);
   WaitAllAnswering();
 }
@@ -98,8 +102,10 @@ std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
   std::string binary = name == "cqrs-writer"      ? WriterBinary()
                        : name == "cqrs-projector" ? ProjectorBinary()
                        : name == "cqrs-mirror"    ? MirrorBinary()
+                       : name == "cqrs-replica"   ? ReplicaBinary()
                                                   : ReaderBinary();
-  std::vector<std::string> argv = {binary};
+  std::vector<std::string> argv = exec_prefix;
+  argv.push_back(binary);
   for (const auto& f : common_flags()) argv.push_back(f);
   argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<ChildProcess>(argv, log_path, std::move(env));
@@ -123,7 +129,7 @@ void Pipeline::WaitAnswering(const std::string& endpoint, const security::Client
 }
 
 void Pipeline::WaitAllAnswering() {
-  WaitAnswering(writer, probe);
+  if (!replica) WaitAnswering(writer, probe);
   WaitAnswering(replay, probe);
   for (const auto& r : readers) WaitAnswering(r, probe);
 }

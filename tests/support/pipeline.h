@@ -26,6 +26,8 @@ struct PipelineConfig {
   // (tenant "probe", read/write *) whose keys WaitAnswering uses.
   bool security = false;
   std::string security_toml;  // lines added to the [security] table
+  // A read replica host: StartUp runs `cqrs up --replica` (no writer to wait for).
+  bool replica = false;
 };
 
 class Pipeline {
@@ -33,11 +35,11 @@ class Pipeline {
   Pipeline(const TempDir& dir, PipelineConfig config = {});
   ~Pipeline();
 
-  // `cqrs up --quiet` with the generated config; waits until every endpoint answers.
-  void StartUp();
-  // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader", "cqrs-mirror"),
-  // with extra
-  // flags and environment ("NAME=value"); returns it. Does not wait.
+  // `cqrs up --quiet` with the generated config and `extra` flags; waits until every endpoint
+  // answers.
+  void StartUp(std::vector<std::string> extra = {});
+  // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader", "cqrs-mirror",
+  // "cqrs-replica"), with extra flags and environment ("NAME=value"); returns it. Does not wait.
   std::unique_ptr<ChildProcess> StartProcess(const std::string& name,
                                              std::vector<std::string> extra = {},
                                              std::vector<std::string> env = {});
@@ -60,6 +62,10 @@ class Pipeline {
 
   // At the end the log must hold no sanitizer report and, unless this is set, no restart.
   bool expect_restarts = false;
+  bool replica = false;
+  // Put before every process StartUp and StartProcess start, e.g. TestNetwork::Exec's: the
+  // pipeline on another host.
+  std::vector<std::string> exec_prefix;
 
   std::string data_dir, config_path, writer, events, replay;
   std::vector<std::string> readers;
@@ -72,5 +78,6 @@ class Pipeline {
 std::string ProjectorBinary();
 std::string ReaderBinary();
 std::string MirrorBinary();
+std::string ReplicaBinary();
 
 }  // namespace cqrs::testing
