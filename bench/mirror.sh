@@ -45,7 +45,7 @@ echo "mirror.sh: writing $events events" >&2
 "$cqrs" load "${flags[@]}" --mix put=1 --requests "$events" --keys 100000 --value-size 100 \
   --clients 8 --pipeline 64 --warmup 0 --json > /dev/null 2>> "$tmp/load.log"
 stat() { "$cqrs" stats --json "${flags[@]}" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-mirror_row() { "$cqrs" stats --json "${flags[@]}" | /usr/bin/python3 -c "import json,sys; print(next((p['$1'] for p in json.load(sys.stdin)['processes'] if p['role']=='mirror'), 0))"; }
+mirror_row() { "$cqrs" stats --json "${flags[@]}" | /usr/bin/python3 -c "import json,sys; print(next((p['$1'] for p in json.load(sys.stdin)['processes'] if p['role']=='nats'), 0))"; }
 end=$(stat committed_seq)
 printf '%-10s %8s %12s %10s %12s %16s\n' "bytes" "round" "events/s" "messages" "events/msg" "mirror CPU µs/event"
 for round in $(seq 1 "$rounds"); do

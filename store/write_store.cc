@@ -56,7 +56,7 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
     return MissingStore(
         fmt::format("{} holds no write store yet (is the writer running?)", options.dir));
   // An unsynced log is the truth with nothing behind it: after a machine restart it may be
-  // damaged, and nothing may serve it or read it.
+  // damaged, and nothing may serve it or read it. A replica's unsynced copy is copied again.
   const std::string guard = ReadUnsyncedGuard(log_dir);
   std::string boot_id;
   if (!guard.empty() || (!options.read_only && options.durability == Durability::kNoSync)) {
@@ -64,7 +64,18 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
     if (!current.ok()) return current.status();
     boot_id = std::move(current).value();
   }
-  if (!guard.empty() && guard != boot_id)
+  if (!guard.empty() && guard != boot_id && !options.copy_of_stream.empty() && !options.read_only) {
+    // A replica's copy is a cache of the stream, never fsynced per batch: copy it again.
+    spdlog::warn(
+        "{} was not synced before the machine restarted (boot {}, now {}): it may be corrupt, "
+        "so it is removed and copied again from NATS stream {}",
+        log_dir, guard, boot_id, options.copy_of_stream);
+    std::error_code ec;
+    for (const char* file : {"data.mdb", "lock.mdb", "unsynced"}) {
+      std::filesystem::remove(std::filesystem::path(log_dir) / file, ec);
+      if (ec) return Error(Code::kInternal, "cannot remove {}/{}: {}", log_dir, file, ec.message());
+    }
+  } else if (!guard.empty() && guard != boot_id) {
     return Error(Code::kUnavailable,
                  "the event log {} was written with durability = \"nosync\" and the machine "
                  "restarted (boot {}, now {}) before it was synced: its last commits may be lost "
@@ -72,6 +83,10 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
                  "remove it to start empty; run with durability = \"sync\" for data that must "
                  "survive a machine crash",
                  log_dir, guard, boot_id, options.dir);
+  }
+  if (!options.copy_of_stream.empty() && options.copy_store_id.empty() &&
+      !std::filesystem::exists(log_dir + "/data.mdb"))
+    return MissingStore(fmt::format("{} holds no copy of a log yet", options.dir));
   if (!options.read_only) {
     CQRS_RETURN_IF_ERROR(CreatePrivateDirectories(log_dir));
     if (options.durability == Durability::kNoSync && guard != boot_id)

@@ -24,7 +24,9 @@ struct WriteStoreOptions {
   // Non-empty: a read replica's copy of another host's log, fed from the NATS stream named here
   // (replica/). Created with `copy_store_id` (32 hex digits), the primary's id; a copy and a log
   // are never mistaken for each other: a writer refuses a copy, a replica refuses a log or a
-  // copy of another store.
+  // copy of another store. An unsynced copy found after a machine restart is removed (it is
+  // copied again), where an unsynced log is refused. Opening a copy without `copy_store_id`
+  // where there is none (or it was just removed) is a MissingStore.
   std::string copy_of_stream;
   std::string copy_store_id;
 };

@@ -2,8 +2,8 @@
 // data directory copies the primary's log from the stream and serves it with its own projector
 // and readers: a read there with min_seq = a seq acknowledged on the primary answers from a
 // snapshot at least that new (or DeadlineExceeded while the stream is behind), its read store
-// dumps equal to the primary's at the same seq, across kill -9 of the replica, and a writer
-// refuses to run on a replica's copy.
+// dumps equal to the primary's at the same seq, across kill -9 of the replica and a faked machine
+// restart of its host, and a writer refuses to run on a replica's copy.
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -111,6 +111,21 @@ TEST_CASE("A read replica copies the stream and reads there are never older than
       },
       std::chrono::seconds(60)));
   CHECK(Dump(replica) == Dump(primary));
+
+  // A faked machine restart of the replica host: its copy of the log and its read store were
+  // never fsynced, so both are made again (copied, rebuilt) and dump equal once more.
+  replica.up->Signal(SIGTERM);
+  REQUIRE(replica.up->Wait(std::chrono::seconds(20)) != -1);
+  for (const char* dir : {"/write/log", "/read"})
+    testing::WriteFile(replica.data_dir + dir + "/unsynced", "another-boot\n");
+  replica.StartUp({"--nats", nats.url()});
+  auto restarted = shm::ControlBlock::Attach(replica.data_dir, 1024);
+  REQUIRE(restarted.ok());
+  REQUIRE(testing::WaitFor([&] { return restarted->seqs().projector_applied_seq.load() == seq; },
+                           std::chrono::seconds(60)));
+  CHECK(Dump(replica) == Dump(primary));
+  CHECK_THAT(testing::ReadFile(replica.log_path),
+             Catch::Contains("so it is removed and copied again from NATS stream cqrs"));
 
   // NATS down: the primary goes on, the replica cannot see it; a read asking for the new seq
   // waits, then DeadlineExceeded. Back up: the same read answers.

@@ -264,6 +264,32 @@ TEST_CASE("A replica's copy of a log and a primary's log are never taken for eac
   auto onto = WriteStore::Open(onto_log);
   REQUIRE_FALSE(onto.ok());
   CHECK_THAT(onto.status().message(), Catch::Contains("not a replica's copy"));
+  // Unsynced (the replica's way) and found after a machine restart, torn: a copy is removed and
+  // made again empty; the same file on a log would be refused.
+  {
+    WriteStoreOptions unsynced = copy;
+    unsynced.durability = Durability::kNoSync;
+    auto opened = WriteStore::Open(unsynced);
+    REQUIRE(opened.ok());
+    auto txn = Txn::BeginWrite(opened.value()->env());
+    REQUIRE(txn.ok());
+    REQUIRE(txn->Put(opened.value()->dbs().events, SeqKey(1).view(), "x").ok());
+    REQUIRE(txn->Put(opened.value()->dbs().meta, kMetaLastSeq, U64Value(1).view()).ok());
+    REQUIRE(txn->Commit().ok());
+    testing::WriteFile(opened.value()->log_dir() + "/unsynced.next", "another-boot\n");
+  }
+  const std::string log_dir = (std::filesystem::path(dir / "write") / "log").string();
+  std::filesystem::rename(log_dir + "/unsynced.next", log_dir + "/unsynced");
+  WriteStoreOptions unsynced = copy;
+  unsynced.durability = Durability::kNoSync;
+  auto again = WriteStore::Open(unsynced);
+  REQUIRE(again.ok());
+  auto txn = Txn::BeginRead(again.value()->env());
+  REQUIRE(txn.ok());
+  CHECK(again.value()->LastSeq(txn.value()).value() == 0);
+  CHECK(again.value()->store_id() == id);
+  txn->Abort();
+  again.value().reset();
   testing::TempDir fresh;
   WriteStoreOptions bad = Options(fresh);
   bad.copy_of_stream = "cqrs";
