@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -245,8 +247,8 @@ std::string MirrorToml(const std::string& urls, int replicas) {
 // After a mirror fault test's load: judges the writes, waits for the stream to reach the log's
 // end, checks it holds the log once, in order (and, with `expect_retries`, that the mirror saw
 // the fault), then stops the mirror.
-void JudgeStream(FaultPipeline& f, const std::string& urls, const std::string& name, int faults,
-                 std::unique_ptr<ChildProcess>& mirror, bool expect_retries) {
+Verdict JudgeStream(FaultPipeline& f, const std::string& urls, const std::string& name, int faults,
+                    std::unique_ptr<ChildProcess>& mirror, bool expect_retries) {
   const Verdict verdict = f.Judge(name, faults);
   REQUIRE(
       testing::WaitStreamAt(urls, "cqrs", f.p.data_dir, verdict.events, std::chrono::seconds(60)));
@@ -263,6 +265,7 @@ void JudgeStream(FaultPipeline& f, const std::string& urls, const std::string& n
   CHECK(check.last_seq == verdict.events);
   mirror->Signal(SIGTERM);
   CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+  return verdict;
 }
 
 }  // namespace
@@ -443,41 +446,50 @@ std::string CheckReplicaReads(const std::string& data_dir, const std::vector<Rep
 
 }  // namespace
 
-// A read replica on another host (issue #19): NATS on one network namespace, `cqrs up --replica`
-// on a second, the primary here; under a pipelined write load the replica's copier is killed -9
-// (3 times; 10 at full scale) and its host's link is cut for 10 s and restored. A reader thread
-// reads the workload's keys on the replica throughout, each with min_seq = the primary's
-// committed seq. Then: the writes are judged as always, every read answered Ok or NotFound was
-// at least as new as its min_seq and equals the log's state at its seq (DeadlineExceeded is the
-// only other answer allowed), and the replica's read store dumps equal to the primary's.
-TEST_CASE("fault: replica kill -9 and its link cut under load: reads never older than min_seq",
-          "[faults][replica][netns]") {
+// Read replicas on hosts of their own (issue #19): NATS on three network namespaces (a cluster,
+// the stream with 3 replicas), `cqrs up --replica` on two more, the primary (writer, projector,
+// mirror) on the test's host. Under a pipelined write load: replica A's cqrs-replica is killed
+// -9 3 times (10 at full scale), 2–22 ms or 50–300 ms apart; the stream's leader node is killed -9
+// and started again 2 s later; replica B's host loses its link for 10 s. A thread reads the
+// workload's keys on both replicas throughout, each read with min_seq = the primary's committed
+// seq. Then: the writes are judged as always, the stream holds the log once, in order, every
+// read answered Ok or NotFound was at least as new as its min_seq and equals the log's state at
+// its seq (DeadlineExceeded is the only other answer allowed), and each replica's read store
+// dumps equal to the primary's.
+TEST_CASE("fault: replicas killed -9, cut off, NATS leader killed: reads never older than min_seq",
+          "[faults][replica][cluster][netns]") {
   if (!testing::TestNetwork::RequireOrSkip()) return;
   const bool full = FullScale();
   const int kills = full ? 10 : 3;
-  testing::TestNetwork network(2);  // host 0: NATS; host 1: the replica
-  TempDir nats_dir, replica_dir;
-  testing::NatsNode node;
-  node.address = network.address(0);
-  node.exec_prefix = network.Exec(0, {});
-  testing::NatsServer nats(nats_dir, node);
+  testing::TestNetwork network(5);  // hosts 0-2: NATS; 3 and 4: replicas A and B
+  TempDir nats_dir;
+  testing::NatsCluster cluster(nats_dir, &network);
   PipelineConfig config = FaultConfig();
-  config.extra_toml = MirrorToml(nats.url(), 1);
+  config.extra_toml = MirrorToml(cluster.urls(), 3);
   FaultPipeline f(config);
   f.StartWriter();
   f.StartProjector();
   std::unique_ptr<ChildProcess> mirror = f.p.StartProcess("cqrs-mirror");
+  auto primary = shm::ControlBlock::Attach(f.p.data_dir, config.cache_slots);
+  REQUIRE(primary.ok());
+  struct Host {
+    TempDir dir;
+    std::unique_ptr<Pipeline> p;
+    std::optional<shm::ControlBlock> control;
+    std::vector<ReplicaRead> reads;
+  };
+  std::array<Host, 2> hosts;
   PipelineConfig rc;
   rc.readers = 1;
   rc.replica = true;
-  Pipeline replica(replica_dir, rc);
-  replica.expect_restarts = true;
-  replica.exec_prefix = network.Exec(1, {});
-  auto primary = shm::ControlBlock::Attach(f.p.data_dir, config.cache_slots);
-  REQUIRE(primary.ok());
+  for (int i = 0; i < 2; ++i) {
+    Host& h = hosts[static_cast<std::size_t>(i)];
+    h.p = std::make_unique<Pipeline>(h.dir, rc);
+    h.p->expect_restarts = true;
+    h.p->exec_prefix = network.Exec(3 + i, {});
+  }
 
   std::atomic<bool> reading{true};
-  std::vector<ReplicaRead> reads;
   std::thread reader;
   struct Joiner {  // a failed REQUIRE must not leave the reader thread running
     std::atomic<bool>& flag;
@@ -487,81 +499,105 @@ TEST_CASE("fault: replica kill -9 and its link cut under load: reads never older
       if (thread.joinable()) thread.join();
     }
   } joiner{reading, reader};
-  int done = 0, cuts = 0;
+  int done = 0, faults = 0;
   f.RunClients(Clients(4, std::chrono::milliseconds(1000)), full ? 5000 : 1000, 64, [&] {
-    // The stream holds something before the replica starts: its readers then answer.
+    // The stream holds something before the replicas start: their readers then answer.
     REQUIRE(testing::WaitFor([&] { return primary->seqs().mirror_published_seq.load() > 0; },
                              std::chrono::seconds(30)));
-    replica.StartUp({"--nats", nats.url()});
-    auto control = shm::ControlBlock::Attach(replica.data_dir, rc.cache_slots);
-    REQUIRE(control.ok());
+    for (Host& h : hosts) {
+      h.p->StartUp({"--nats", cluster.urls()});
+      auto control = shm::ControlBlock::Attach(h.p->data_dir, rc.cache_slots);
+      REQUIRE(control.ok());
+      h.control.emplace(std::move(control).value());
+    }
     reader = std::thread([&] {
-      ClientOptions o;
-      o.reader_endpoints = replica.readers;
-      auto client = Client::Connect(o);
-      if (!client.ok()) return;
+      std::vector<std::unique_ptr<Client>> clients;
+      for (Host& h : hosts) {
+        ClientOptions o;
+        o.reader_endpoints = h.p->readers;
+        auto client = Client::Connect(o);
+        if (!client.ok()) return;
+        clients.push_back(std::move(client).value());
+      }
       std::mt19937_64 rng(46);
-      while (reading.load()) {
+      for (std::size_t n = 0; reading.load(); ++n) {
         ReplicaRead r;
         r.key = fmt::format("c{}-k{}", rng() % 4, rng() % 64);
         r.min_seq = primary->seqs().writer_committed_seq.load();
-        r.result = (*client)->Get("faults", r.key, ReadOptions{r.min_seq, std::chrono::seconds(2)});
-        reads.push_back(std::move(r));
+        r.result =
+            clients[n % 2]->Get("faults", r.key, ReadOptions{r.min_seq, std::chrono::seconds(2)});
+        hosts[n % 2].reads.push_back(std::move(r));
         SleepMs(2);
       }
     });
     std::mt19937_64 rng(45);
+    shm::ControlBlock& a = *hosts[0].control;
     for (; done < kills; ++done) {
       SleepMs(done % 2 ? 2 + rng() % 20 : 50 + rng() % 250);
-      const auto pid = static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load());
+      const auto pid = static_cast<pid_t>(a.slot(shm::kMirrorSlot).pid.load());
       REQUIRE(pid > 0);
       kill(pid, SIGKILL);
       REQUIRE(testing::WaitFor(
           [&] {
-            const auto now = static_cast<pid_t>(control->slot(shm::kMirrorSlot).pid.load());
+            const auto now = static_cast<pid_t>(a.slot(shm::kMirrorSlot).pid.load());
             return now != pid && now > 0;
           },
           std::chrono::seconds(30)));
     }
-    const std::uint64_t copied = control->seqs().writer_committed_seq.load();
-    network.SetLink(1, false);
+    int leader = -1;
+    REQUIRE(testing::WaitFor(
+        [&] {
+          leader = cluster.StreamLeader("cqrs");
+          return leader >= 0;
+        },
+        std::chrono::seconds(30)));
+    cluster.node(leader).Kill(SIGKILL);
+    SleepMs(2000);
+    cluster.node(leader).Start();
+    ++faults;
+    shm::ControlBlock& b = *hosts[1].control;
+    const std::uint64_t copied = b.seqs().writer_committed_seq.load();
+    network.SetLink(4, false);
     SleepMs(10000);
-    network.SetLink(1, true);
-    ++cuts;
+    network.SetLink(4, true);
+    ++faults;
     // It copies again after the cut, well within the time a reconnect takes.
-    CHECK(testing::WaitFor([&] { return control->seqs().writer_committed_seq.load() > copied; },
+    CHECK(testing::WaitFor([&] { return b.seqs().writer_committed_seq.load() > copied; },
                            std::chrono::seconds(30)));
   });
-  const Verdict verdict = f.Judge("replica kill -9 and link cut", done + cuts);
-  auto control = shm::ControlBlock::Attach(replica.data_dir, rc.cache_slots);
-  REQUIRE(control.ok());
-  REQUIRE(testing::WaitFor(
-      [&] { return control->seqs().projector_applied_seq.load() == verdict.events; },
-      std::chrono::seconds(60)));
+  const Verdict verdict =
+      JudgeStream(f, cluster.urls(), "replicas killed, cut off, NATS leader killed", done + faults,
+                  mirror, false);
+  for (Host& h : hosts)
+    REQUIRE(testing::WaitFor(
+        [&] { return h.control->seqs().projector_applied_seq.load() == verdict.events; },
+        std::chrono::seconds(60)));
   reading = false;
   if (reader.joinable()) reader.join();
-  std::size_t answered = 0, late = 0;
-  for (const auto& r : reads) {
-    answered += r.result.status == Code::kOk || r.result.status == Code::kNotFound;
-    late += r.result.status == Code::kDeadlineExceeded;
-    if (r.result.status != Code::kOk && r.result.status != Code::kNotFound &&
-        r.result.status != Code::kDeadlineExceeded)
-      FAIL_CHECK(
-          fmt::format("a read on the replica: {} {}", CodeName(r.result.status), r.result.message));
-  }
-  std::printf("replica reads: %zu answered, %zu DeadlineExceeded, after %d kills and %d cuts\n",
-              answered, late, done, cuts);
-  CHECK(answered > 0);
-  const std::string problem = CheckReplicaReads(f.p.data_dir, reads);
-  INFO(problem);
-  CHECK(problem.empty());
   const std::string flags = fmt::format("--config {} --data {}", f.p.config_path, f.p.data_dir);
-  const std::string rflags =
-      fmt::format("--config {} --data {}", replica.config_path, replica.data_dir);
-  CHECK(testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), rflags)) ==
-        testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), flags)));
-  mirror->Signal(SIGTERM);
-  CHECK(mirror->Wait(std::chrono::seconds(15)) != -1);
+  const std::string primary_dump =
+      testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), flags));
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    const Host& h = hosts[i];
+    std::size_t answered = 0, late = 0;
+    for (const auto& r : h.reads) {
+      answered += r.result.status == Code::kOk || r.result.status == Code::kNotFound;
+      late += r.result.status == Code::kDeadlineExceeded;
+      if (r.result.status != Code::kOk && r.result.status != Code::kNotFound &&
+          r.result.status != Code::kDeadlineExceeded)
+        FAIL_CHECK(fmt::format("a read on replica {}: {} {}", i, CodeName(r.result.status),
+                               r.result.message));
+    }
+    std::printf("replica %c reads: %zu answered, %zu DeadlineExceeded\n", "AB"[i], answered, late);
+    CHECK(answered > 0);
+    const std::string problem = CheckReplicaReads(f.p.data_dir, h.reads);
+    INFO(problem);
+    CHECK(problem.empty());
+    const std::string rflags =
+        fmt::format("--config {} --data {}", h.p->config_path, h.p->data_dir);
+    CHECK(testing::RunShell(fmt::format("{} dump {}", testing::CliBinary(), rflags)) ==
+          primary_dump);
+  }
 }
 
 namespace {
