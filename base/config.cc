@@ -74,6 +74,8 @@ Status ReadMirror(const toml::value& table, MirrorConfig* m) {
   r.Read("publish_timeout_ms", &m->publish_timeout_ms);
   r.Read("user", &m->user);
   r.Read("password_file", &m->password_file);
+  r.Read("nkey", &m->nkey);
+  r.Read("nkey_seed_file", &m->nkey_seed_file);
   r.Read("tls_ca", &m->tls_ca);
   r.Read("tls_cert", &m->tls_cert);
   r.Read("tls_key", &m->tls_key);
@@ -130,6 +132,16 @@ Status ValidateMirror(const MirrorConfig& m, const Limits& l) {
   if (m.user.empty() != m.password_file.empty())
     return bad(m.user.empty() ? "user" : "password_file",
                "must be set together with mirror.user and mirror.password_file");
+  if (m.nkey.empty() != m.nkey_seed_file.empty())
+    return bad(m.nkey.empty() ? "nkey" : "nkey_seed_file",
+               "must be set together with mirror.nkey and mirror.nkey_seed_file");
+  if (!m.nkey.empty() && !m.user.empty())
+    return bad("nkey", "and mirror.user are two ways to log in: set one");
+  if (!m.nkey.empty() && (m.nkey.size() != 56 || m.nkey[0] != 'U' ||
+                          !std::all_of(m.nkey.begin(), m.nkey.end(), [](char c) {
+                            return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7');
+                          })))
+    return bad("nkey", "must be an nkey user's public key: 'U' and 55 more of A-Z, 2-7");
   if (m.tls_cert.empty() != m.tls_key.empty())
     return bad(m.tls_cert.empty() ? "tls_cert" : "tls_key",
                "must be set together with mirror.tls_cert and mirror.tls_key");

@@ -125,6 +125,10 @@ struct MirrorConfig {
   // for tls:// servers), and this client's certificate chain and key for servers that ask.
   std::string user;
   std::string password_file;
+  // Or an nkey user of the servers: its public key ("U...", 56 characters) and a file holding
+  // its seed (mode 0600), which nats.c signs the servers' challenge with.
+  std::string nkey;
+  std::string nkey_seed_file;
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;

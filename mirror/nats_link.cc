@@ -21,17 +21,24 @@ namespace {
 constexpr const char kMsgIdHeader[] = "Nats-Msg-Id";
 constexpr const char kStoreIdHeader[] = "Cqrs-Store-Id";
 
-// The password in `path`: its first line. InvalidArgument if group or others may read the file,
-// or it is empty; Unavailable if it cannot be read.
-Result<std::string> ReadSecretFile(const std::string& path) {
+// InvalidArgument if group or others may read the secret file `path` (config key `key`);
+// Unavailable if it is not there.
+Status CheckSecretMode(const std::string& path, std::string_view key) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0)
-    return Error(Code::kUnavailable, "cannot read mirror.password_file {}: {}", path,
+    return Error(Code::kUnavailable, "cannot read mirror.{} {}: {}", key, path,
                  std::strerror(errno));
   if ((st.st_mode & 077) != 0)
     return Error(Code::kInvalidArgument,
-                 "mirror.password_file {} may be read by others (mode {:o}): chmod 600 it", path,
+                 "mirror.{} {} may be read by others (mode {:o}): chmod 600 it", key, path,
                  st.st_mode & 0777);
+  return OkStatus();
+}
+
+// The password in `path`: its first line. InvalidArgument if group or others may read the file,
+// or it is empty; Unavailable if it cannot be read.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  CQRS_RETURN_IF_ERROR(CheckSecretMode(path, "password_file"));
   std::ifstream in(path);
   std::string secret;
   std::getline(in, secret);
@@ -96,6 +103,11 @@ Result<std::unique_ptr<NatsLink>> NatsLink::Connect(const MirrorConfig& config,
     auto password = ReadSecretFile(config.password_file);
     if (!password.ok()) return password.status();
     s = natsOptions_SetUserInfo(link->opts_, config.user.c_str(), password->c_str());
+  }
+  if (s == NATS_OK && !config.nkey.empty()) {
+    CQRS_RETURN_IF_ERROR(CheckSecretMode(config.nkey_seed_file, "nkey_seed_file"));
+    s = natsOptions_SetNKeyFromSeed(link->opts_, config.nkey.c_str(),
+                                    config.nkey_seed_file.c_str());
   }
   if (s == NATS_OK && !config.tls_ca.empty()) {
     s = natsOptions_SetSecure(link->opts_, true);

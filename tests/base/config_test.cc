@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 
 #include "tests/support/test_support.h"
 
@@ -126,7 +127,7 @@ tls_ca = "/etc/cqrs/nats-ca.pem"
   CHECK(c->mirror.replicas == 1);
   CHECK_FALSE(Config().mirror.on());
 
-  auto refused = [](void (*change)(MirrorConfig&)) {
+  auto refused = [](const std::function<void(MirrorConfig&)>& change) {
     Config bad;
     bad.mirror.nats = "nats://127.0.0.1:4222";
     change(bad.mirror);
@@ -150,6 +151,25 @@ tls_ca = "/etc/cqrs/nats-ca.pem"
              Catch::Contains("mirror.publish_timeout_ms must be in 100..600000"));
   CHECK_THAT(refused([](MirrorConfig& m) { m.user = "cqrs"; }),
              Catch::Contains("mirror.password_file must be set together with mirror.user"));
+  const std::string nkey = "U" + std::string(55, 'A');
+  CHECK_THAT(refused([&](MirrorConfig& m) { m.nkey = nkey; }),
+             Catch::Contains("mirror.nkey_seed_file must be set together with mirror.nkey"));
+  CHECK_THAT(refused([](MirrorConfig& m) {
+               m.nkey = "SUABC";
+               m.nkey_seed_file = "u.nk";
+             }),
+             Catch::Contains("mirror.nkey must be an nkey user's public key"));
+  CHECK_THAT(refused([&](MirrorConfig& m) {
+               m.nkey = nkey;
+               m.nkey_seed_file = "u.nk";
+               m.user = "cqrs";
+               m.password_file = "p";
+             }),
+             Catch::Contains("mirror.nkey and mirror.user are two ways to log in"));
+  CHECK(refused([&](MirrorConfig& m) {
+          m.nkey = nkey;
+          m.nkey_seed_file = "u.nk";
+        }).empty());
   CHECK_THAT(refused([](MirrorConfig& m) { m.tls_key = "k.pem"; }),
              Catch::Contains("mirror.tls_cert must be set together"));
   CHECK_THAT(refused([](MirrorConfig& m) { m.nats = "tls://n1:4222"; }),

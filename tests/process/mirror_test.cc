@@ -199,3 +199,47 @@ TEST_CASE("The mirror reaches NATS over TLS as a user, and is kept out without t
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("The mirror and a replica log in to NATS as an nkey user", "[process][mirror][replica]") {
+  testing::TempDir dir, replica_dir, other;
+  const std::string seed = dir / "user.nk";
+  std::string pub = testing::RunShell(
+      fmt::format("/usr/bin/python3 {}/tests/support/make_nkey.py {}", CQRS_SOURCE_DIR, seed));
+  while (!pub.empty() && (pub.back() == '\n' || pub.back() == ' ')) pub.pop_back();
+  REQUIRE(pub.size() == 56);
+  REQUIRE(chmod(seed.c_str(), 0600) == 0);
+  testing::NatsNode node;
+  node.config = fmt::format("authorization {{\n  users = [ {{ nkey: {} }} ]\n}}\n", pub);
+  testing::NatsServer nats(dir, node);
+  const std::string auth = fmt::format("nkey = \"{}\"\nnkey_seed_file = \"{}\"\n", pub, seed);
+  testing::Pipeline p(dir, MirroredPipeline(nats.url(), auth));
+  p.StartUp();
+  auto client = Client::Connect(p.client_options());
+  REQUIRE(client.ok());
+  const std::uint64_t seq = Write(**client, 100);
+
+  testing::PipelineConfig rc;
+  rc.readers = 1;
+  rc.replica = true;
+  rc.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\n{}", nats.url(), auth);
+  testing::Pipeline replica(replica_dir, rc);
+  replica.StartUp();
+  auto control = shm::ControlBlock::Attach(replica.data_dir, 1024);
+  REQUIRE(control.ok());
+  CHECK(testing::WaitFor([&] { return control->seqs().projector_applied_seq.load() == seq; },
+                         std::chrono::seconds(30)));
+
+  // A seed others may read is refused at once, naming the file.
+  REQUIRE(chmod(seed.c_str(), 0644) == 0);
+  testing::Pipeline q(other, rc);
+  auto refused = q.StartProcess("cqrs-replica");
+  const int status = refused->Wait(std::chrono::seconds(30));
+  REQUIRE(status != -1);
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(testing::ReadFile(q.log_path), Catch::Contains("mirror.nkey_seed_file " + seed +
+                                                            " may be read by others (mode 644)"));
+}
+
+}  // namespace cqrs
