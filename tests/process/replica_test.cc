@@ -155,3 +155,53 @@ TEST_CASE("A read replica copies the stream and reads there are never older than
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+// A replica host keeps its own [security]: its server key, its principals file. Its readers answer
+// only its principals (CURVE), each within its tenant; a key the primary knows but the replica
+// does not gets no answer there.
+TEST_CASE("A replica host enforces its own principals and tenants",
+          "[process][replica][security]") {
+  testing::TempDir primary_dir, replica_dir;
+  testing::NatsServer nats(primary_dir);
+  testing::PipelineConfig pc;
+  pc.readers = 1;
+  pc.security = true;
+  pc.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\n", nats.url());
+  testing::Pipeline primary(primary_dir, pc);
+  primary.StartUp();
+  ClientOptions wo = primary.client_options(primary.probe);
+  auto writes = Client::Connect(wo);
+  REQUIRE(writes.ok());
+  CommandResult w = (*writes)->Execute({Upsert("m", "k1", {{"i", std::int64_t{7}}})});
+  REQUIRE(w.ok());
+
+  testing::PipelineConfig rc;
+  rc.readers = 1;
+  rc.replica = true;
+  rc.security = true;  // its own server key and "probe" principal (tenant probe)
+  testing::Pipeline replica(replica_dir, rc);
+  const security::ClientCurve other = replica.AddPrincipal("other", "other", {"*"}, {"*"});
+  replica.StartUp({"--nats", nats.url()});
+  auto read_as = [&](const security::ClientCurve& curve) {
+    ClientOptions o;
+    o.reader_endpoints = replica.readers;
+    o.curve = curve;
+    o.deadline = std::chrono::milliseconds(3000);
+    o.attempt_timeout = std::chrono::milliseconds(1000);
+    auto c = Client::Connect(o);
+    REQUIRE(c.ok());
+    return (*c)->Get("m", "k1", ReadOptions{w.seq, std::chrono::seconds(2)});
+  };
+  QueryResult got = read_as(replica.probe);
+  REQUIRE(got.status == Code::kOk);
+  REQUIRE(got.entities.size() == 1);
+  CHECK(IntField(got.entities[0], "i") == 7);
+  // Another tenant of the replica does not see tenant probe's entity.
+  CHECK(read_as(other).status == Code::kNotFound);
+  // The primary's principal is unknown on the replica: no answer at all.
+  CHECK(read_as(primary.probe).status != Code::kOk);
+}
+
+}  // namespace cqrs
