@@ -531,4 +531,15 @@ std::optional<Durability> ParseDurability(std::string_view name) {
   return std::nullopt;
 }
 
+Status ApplyNatsFlags(const std::string& nats, const std::string& stream, bool required,
+                      Config* config) {
+  if (!nats.empty()) config->mirror.nats = nats;
+  if (!stream.empty()) config->mirror.stream = stream;
+  if (!nats.empty() || !stream.empty()) CQRS_RETURN_IF_ERROR(ValidateConfig(*config));
+  if (required && !config->mirror.on())
+    return Error(Code::kInvalidArgument,
+                 "no NATS servers: set [mirror] nats in the config, or --nats");
+  return OkStatus();
+}
+
 }  // namespace cqrs

@@ -231,6 +231,12 @@ Result<Config> ResolveConfig(const CommonFlags& flags);
 // Checks ranges and cross-field rules. InvalidArgument naming the key.
 Status ValidateConfig(const Config& config);
 
+// The --nats and --stream flags of cqrs-mirror, cqrs-replica and `cqrs up` (empty: not given)
+// over the config's [mirror], validated again. With `required`, InvalidArgument when no NATS
+// servers are named at all.
+Status ApplyNatsFlags(const std::string& nats, const std::string& stream, bool required,
+                      Config* config);
+
 std::string_view DurabilityName(Durability d);
 std::optional<Durability> ParseDurability(std::string_view name);
 

@@ -46,25 +46,14 @@ int RunUp(const UpCommand& c) {
   std::optional<Config> config = ConfigOrComplain(c.common, "up");
   if (!config) return 2;
   SupervisorOptions o;
-  if (!c.nats.empty()) {
-    config->mirror.nats = c.nats;
-    o.nats_pass.insert(o.nats_pass.end(), {"--nats", c.nats});
-  }
-  if (!c.stream.empty()) {
-    config->mirror.stream = c.stream;
-    o.nats_pass.insert(o.nats_pass.end(), {"--stream", c.stream});
-  }
-  if (Status s = ValidateConfig(*config); !s.ok()) {
-    std::fprintf(stderr, "cqrs up: %s\n", s.message().c_str());
+  if (!c.nats.empty()) o.nats_pass.insert(o.nats_pass.end(), {"--nats", c.nats});
+  if (!c.stream.empty()) o.nats_pass.insert(o.nats_pass.end(), {"--stream", c.stream});
+  // A replica host needs the stream's servers; a primary mirrors only when they are named.
+  if (Status s = ApplyNatsFlags(c.nats, c.stream, c.replica, &*config); !s.ok()) {
+    std::fprintf(stderr, "cqrs up: %s%s\n", c.replica ? "--replica: " : "", s.message().c_str());
     return 2;
   }
   o.replica = c.replica;
-  if (o.replica && !config->mirror.on()) {
-    std::fprintf(stderr,
-                 "cqrs up: --replica needs the NATS servers of the stream to copy: --nats URLS "
-                 "or [mirror] nats in the config\n");
-    return 2;
-  }
   o.bin_dir = c.bin_dir.empty() ? Supervisor::SelfDirectory() : c.bin_dir;
   o.readers = c.readers.value_or(config->ReaderCount());
   if (o.readers < 1 || o.readers > 56) {

@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   CLI::App app{"cqrs-mirror: publishes the event log to a NATS JetStream stream ([mirror])"};
   cqrs::CommonFlags common;
   cqrs::AddCommonFlags(app, &common);
-  std::string nats;
+  std::string nats, stream;
   app.add_option("--nats", nats, "NATS servers, comma-separated (overrides [mirror] nats)");
+  app.add_option("--stream", stream, "the stream to publish to (overrides [mirror] stream)");
   CLI11_PARSE(app, argc, argv);
 
   auto resolved = cqrs::ResolveConfig(common);
@@ -25,17 +26,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   cqrs::Config config = std::move(resolved).value();
-  if (!nats.empty()) {
-    config.mirror.nats = nats;
-    if (cqrs::Status s = cqrs::ValidateConfig(config); !s.ok()) {
-      std::fprintf(stderr, "cqrs-mirror: %s\n", s.message().c_str());
-      return 2;
-    }
-  }
-  if (!config.mirror.on()) {
-    std::fprintf(stderr,
-                 "cqrs-mirror: no NATS servers: set [mirror] nats in the config, or "
-                 "--nats\n");
+  if (cqrs::Status s = cqrs::ApplyNatsFlags(nats, stream, /*required=*/true, &config); !s.ok()) {
+    std::fprintf(stderr, "cqrs-mirror: %s\n", s.message().c_str());
     return 2;
   }
   cqrs::InitLogging("cqrs-mirror", config.log_level);

@@ -27,17 +27,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   cqrs::Config config = std::move(resolved).value();
-  if (!nats.empty() || !stream.empty()) {
-    if (!nats.empty()) config.mirror.nats = nats;
-    if (!stream.empty()) config.mirror.stream = stream;
-    if (cqrs::Status s = cqrs::ValidateConfig(config); !s.ok()) {
-      std::fprintf(stderr, "cqrs-replica: %s\n", s.message().c_str());
-      return 2;
-    }
-  }
-  if (!config.mirror.on()) {
-    std::fprintf(stderr,
-                 "cqrs-replica: no NATS servers: set [mirror] nats in the config, or --nats\n");
+  if (cqrs::Status s = cqrs::ApplyNatsFlags(nats, stream, /*required=*/true, &config); !s.ok()) {
+    std::fprintf(stderr, "cqrs-replica: %s\n", s.message().c_str());
     return 2;
   }
   cqrs::InitLogging("cqrs-replica", config.log_level);

@@ -57,7 +57,7 @@ TEST_CASE("A read replica copies the stream and reads there are never older than
   pc.readers = 1;
   pc.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\n", nats.url());
   testing::Pipeline primary(primary_dir, pc);
-  primary.StartUp();
+  primary.StartUp({"--stream", "orders_log"});  // passed on to the mirror, as to the replica
   auto writes = Client::Connect(primary.client_options());
   REQUIRE(writes.ok());
   std::uint64_t seq = Write(**writes, 1000, 0);
@@ -68,7 +68,7 @@ TEST_CASE("A read replica copies the stream and reads there are never older than
   rc.replica = true;
   testing::Pipeline replica(replica_dir, rc);
   replica.expect_restarts = true;  // its cqrs-replica is killed below
-  replica.StartUp({"--nats", nats.url()});
+  replica.StartUp({"--nats", nats.url(), "--stream", "orders_log"});
   // A client that writes on the primary and reads on the replica's readers.
   ClientOptions o = primary.client_options();
   o.reader_endpoints = replica.readers;
@@ -118,14 +118,14 @@ TEST_CASE("A read replica copies the stream and reads there are never older than
   REQUIRE(replica.up->Wait(std::chrono::seconds(20)) != -1);
   for (const char* dir : {"/write/log", "/read"})
     testing::WriteFile(replica.data_dir + dir + "/unsynced", "another-boot\n");
-  replica.StartUp({"--nats", nats.url()});
+  replica.StartUp({"--nats", nats.url(), "--stream", "orders_log"});
   auto restarted = shm::ControlBlock::Attach(replica.data_dir, 1024);
   REQUIRE(restarted.ok());
   REQUIRE(testing::WaitFor([&] { return restarted->seqs().projector_applied_seq.load() == seq; },
                            std::chrono::seconds(60)));
   CHECK(Dump(replica) == Dump(primary));
   CHECK_THAT(testing::ReadFile(replica.log_path),
-             Catch::Contains("so it is removed and copied again from NATS stream cqrs"));
+             Catch::Contains("so it is removed and copied again from NATS stream orders_log"));
   // `cqrs rebuild` on a replica: a read store built afresh from its copy, switched in.
   auto [rebuilt, rebuild_out] = testing::RunCli(
       fmt::format("rebuild --config {} --data {}", replica.config_path, replica.data_dir));
