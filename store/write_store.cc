@@ -53,8 +53,9 @@ Result<std::unique_ptr<WriteStore>> WriteStore::Open(const WriteStoreOptions& op
                  options.dir, options.dir, kWriteStoreFormatVersion,
                  std::filesystem::path(options.dir).parent_path().string());
   if (options.read_only && !std::filesystem::exists(log_dir + "/data.mdb"))
-    return MissingStore(
-        fmt::format("{} holds no write store yet (is the writer running?)", options.dir));
+    return MissingStore(fmt::format(
+        "{} holds no write store yet (is the writer, or on a replica host cqrs-replica, running?)",
+        options.dir));
   // An unsynced log is the truth with nothing behind it: after a machine restart it may be
   // damaged, and nothing may serve it or read it. A replica's unsynced copy is copied again.
   const std::string guard = ReadUnsyncedGuard(log_dir);
