@@ -1,42 +1,20 @@
 // cqrs-mirror: publishes the event log to a NATS JetStream stream ([mirror] in the config) for
 // read replicas on other hosts. Flags override --config.
-#include <CLI/CLI.hpp>
 #include <thread>
 
-#include "base/config.h"
-#include "base/fault.h"
-#include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "mirror/mirror_server.h"
+#include "mirror/nats_process.h"
 #include "store/open_when_created.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"cqrs-mirror: publishes the event log to a NATS JetStream stream ([mirror])"};
-  cqrs::CommonFlags common;
-  cqrs::AddCommonFlags(app, &common);
-  std::string nats, stream;
-  app.add_option("--nats", nats, "NATS servers, comma-separated (overrides [mirror] nats)");
-  app.add_option("--stream", stream, "the stream to publish to (overrides [mirror] stream)");
-  CLI11_PARSE(app, argc, argv);
-
-  auto resolved = cqrs::ResolveConfig(common);
-  if (!resolved.ok()) {
-    std::fprintf(stderr, "cqrs-mirror: %s\n", resolved.status().message().c_str());
-    return 2;
-  }
-  cqrs::Config config = std::move(resolved).value();
-  if (cqrs::Status s = cqrs::ApplyNatsFlags(nats, stream, /*required=*/true, &config); !s.ok()) {
-    std::fprintf(stderr, "cqrs-mirror: %s\n", s.message().c_str());
-    return 2;
-  }
-  cqrs::InitLogging("cqrs-mirror", config.log_level);
-  if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-mirror")) return 2;
-  auto lock = cqrs::InstanceLock::Acquire(config.data_dir, "mirror");
-  if (!lock.ok()) {
-    spdlog::error("cannot start: {}", lock.status().message());
-    return 1;
-  }
+  int exit_code = 0;
+  auto started = cqrs::mirror::StartNatsProcess(
+      argc, argv, "cqrs-mirror", "publishes the event log to a NATS JetStream stream ([mirror])",
+      "the stream to publish to", "mirror", &exit_code);
+  if (!started) return exit_code;
+  const cqrs::Config& config = started->config;
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
   try {
     zmq::context_t context(1);

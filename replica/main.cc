@@ -1,43 +1,19 @@
 // cqrs-replica: copies the event log from its NATS JetStream stream into <data>/write, so that a
 // cqrs-projector and cqrs-readers on this host serve reads of a pipeline running elsewhere
 // (`cqrs up --replica` starts all three). Flags override --config.
-#include <CLI/CLI.hpp>
-
-#include "base/config.h"
-#include "base/fault.h"
-#include "base/files.h"
 #include "base/log.h"
 #include "base/signals.h"
+#include "mirror/nats_process.h"
 #include "replica/replica_server.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "cqrs-replica: copies the event log from a NATS JetStream stream ([mirror]) for the read "
-      "side on this host"};
-  cqrs::CommonFlags common;
-  cqrs::AddCommonFlags(app, &common);
-  std::string nats, stream;
-  app.add_option("--nats", nats, "NATS servers, comma-separated (overrides [mirror] nats)");
-  app.add_option("--stream", stream, "the stream to copy (overrides [mirror] stream)");
-  CLI11_PARSE(app, argc, argv);
-
-  auto resolved = cqrs::ResolveConfig(common);
-  if (!resolved.ok()) {
-    std::fprintf(stderr, "cqrs-replica: %s\n", resolved.status().message().c_str());
-    return 2;
-  }
-  cqrs::Config config = std::move(resolved).value();
-  if (cqrs::Status s = cqrs::ApplyNatsFlags(nats, stream, /*required=*/true, &config); !s.ok()) {
-    std::fprintf(stderr, "cqrs-replica: %s\n", s.message().c_str());
-    return 2;
-  }
-  cqrs::InitLogging("cqrs-replica", config.log_level);
-  if (!cqrs::fault::ArmFromEnvironmentOrReport("cqrs-replica")) return 2;
-  auto lock = cqrs::InstanceLock::Acquire(config.data_dir, "replica");
-  if (!lock.ok()) {
-    spdlog::error("cannot start: {}", lock.status().message());
-    return 1;
-  }
+  int exit_code = 0;
+  auto started = cqrs::mirror::StartNatsProcess(
+      argc, argv, "cqrs-replica",
+      "copies the event log from a NATS JetStream stream ([mirror]) for the read side on this host",
+      "the stream to copy", "replica", &exit_code);
+  if (!started) return exit_code;
+  const cqrs::Config& config = started->config;
   const std::atomic<bool>& stop = cqrs::InstallStopSignals();
   try {
     zmq::context_t context(1);
