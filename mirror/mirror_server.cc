@@ -16,8 +16,6 @@ namespace {
 
 constexpr std::size_t kMaxSegmentEvents = 100000;
 constexpr std::chrono::milliseconds kBeat(100);
-constexpr std::chrono::milliseconds kFirstBackoff(100);
-constexpr std::chrono::milliseconds kMaxBackoff(2000);
 
 }  // namespace
 
@@ -103,7 +101,7 @@ Status MirrorServer::Sync() {
       config_.mirror.stream, tip->last_seq, tip->stream_seq, last.value(), tip->last_seq + 1);
   tip_ = std::move(tip).value();
   tip_known_ = true;
-  retry_log_.Clear();
+  retry_.ClearCause();
   if (control_)
     control_->seqs().mirror_published_seq.store(tip_.last_seq, std::memory_order_relaxed);
   return OkStatus();
@@ -157,7 +155,6 @@ Result<std::size_t> MirrorServer::PublishNext() {
 
 Status MirrorServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
-  std::chrono::milliseconds backoff = kFirstBackoff;
   auto next_beat = Clock::now();
   zmq::pollitem_t items[] = {{tick_sub_.handle(), 0, ZMQ_POLLIN, 0}};
   zmq::message_t tick;
@@ -181,7 +178,7 @@ Status MirrorServer::Run(const std::atomic<bool>& stop) {
     if (step.ok()) {
       auto published = PublishNext();
       if (published.ok()) {
-        backoff = kFirstBackoff;
+        retry_.Succeeded();
         if (published.value() == 0) wait(kBeat);  // all published: until the next commit
         continue;
       }
@@ -190,9 +187,7 @@ Status MirrorServer::Run(const std::atomic<bool>& stop) {
     // Unavailable: NATS unreachable, or a publish refused or unanswered (the tip is read again
     // first). Anything else cannot be mended by retrying.
     if (step.code() != Code::kUnavailable) return step;
-    retry_log_.Report(step);
-    wait(backoff);
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    wait(retry_.Failed(step));
   }
   return OkStatus();
 }

@@ -58,7 +58,7 @@ class MirrorServer {
   std::size_t max_segment_ = 0;  // bytes: the config's, within the servers' max_payload
   std::vector<wire::AlignedBuffer> events_;
   wire::LogSegmentBuilder segment_;
-  RetryLog retry_log_;
+  Retry retry_;
 };
 
 }  // namespace cqrs::mirror

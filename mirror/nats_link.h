@@ -7,6 +7,7 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -91,15 +92,21 @@ class NatsLink {
   natsSubscription* sub_ = nullptr;
 };
 
-// Logs each cause of a retry loop once, until it changes (a NATS loop retries for as long as the
-// servers are away; one line per cause, not per attempt).
-class RetryLog {
+// The retry loop of the NATS processes: each cause logged once, until it changes (a loop retries
+// for as long as the servers are away; one line per cause, not per attempt), and a backoff that
+// doubles from 100 ms to 2 s and starts over after a success.
+class Retry {
  public:
-  void Report(const Status& problem);
-  void Clear() { last_.clear(); }
+  // Logs `problem` if it is new; returns how long to wait before the next attempt.
+  std::chrono::milliseconds Failed(const Status& problem);
+  void Succeeded() { backoff_ = kFirst; }
+  void ClearCause() { last_.clear(); }
 
  private:
+  static constexpr std::chrono::milliseconds kFirst{100};
+  static constexpr std::chrono::milliseconds kMost{2000};
   std::string last_;
+  std::chrono::milliseconds backoff_ = kFirst;
 };
 
 // "<text of status>[: <nats.c's last error>]" for messages.

@@ -18,13 +18,11 @@
 namespace cqrs::replica {
 namespace {
 
-// One transaction copies at most this much: a bounded batch, and a commit (fsynced in sync
-// mode) per many segments when catching up.
+// One transaction copies at most this much: a bounded batch, and one commit per many segments
+// when catching up.
 constexpr std::size_t kMaxBatchMessages = 256;
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
 constexpr std::chrono::milliseconds kBeat(100);
-constexpr std::chrono::milliseconds kFirstBackoff(100);
-constexpr std::chrono::milliseconds kMaxBackoff(2000);
 
 // The stream sequence of a message delivered by a JetStream consumer (from its reply subject).
 Result<std::uint64_t> StreamSeqOf(natsMsg* msg) {
@@ -125,7 +123,7 @@ Status ReplicaServer::Sync() {
   CQRS_RETURN_IF_ERROR(link_->Subscribe(from));
   subscribed_ = true;
   subscribed_from_ = from;
-  retry_log_.Clear();
+  retry_.ClearCause();
   spdlog::info("consuming NATS stream {} from message {} (the copy is at seq {})",
                config_.mirror.stream, from, copied_seq_);
   return OkStatus();
@@ -260,7 +258,6 @@ void ReplicaServer::PublishTick() {
 
 Status ReplicaServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
-  std::chrono::milliseconds backoff = kFirstBackoff;
   auto next_beat = Clock::now();
   while (!stop.load(std::memory_order_relaxed)) {
     if (Clock::now() >= next_beat) {
@@ -271,15 +268,13 @@ Status ReplicaServer::Run(const std::atomic<bool>& stop) {
     if (step.ok()) {
       auto copied = CopyNext(kBeat.count());
       if (copied.ok()) {
-        backoff = kFirstBackoff;
+        retry_.Succeeded();
         continue;
       }
       step = copied.status();
     }
     if (step.code() != Code::kUnavailable) return step;
-    retry_log_.Report(step);
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    std::this_thread::sleep_for(retry_.Failed(step));
   }
   return OkStatus();
 }
