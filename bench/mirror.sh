@@ -19,27 +19,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "mirror.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-cqrs="$build/bin/cqrs"
-[[ -x $cqrs && -x $build/bin/cqrs-mirror ]] || { echo "mirror.sh: build first (make build)" >&2; exit 2; }
-nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
-[[ -x $nats_server ]] || { echo "mirror.sh: nats-server is missing (scripts/install-deps)" >&2; exit 2; }
-tmp=$(mktemp -d /tmp/cqrs-mirror-XXXXXX)
-up="" nats="" mirror=""
-cleanup() {
-  for p in $mirror $up $nats; do kill "$p" 2> /dev/null || true; done
-  wait 2> /dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-base=$((20000 + RANDOM % 30000))
-nats_port=$((base + 50))
-"$nats_server" -js -a 127.0.0.1 -p "$nats_port" -sd "$tmp/js" > "$tmp/nats.log" 2>&1 &
-nats=$!
+source "$(dirname "$0")/nats_lib.sh" cqrs-mirror cqrs-mirror
 printf 'base_port = %d\nlog_level = "warn"\n[writer]\ndurability = "nosync"\n[reader]\ncount = 1\n' \
   "$base" > "$tmp/cqrs.toml"
 flags=(--config "$tmp/cqrs.toml" --data "$tmp/data")
 "$cqrs" up --quiet "${flags[@]}" 2>> "$tmp/up.log" &
 up=$!
+pids="$up $pids"
 until "$cqrs" scan "${flags[@]}" --timeout 1000 load > /dev/null 2>&1; do sleep 0.1; done
 echo "mirror.sh: writing $events events" >&2
 "$cqrs" load "${flags[@]}" --mix put=1 --requests "$events" --keys 100000 --value-size 100 \
@@ -58,13 +44,14 @@ for round in $(seq 1 "$rounds"); do
     t0=$(date +%s.%N)
     "$build/bin/cqrs-mirror" --config "$cfg" --data "$tmp/data" 2>> "$tmp/mirror.log" &
     mirror=$!
+    pids="$mirror $pids"
     # Its own slot first (it then zeroes the published seq until it has read the tip).
     until [[ $(mirror_row pid) == "$mirror" ]]; do sleep 0.01; done
     until [[ $(stat mirrored_seq) -ge $end ]]; do sleep 0.05; done
     t1=$(date +%s.%N)
     ticks=$(awk '{print $14 + $15}' "/proc/$mirror/stat")
     messages=$(($(mirror_row batches) - before))
-    kill "$mirror"; wait "$mirror" 2> /dev/null || true; mirror=""
+    kill "$mirror"; wait "$mirror" 2> /dev/null || true; pids=${pids#"$mirror "}
     /usr/bin/python3 - "$size" "$round" "$end" "$t0" "$t1" "$messages" "$ticks" "$(getconf CLK_TCK)" << 'PY'
 import sys
 size, rnd, end, t0, t1, messages, ticks, hz = sys.argv[1:]

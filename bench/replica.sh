@@ -25,22 +25,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "replica.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
-cqrs="$build/bin/cqrs"
-[[ -x $cqrs && -x $build/bin/cqrs-replica ]] || { echo "replica.sh: build first (make build)" >&2; exit 2; }
-nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
-[[ -x $nats_server ]] || { echo "replica.sh: nats-server is missing (scripts/install-deps)" >&2; exit 2; }
-tmp=$(mktemp -d /tmp/cqrs-replica-XXXXXX)
-up="" rup="" nats=""
-cleanup() {
-  for p in $rup $up $nats; do kill "$p" 2> /dev/null || true; done
-  wait 2> /dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-base=$((20000 + RANDOM % 30000))
-nats_port=$((base + 50))
-"$nats_server" -js -a 127.0.0.1 -p "$nats_port" -sd "$tmp/js" > "$tmp/nats.log" 2>&1 &
-nats=$!
+source "$(dirname "$0")/nats_lib.sh" cqrs-replica cqrs-replica
 # Two hosts' configs: endpoints of their own (ipc in the temp dir), the primary with a mirror.
 host_toml() {  # name extra
   printf 'log_level = "warn"\n[writer]\nendpoint = "ipc://%s/%s-writer.sock"\n' "$tmp" "$1"
@@ -69,6 +54,7 @@ stat() {  # flags... key
 }
 "$cqrs" up --quiet "${primary[@]}" 2>> "$tmp/up.log" &
 up=$!
+pids="$up $pids"
 until "$cqrs" scan "${primary[@]}" --timeout 1000 load > /dev/null 2>&1; do sleep 0.1; done
 echo "replica.sh: writing $events events on the primary" >&2
 "$cqrs" load "${primary[@]}" --mix put=1 --requests "$events" --keys "$keys" --value-size 100 \
@@ -80,6 +66,7 @@ echo "replica.sh: starting the replica empty" >&2
 t0=$(date +%s.%N)
 "$cqrs" up --quiet --replica --nats "nats://127.0.0.1:$nats_port" "${replica[@]}" 2>> "$tmp/rup.log" &
 rup=$!
+pids="$rup $pids"
 wait_stat "$rup" "$tmp/rup.log" "$end" "${replica[@]}" committed_seq
 t1=$(date +%s.%N)
 wait_stat "$rup" "$tmp/rup.log" "$end" "${replica[@]}" applied_seq
