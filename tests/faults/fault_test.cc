@@ -27,6 +27,7 @@
 #include "store/state_checkpoint.h"
 #include "store/write_store.h"
 #include "tests/faults/history.h"
+#include "tests/support/log_events.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/pipeline.h"
 #include "tests/support/state_dump.h"
@@ -407,25 +408,12 @@ struct ReplicaRead {
 // the log's state of its key at the answer's seq (the version of the key's last event at or
 // before it; NotFound when there is none or it is a delete). Returns the first problem, or "".
 std::string CheckReplicaReads(const std::string& data_dir, const std::vector<ReplicaRead>& reads) {
-  store::WriteStoreOptions o;
-  o.dir = data_dir + "/write";
-  o.read_only = true;
-  auto log = store::WriteStore::Open(o);
-  REQUIRE(log.ok());
-  auto txn = store::Txn::BeginRead(log.value()->env());
-  REQUIRE(txn.ok());
   // key → (seq, version; 0 for a delete), in seq order.
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>> history;
-  auto cursor = store::Cursor::Open(txn.value(), log.value()->dbs().events);
-  REQUIRE(cursor.ok());
-  std::string_view k, v;
-  wire::AlignedBuffer b;
-  for (Status st = cursor->Get(MDB_FIRST, &k, &v); st.ok(); st = cursor->Get(MDB_NEXT, &k, &v)) {
-    b.Assign(v.data(), v.size());
-    const auto* e = flatbuffers::GetRoot<fb::Event>(b.data());
-    history[std::string(wire::AsView(e->key()))].emplace_back(
-        e->seq(), e->op() == fb::Op::Delete ? 0 : e->version());
-  }
+  testing::ForEachLogEvent(data_dir, [&](const fb::Event& e) {
+    history[std::string(wire::AsView(e.key()))].emplace_back(
+        e.seq(), e.op() == fb::Op::Delete ? 0 : e.version());
+  });
   for (const ReplicaRead& r : reads) {
     if (r.result.status != Code::kOk && r.result.status != Code::kNotFound) continue;
     if (r.result.seq < r.min_seq)

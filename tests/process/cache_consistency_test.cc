@@ -16,6 +16,7 @@
 #include "shm/control_block.h"
 #include "store/key_format.h"
 #include "store/write_store.h"
+#include "tests/support/log_events.h"
 #include "tests/support/pipeline.h"
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
@@ -31,24 +32,10 @@ struct Answer {
 
 // key → the seqs of its events, ascending, from the write store's log.
 std::map<std::string, std::vector<std::uint64_t>> EventSeqs(const std::string& data_dir) {
-  store::WriteStoreOptions o;
-  o.dir = data_dir + "/write";
-  o.read_only = true;
-  auto log = store::WriteStore::Open(o);
-  REQUIRE(log.ok());
-  auto txn = store::Txn::BeginRead(log.value()->env());
-  REQUIRE(txn.ok());
-  auto cursor = store::Cursor::Open(txn.value(), log.value()->dbs().events);
-  REQUIRE(cursor.ok());
   std::map<std::string, std::vector<std::uint64_t>> seqs;
-  wire::AlignedBuffer buffer;
-  std::string_view k, v;
-  for (Status s = cursor->Get(MDB_FIRST, &k, &v); s.ok(); s = cursor->Get(MDB_NEXT, &k, &v)) {
-    buffer.Assign(v.data(), v.size());
-    const fb::Event* e = nullptr;
-    REQUIRE(wire::VerifyEvent(buffer.span(), &e).ok());
-    seqs[std::string(wire::AsView(e->key()))].push_back(e->seq());
-  }
+  testing::ForEachLogEvent(data_dir, [&](const fb::Event& e) {
+    seqs[std::string(wire::AsView(e.key()))].push_back(e.seq());
+  });
   return seqs;
 }
 
