@@ -61,17 +61,6 @@ std::string NatsError(natsStatus s, jsErrCode code) {
   return out;
 }
 
-std::chrono::milliseconds Retry::Failed(const Status& problem) {
-  std::string text = problem.ToString();
-  if (text != last_) {
-    spdlog::warn("{} (retrying)", text);
-    last_ = std::move(text);
-  }
-  const std::chrono::milliseconds wait = backoff_;
-  backoff_ = std::min(backoff_ * 2, kMost);
-  return wait;
-}
-
 std::string StreamDescription(std::string_view store_id) {
   return fmt::format("cqrs event log of write store {}", store_id);
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "base/config.h"
+#include "base/retry.h"
 #include "base/status.h"
 
 namespace cqrs::mirror {
@@ -90,23 +91,6 @@ class NatsLink {
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
   natsSubscription* sub_ = nullptr;
-};
-
-// The retry loop of the NATS processes: each cause logged once, until it changes (a loop retries
-// for as long as the servers are away; one line per cause, not per attempt), and a backoff that
-// doubles from 100 ms to 2 s and starts over after a success.
-class Retry {
- public:
-  // Logs `problem` if it is new; returns how long to wait before the next attempt.
-  std::chrono::milliseconds Failed(const Status& problem);
-  void Succeeded() { backoff_ = kFirst; }
-  void ClearCause() { last_.clear(); }
-
- private:
-  static constexpr std::chrono::milliseconds kFirst{100};
-  static constexpr std::chrono::milliseconds kMost{2000};
-  std::string last_;
-  std::chrono::milliseconds backoff_ = kFirst;
 };
 
 // "<text of status>[: <nats.c's last error>]" for messages.

@@ -70,7 +70,7 @@ class ReplicaServer {
   std::uint64_t stream_seq_ = 0;               // the stream message that held it
   std::vector<mirror::NatsMsgPtr> messages_;   // the batch being copied
   std::vector<wire::AlignedBuffer> segments_;  // their bodies, aligned
-  mirror::Retry retry_;
+  Retry retry_;
 };
 
 }  // namespace cqrs::replica
