@@ -10,6 +10,7 @@
 #include <toml.hpp>
 
 #include "base/names.h"
+#include "base/pg_config.h"
 #include "base/toml_reader.h"
 
 namespace cqrs {
@@ -329,6 +330,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* k = r.Table("cache")) r.Adopt(ReadCache(*k, &config->cache));
   if (const toml::value* k = r.Table("security")) r.Adopt(ReadSecurity(*k, &config->security));
   if (const toml::value* m = r.Table("mirror")) r.Adopt(ReadMirror(*m, &config->mirror));
+  if (const toml::value* g = r.Table("postgresql")) r.Adopt(ReadPostgres(*g, &config->postgresql));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   if (const toml::array* c = r.Tables("collections"))
     r.Adopt(ReadCollections(*c, &config->collections));
@@ -409,6 +411,7 @@ Status ValidateConfig(const Config& c) {
   if (q.max_waiting_bytes < (1u << 20))
     return bad("reader.max_waiting_bytes", "must be at least 1048576 (one request)");
   CQRS_RETURN_IF_ERROR(ValidateMirror(c.mirror, l));
+  CQRS_RETURN_IF_ERROR(ValidatePostgres(c.postgresql));
   return ValidateCollections(c.collections);
 }
 

@@ -172,6 +172,48 @@ const CollectionSpec* FindCollectionSpec(const std::vector<CollectionSpec>& spec
 inline constexpr std::size_t kMaxIndexesPerCollection = 32;
 inline constexpr std::size_t kMaxAggregatesPerCollection = 32;
 
+// The PostgreSQL query side (docs/OPERATIONS.md, "PostgreSQL query side"): cqrs-pgsink keeps
+// one table per declared collection. Off while `dsn` is empty.
+enum class PgType : std::uint8_t {
+  kText,
+  kBigint,
+  kDouble,
+  kBoolean,
+  kBytea,
+  kTimestampNs,  // "timestamptz:ns": an int of nanoseconds since the Unix epoch
+  kTimestampMs,  // "timestamptz:ms"
+};
+std::optional<PgType> ParsePgType(std::string_view name);
+std::string_view PgTypeName(PgType type);  // as the config spells it
+std::string_view PgSqlType(PgType type);   // as PostgreSQL does: "double precision", "timestamptz"
+struct PgColumnSpec {
+  std::string name;  // the entity's field, and the column
+  PgType type = PgType::kText;
+};
+struct PgTableSpec {
+  std::string collection;
+  std::string table;                  // default: the collection's name
+  std::vector<PgColumnSpec> columns;  // in name order
+  std::vector<std::string> indexes;   // columns with one SQL index each
+  const PgColumnSpec* FindColumn(std::string_view name) const;
+};
+struct PostgresConfig {
+  std::string dsn;  // a libpq connection string
+  // Each table gets a row-level security policy: a role sees the rows of the tenants that
+  // cqrs_tenant_roles grants it (docs/OPERATIONS.md).
+  bool row_level_security = false;
+  // The sink's row in cqrs_checkpoint: two sinks of one name exclude each other, two names
+  // (two pipelines into one database) are independent.
+  std::string name = "cqrs";
+  std::uint32_t batch_max_events = 10000;  // log events per PostgreSQL transaction
+  std::uint32_t retry_max_ms = 5000;       // the longest wait between two tries to reconnect
+  std::vector<PgTableSpec> tables;         // [[postgresql.tables]]
+
+  bool on() const { return !dsn.empty(); }
+  const PgTableSpec* FindTable(std::string_view collection) const;
+};
+inline constexpr std::size_t kMaxPgIdentifierBytes = 63;  // PostgreSQL's NAMEDATALEN - 1
+
 struct Config {
   std::string data_dir = "./data";
   int base_port = 7100;
@@ -182,6 +224,7 @@ struct Config {
   CacheConfig cache;
   SecurityConfig security;
   MirrorConfig mirror;
+  PostgresConfig postgresql;
   Limits limits;
   std::vector<CollectionSpec> collections;  // [[collections]]
 

@@ -18,9 +18,12 @@ namespace cqrs::fault {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames = {
-    "crash_before_commit", "crash_after_commit",    "crash_before_state",       "drop_reply",
-    "no_zap_handler",      "switch_after_exchange", "switch_before_generation", "shm_slow_layout",
-    "crash_in_catch_up",   "crash_in_checkpoint"};
+    "crash_before_commit",      "crash_after_commit",
+    "crash_before_state",       "drop_reply",
+    "no_zap_handler",           "switch_after_exchange",
+    "switch_before_generation", "shm_slow_layout",
+    "crash_in_catch_up",        "crash_in_checkpoint",
+    "sink_crash_before_commit", "sink_crash_after_commit"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 std::mutex rng_mutex;

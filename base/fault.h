@@ -21,6 +21,8 @@ enum class Point : int {
   kShmSlowLayout,      // any process creating the shm segment: 1 s between layout and publication
   kCrashInCatchUp,     // writer: between two transactions of replaying the log into its state
   kCrashInCheckpoint,  // writer: a state checkpoint copied but not renamed, or half renamed
+  kSinkCrashBeforeCommit,  // cqrs-pgsink: a batch's statements sent, its COMMIT not
+  kSinkCrashAfterCommit,   // cqrs-pgsink: a batch committed, not yet taken as the checkpoint
   kCount,
 };
 

@@ -34,6 +34,8 @@ void AddRebuildCommand(CLI::App& app, int* exit_code);
 // migrate (a format-1 write store)
 void AddMigrateCommand(CLI::App& app, int* exit_code);
 void AddStatsCommand(CLI::App& app, int* exit_code);
+// pg rejected
+void AddPgCommands(CLI::App& app, int* exit_code);
 // keygen, principal add/disable/enable/list
 void AddSecurityCommands(CLI::App& app, int* exit_code);
 

@@ -1,6 +1,6 @@
 // cqrs: the command-line tool. Writes (put, create, update, delete), reads (get, scan), the change
 // feed (watch), the whole pipeline (up), load generation (load), a read-store dump (dump), key
-// pairs and the principals file (keygen, principal).
+// pairs and the principals file (keygen, principal), the PostgreSQL query side (pg).
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cqrs::cli::AddRebuildCommand(app, &exit_code);
   cqrs::cli::AddMigrateCommand(app, &exit_code);
   cqrs::cli::AddStatsCommand(app, &exit_code);
+  cqrs::cli::AddPgCommands(app, &exit_code);
   cqrs::cli::AddSecurityCommands(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

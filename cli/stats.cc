@@ -25,6 +25,8 @@ std::string Role(int slot) {
       return "supervisor";
     case shm::kMirrorSlot:
       return "nats";  // cqrs-mirror on the primary, cqrs-replica on a replica host
+    case shm::kPgSinkSlot:
+      return "postgresql";
     default:
       return slot >= shm::kFirstReaderSlot ? fmt::format("reader {}", slot - shm::kFirstReaderSlot)
                                            : fmt::format("slot {}", slot);
@@ -34,12 +36,13 @@ std::string Role(int slot) {
 // What a process's main counter counts, per second.
 const char* RateName(int slot) {
   if (slot == shm::kWriterSlot) return "requests";
-  if (slot == shm::kProjectorSlot || slot == shm::kMirrorSlot) return "events";
+  if (slot == shm::kProjectorSlot || slot == shm::kMirrorSlot || slot == shm::kPgSinkSlot)
+    return "events";
   if (slot == shm::kSupervisorSlot) return "restarts";
   return "queries";
 }
 int RateCounter(int slot) {
-  if (slot == shm::kProjectorSlot) return shm::kEventsApplied;
+  if (slot == shm::kProjectorSlot || slot == shm::kPgSinkSlot) return shm::kEventsApplied;
   if (slot == shm::kSupervisorSlot) return shm::kRestarts;
   if (slot == shm::kMirrorSlot) return shm::kEventsPublished;
   return shm::kRequests;
@@ -106,6 +109,8 @@ StatsSample TakeSample(const shm::ControlBlock& control) {
   s.rebuild_target = seqs.rebuild_target_seq.load(std::memory_order_relaxed);
   s.rebuild_applied = seqs.rebuild_applied_seq.load(std::memory_order_relaxed);
   s.mirrored = seqs.mirror_published_seq.load(std::memory_order_relaxed);
+  s.pg_applied = seqs.pgsink_applied_seq.load(std::memory_order_relaxed);
+  s.pg_rejected = seqs.pgsink_rejected.load(std::memory_order_relaxed);
   const std::uint64_t wall = WallNs();
   for (int i = 0; i < shm::kMaxSlots; ++i) {
     const shm::ProcessSlot& slot = control.slot(i);
@@ -140,10 +145,16 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
   if (now.mirrored > 0)
     out += fmt::format("mirror    published {}  behind {} events\n", now.mirrored,
                        now.committed > now.mirrored ? now.committed - now.mirrored : 0);
+  if (now.pg_applied > 0 || now.pg_rejected > 0)
+    out += fmt::format(
+        "postgres  applied {}  behind {} events  {} values parked in cqrs_rejected\n",
+        now.pg_applied, now.committed > now.pg_applied ? now.committed - now.pg_applied : 0,
+        now.pg_rejected);
   if (now.rebuild_target > 0)
     out += fmt::format("rebuild   {}/{} events\n", now.rebuild_applied, now.rebuild_target);
   for (const ProcessSample& p : now.processes) {
-    if (p.slot != shm::kWriterSlot && p.slot != shm::kProjectorSlot && p.slot != shm::kMirrorSlot)
+    if (p.slot != shm::kWriterSlot && p.slot != shm::kProjectorSlot && p.slot != shm::kMirrorSlot &&
+        p.slot != shm::kPgSinkSlot)
       continue;
     const double batches = Rate(then, now, p, shm::kBatches);
     const double items = Rate(then, now, p, RateCounter(p.slot));
@@ -155,7 +166,9 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
                      "alive", "heartbeat", "rate/s", "errors/s", "p50 µs", "p99 µs");
   for (const ProcessSample& p : now.processes) {
     const int counter = RateCounter(p.slot);
-    const bool replies = p.slot == shm::kWriterSlot || p.slot >= shm::kFirstReaderSlot;
+    // Reply latency; for the PostgreSQL sink, each batch's lag from the writer's commit.
+    const bool replies =
+        p.slot == shm::kWriterSlot || p.slot >= shm::kFirstReaderSlot || p.slot == shm::kPgSinkSlot;
     out +=
         fmt::format("{:<12} {:>8} {:>6} {:>7} ms {:>12} {:>10} {:>10} {:>10}\n", p.role, p.pid,
                     p.alive ? "yes" : "NO", p.heartbeat_age_ms,
@@ -188,11 +201,12 @@ std::string RenderStatsJson(const StatsSample& then, const StatsSample& now,
   out += fmt::format(
       ",\"generation\":\"{:016x}\",\"committed_seq\":{},\"applied_seq\":{},\"behind_events\":{},"
       "\"lag_us\":{:.1f},\"read_generation\":{},\"rebuild_target_seq\":{},"
-      "\"rebuild_applied_seq\":{},\"mirrored_seq\":{},\"processes\":[",
+      "\"rebuild_applied_seq\":{},\"mirrored_seq\":{},\"postgresql_applied_seq\":{},"
+      "\"postgresql_rejected\":{},\"processes\":[",
       now.generation, now.committed, now.applied,
       now.committed > now.applied ? now.committed - now.applied : 0,
       static_cast<double>(now.lag_ns) / 1e3, now.read_generation, now.rebuild_target,
-      now.rebuild_applied, now.mirrored);
+      now.rebuild_applied, now.mirrored, now.pg_applied, now.pg_rejected);
   for (std::size_t i = 0; i < now.processes.size(); ++i) {
     const ProcessSample& p = now.processes[i];
     out += i ? ",{\"role\":" : "{\"role\":";

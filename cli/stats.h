@@ -30,6 +30,8 @@ struct StatsSample {
   std::uint64_t committed = 0, applied = 0, read_generation = 0, lag_ns = 0;
   std::uint64_t rebuild_target = 0, rebuild_applied = 0;
   std::uint64_t mirrored = 0;            // the mirror's published seq (0: no mirror has run)
+  std::uint64_t pg_applied = 0;          // cqrs-pgsink's checkpoint (0: no sink has run)
+  std::uint64_t pg_rejected = 0;         // values it parked in cqrs_rejected
   std::vector<ProcessSample> processes;  // slots ever used
 };
 

@@ -60,6 +60,8 @@ Supervisor::Supervisor(Config config, SupervisorOptions options)
   add("cqrs-projector", "cqrs-projector", {});
   if (!options_.replica && config_.mirror.on())
     add("cqrs-mirror", "cqrs-mirror", options_.nats_pass);
+  // The PostgreSQL query side reads the local log: the pipeline's, or a replica host's copy.
+  if (config_.postgresql.on()) add("cqrs-pgsink", "cqrs-pgsink", {});
   for (std::uint32_t i = 0; i < options_.readers; ++i)
     add(fmt::format("cqrs-reader[{}]", i), "cqrs-reader", {"--index", std::to_string(i)});
 }

@@ -5,11 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include "wire/event_codec.h"
-#include "wire/zmq_util.h"
 
 namespace cqrs::mirror {
 namespace {
@@ -20,7 +18,7 @@ constexpr std::chrono::milliseconds kBeat(100);
 }  // namespace
 
 MirrorServer::MirrorServer(const Config& config, zmq::context_t& context)
-    : config_(config), tick_sub_(context, zmq::socket_type::sub) {}
+    : config_(config), context_(context) {}
 
 Result<std::unique_ptr<MirrorServer>> MirrorServer::Open(const Config& config,
                                                          zmq::context_t& context) {
@@ -30,32 +28,13 @@ Result<std::unique_ptr<MirrorServer>> MirrorServer::Open(const Config& config,
 }
 
 Status MirrorServer::Init() {
-  store::WriteStoreOptions w;
-  w.dir = (std::filesystem::path(config_.data_dir) / "write").string();
-  w.read_only = true;
-  w.max_map_size = config_.writer.max_map_size_mb << 20;  // as the projector: never remapped
-  auto write = store::WriteStore::Open(w);
-  if (!write.ok()) return write.status();
-  write_ = std::move(write).value();
-  source_ = std::make_unique<projector::LogEventSource>(*write_);
-  auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
-  if (control.ok()) {
-    control_.emplace(std::move(control).value());
-    // Unknown until the tip is read: what a mirror before us published may since have changed.
-    control_->seqs().mirror_published_seq.store(0, std::memory_order_relaxed);
-    control_->Claim(shm::kMirrorSlot);
-  } else {
-    spdlog::warn("no shared-memory control block (no lag in cqrs stats): {}",
-                 control.status().ToString());
-  }
-  try {
-    tick_sub_.set(zmq::sockopt::linger, 0);
-    tick_sub_.set(zmq::sockopt::subscribe, "");
-    tick_sub_.connect(config_.TickEndpoint());
-  } catch (const zmq::error_t& e) {
-    return Error(Code::kUnavailable, "cannot connect to the writer's tick {}: {}",
-                 config_.TickEndpoint(), e.what());
-  }
+  auto log = projector::LocalLogTail::Open(config_, context_);
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
+  control_ =
+      shm::ControlBlock::AttachAndClaim(config_.data_dir, config_.cache.slots, shm::kMirrorSlot);
+  // Unknown until the tip is read: what a mirror before us published may since have changed.
+  if (control_) control_->seqs().mirror_published_seq.store(0, std::memory_order_relaxed);
   return OkStatus();
 }
 
@@ -82,11 +61,11 @@ Status MirrorServer::Sync() {
     }
   }
   if (tip_known_) return OkStatus();
-  CQRS_RETURN_IF_ERROR(link_->EnsureStream(write_->store_id()));
-  auto tip = link_->ReadTip(write_->store_id());
+  CQRS_RETURN_IF_ERROR(link_->EnsureStream(log_->store().store_id()));
+  auto tip = link_->ReadTip(log_->store().store_id());
   if (!tip.ok()) return tip.status();
-  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(write_->env(), &snapshot_));
-  auto last = write_->LastSeq(snapshot_);
+  CQRS_RETURN_IF_ERROR(store::RenewSnapshot(log_->store().env(), &snapshot_));
+  auto last = log_->store().LastSeq(snapshot_);
   snapshot_.Reset();
   if (!last.ok()) return last.status();
   if (tip->last_seq > last.value())
@@ -108,7 +87,7 @@ Status MirrorServer::Sync() {
 }
 
 Result<std::size_t> MirrorServer::PublishNext() {
-  auto read = source_->Read(tip_.last_seq, kMaxSegmentEvents, max_segment_, &events_);
+  auto read = log_->source().Read(tip_.last_seq, kMaxSegmentEvents, max_segment_, &events_);
   if (!read.ok()) return read.status();
   if (read.value() == 0) return std::size_t{0};
   const std::uint64_t first = tip_.last_seq + 1;
@@ -130,9 +109,9 @@ Result<std::size_t> MirrorServer::PublishNext() {
     ++seq;
   }
   const std::uint64_t last = seq - 1;
-  auto bytes = segment_.Finish(write_->store_id(), first, last);
+  auto bytes = segment_.Finish(log_->store().store_id(), first, last);
   std::string detail;
-  switch (link_->Publish(bytes, write_->store_id(), first, last, &tip_, &detail)) {
+  switch (link_->Publish(bytes, log_->store().store_id(), first, last, &tip_, &detail)) {
     case Published::kStored:
       if (control_) {
         control_->seqs().mirror_published_seq.store(last, std::memory_order_relaxed);
@@ -156,19 +135,8 @@ Result<std::size_t> MirrorServer::PublishNext() {
 Status MirrorServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
   auto next_beat = Clock::now();
-  zmq::pollitem_t items[] = {{tick_sub_.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::message_t tick;
   // Waits for the writer's next commit (or `most`), beating meanwhile.
-  auto wait = [&](std::chrono::milliseconds most) {
-    try {
-      zmq::poll(items, 1, std::min(most, kBeat));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-    if (items[0].revents & ZMQ_POLLIN)
-      while (wire::TryRecv(tick_sub_, tick)) {
-      }
-  };
+  auto wait = [&](std::chrono::milliseconds most) { log_->WaitForCommit(std::min(most, kBeat)); };
   while (!stop.load(std::memory_order_relaxed)) {
     if (Clock::now() >= next_beat) {
       Beat();

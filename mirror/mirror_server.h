@@ -47,9 +47,8 @@ class MirrorServer {
   void Beat();
 
   Config config_;
-  zmq::socket_t tick_sub_;
-  std::unique_ptr<store::WriteStore> write_;
-  std::unique_ptr<projector::LogEventSource> source_;
+  zmq::context_t& context_;
+  std::unique_ptr<projector::LocalLogTail> log_;
   std::optional<shm::ControlBlock> control_;
   std::unique_ptr<NatsLink> link_;
   bool tip_known_ = false;

@@ -1,7 +1,10 @@
 // Reading committed events from the local event log.
 #include "projector/event_source.h"
 
+#include <filesystem>
+
 #include "store/key_format.h"
+#include "wire/zmq_util.h"
 
 namespace cqrs::projector {
 
@@ -24,6 +27,40 @@ Result<std::size_t> LogEventSource::Read(std::uint64_t after_seq, std::size_t ma
   }
   if (!s.ok() && s.code() != Code::kNotFound) return s;
   return count;
+}
+
+Result<std::unique_ptr<LocalLogTail>> LocalLogTail::Open(const Config& config,
+                                                         zmq::context_t& context) {
+  std::unique_ptr<LocalLogTail> tail(new LocalLogTail(context));
+  store::WriteStoreOptions w;
+  w.dir = (std::filesystem::path(config.data_dir) / "write").string();
+  w.read_only = true;
+  w.max_map_size = config.writer.max_map_size_mb << 20;  // as the projector: never remapped
+  auto write = store::WriteStore::Open(w);
+  if (!write.ok()) return write.status();
+  tail->store_ = std::move(write).value();
+  tail->source_ = std::make_unique<LogEventSource>(*tail->store_);
+  try {
+    tail->tick_sub_.set(zmq::sockopt::linger, 0);
+    tail->tick_sub_.set(zmq::sockopt::subscribe, "");
+    tail->tick_sub_.connect(config.TickEndpoint());
+  } catch (const zmq::error_t& e) {
+    return Error(Code::kUnavailable, "cannot connect to the writer's tick {}: {}",
+                 config.TickEndpoint(), e.what());
+  }
+  return tail;
+}
+
+void LocalLogTail::WaitForCommit(std::chrono::milliseconds most) {
+  zmq::pollitem_t item{tick_sub_.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, most);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+  if (item.revents & ZMQ_POLLIN)
+    while (wire::TryRecv(tick_sub_, tick_)) {
+    }
 }
 
 }  // namespace cqrs::projector

@@ -5,10 +5,14 @@
 // source only has to hand out the events after a seq, in seq order, none missing.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
+#include <zmq.hpp>
 
+#include "base/config.h"
 #include "base/status.h"
 #include "store/lmdb.h"
 #include "store/write_store.h"
@@ -39,6 +43,26 @@ class LogEventSource final : public EventSource {
  private:
   store::WriteStore& log_;
   store::Txn snapshot_;
+};
+
+// The local event log as a process beside the writer follows it (cqrs-mirror, cqrs-pgsink): the
+// write store opened read-only, its events read through a LogEventSource, and the writer's commit
+// tick to wait on once everything committed is read.
+class LocalLogTail {
+ public:
+  // Unavailable while the write store is missing (store::OpenWhenCreated waits for it).
+  static Result<std::unique_ptr<LocalLogTail>> Open(const Config& config, zmq::context_t& context);
+  store::WriteStore& store() { return *store_; }
+  LogEventSource& source() { return *source_; }
+  // Waits up to `most` for the writer's next commit; returns at once if one came meanwhile.
+  void WaitForCommit(std::chrono::milliseconds most);
+
+ private:
+  explicit LocalLogTail(zmq::context_t& context) : tick_sub_(context, zmq::socket_type::sub) {}
+  std::unique_ptr<store::WriteStore> store_;
+  std::unique_ptr<LogEventSource> source_;
+  zmq::socket_t tick_sub_;
+  zmq::message_t tick_;
 };
 
 }  // namespace cqrs::projector

@@ -56,15 +56,9 @@ Status ReplicaServer::Init() {
     Status opened = OpenCopy(false, "");
     if (!opened.ok() && !store::IsMissingStore(opened)) return opened;
   }
-  auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
-  if (control.ok()) {
-    control_.emplace(std::move(control).value());
-    control_->Claim(shm::kMirrorSlot);
-    control_->seqs().writer_committed_seq.store(copied_seq_, std::memory_order_release);
-  } else {
-    spdlog::warn("no shared-memory control block (no progress in cqrs stats): {}",
-                 control.status().ToString());
-  }
+  control_ =
+      shm::ControlBlock::AttachAndClaim(config_.data_dir, config_.cache.slots, shm::kMirrorSlot);
+  if (control_) control_->seqs().writer_committed_seq.store(copied_seq_, std::memory_order_release);
   try {
     tick_pub_.set(zmq::sockopt::sndhwm, 16);  // a tick carries the latest seq: drops are fine
     tick_pub_.set(zmq::sockopt::linger, 0);

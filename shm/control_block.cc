@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +93,18 @@ ControlBlock::ControlBlock(std::unique_ptr<Mapping> mapping)
 ControlBlock::ControlBlock(ControlBlock&&) noexcept = default;
 ControlBlock& ControlBlock::operator=(ControlBlock&&) noexcept = default;
 ControlBlock::~ControlBlock() = default;
+
+std::optional<ControlBlock> ControlBlock::AttachAndClaim(const std::string& data_dir,
+                                                         std::uint32_t cache_slots, int slot) {
+  auto control = Attach(data_dir, cache_slots);
+  if (!control.ok()) {
+    spdlog::warn("no shared-memory control block (nothing of this process in cqrs stats): {}",
+                 control.status().ToString());
+    return std::nullopt;
+  }
+  control->Claim(slot);
+  return std::move(control).value();
+}
 
 Result<ControlBlock> ControlBlock::Attach(const std::string& data_dir, std::uint32_t cache_slots) {
   if (cache_slots & (cache_slots - 1))

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -22,6 +23,10 @@ class ControlBlock {
   // segment whose creator died before finishing its layout is removed and created anew, by
   // whichever process finds it first. Unavailable if shared memory cannot be used.
   static Result<ControlBlock> Attach(const std::string& data_dir, std::uint32_t cache_slots);
+  // Attach, then Claim(`slot`), for a process that runs without the segment if it must (a
+  // mirror, a replica, a sink): nullopt after a warning that `cqrs stats` will not show it.
+  static std::optional<ControlBlock> AttachAndClaim(const std::string& data_dir,
+                                                    std::uint32_t cache_slots, int slot);
 
   // The segment name for a data directory: "cqrs-" + 16 hex digits of its absolute path's hash
   // + "-v" + the layout version.

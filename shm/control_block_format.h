@@ -27,7 +27,7 @@
 namespace cqrs::shm {
 
 inline constexpr std::uint64_t kControlBlockMagic = 0x314c5443'53525143ull;  // "CQRSCTL1"
-inline constexpr std::uint32_t kControlBlockVersion = 5;
+inline constexpr std::uint32_t kControlBlockVersion = 6;
 inline constexpr int kMaxSlots = 64;
 inline constexpr int kCounters = 15;
 // Latency histogram of a process's replies: bucket b counts replies that took [2^b, 2^(b+1)) µs
@@ -43,6 +43,7 @@ inline constexpr int kWriterSlot = 0;
 inline constexpr int kProjectorSlot = 1;
 inline constexpr int kSupervisorSlot = 2;
 inline constexpr int kMirrorSlot = 3;
+inline constexpr int kPgSinkSlot = 4;
 inline constexpr int kFirstReaderSlot = 8;
 inline constexpr int kMaxReaders = kMaxSlots - kFirstReaderSlot;
 
@@ -112,6 +113,10 @@ struct alignas(64) Seqs {
   // The last event seq cqrs-mirror has in the NATS JetStream stream (acknowledged by it): the
   // mirror's lag is writer_committed_seq less this.
   AtomicU64 mirror_published_seq;
+  // The last event seq cqrs-pgsink has committed to PostgreSQL (its checkpoint), and the
+  // events it parked in cqrs_rejected (all of its sink name's, counted at its start).
+  AtomicU64 pgsink_applied_seq;
+  AtomicU64 pgsink_rejected;
 };
 
 struct alignas(64) ProcessSlot {

@@ -289,3 +289,81 @@ TEST_CASE("[security] turns security on and is checked", "[base][config]") {
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("[postgresql] and its tables are read, with their columns in name order",
+          "[base][config]") {
+  testing::TempDir dir;
+  CommonFlags flags;
+  flags.config_file = Write(dir, R"(
+[postgresql]
+dsn = "host=/run/postgresql dbname=cqrs user=cqrs"
+row_level_security = true
+
+[[postgresql.tables]]
+collection = "orders"
+columns = { status = "text", customer = "text", amount = "double precision", at = "timestamptz:ns" }
+indexes = ["status", "customer"]
+
+[[postgresql.tables]]
+collection = "users"
+table = "app_users"
+)");
+  auto c = ResolveConfig(flags);
+  REQUIRE(c.ok());
+  const PostgresConfig& pg = c->postgresql;
+  CHECK(pg.on());
+  CHECK(pg.row_level_security);
+  CHECK(pg.name == "cqrs");
+  REQUIRE(pg.tables.size() == 2);
+  CHECK(pg.tables[0].table == "orders");  // the collection's name by default
+  std::vector<std::string> columns;
+  for (const auto& col : pg.tables[0].columns)
+    columns.push_back(std::string(col.name) + ":" + std::string(PgTypeName(col.type)));
+  CHECK(columns == std::vector<std::string>{"amount:double precision", "at:timestamptz:ns",
+                                            "customer:text", "status:text"});
+  CHECK(PgSqlType(pg.tables[0].columns[1].type) == "timestamptz");
+  CHECK(pg.tables[1].table == "app_users");
+  CHECK(pg.FindTable("users") == &pg.tables[1]);
+  CHECK_FALSE(Config().postgresql.on());
+
+  flags.config_file = std::string(CQRS_SOURCE_DIR) + "/examples/orders-postgresql.toml";
+  auto example = ResolveConfig(flags);
+  INFO(example.status().ToString());
+  REQUIRE(example.ok());
+  CHECK(example->postgresql.FindTable("orders")->indexes.size() == 2);
+}
+
+TEST_CASE("A bad [postgresql] declaration is refused with the key that is wrong",
+          "[base][config]") {
+  testing::TempDir dir;
+  auto check = [&](const std::string& tables, const std::string& expected) {
+    CommonFlags flags;
+    flags.config_file = Write(dir, "[postgresql]\ndsn = \"dbname=x\"\n" + tables);
+    auto c = ResolveConfig(flags);
+    INFO(tables);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(c.status().message(), Catch::Contains(expected));
+  };
+  const std::string t = "[[postgresql.tables]]\ncollection = \"o\"\n";
+  check("", "postgresql.tables declares no table");
+  check(t + "columns = { a = \"int\" }\n",
+        "postgresql.tables[0].columns.a type 'int' is not text, bigint");
+  check(t + "columns = { a = 5 }\n", "postgresql.tables[0].columns.a must be a string");
+  check(t + "columns = { key = \"text\" }\n",
+        "postgresql.tables[0].columns.key is a column every table has already");
+  check(t + "columns = { \"a-b\" = \"text\" }\n", "'a-b' is not a field name");
+  check(t + "indexes = [\"a\"]\n", "postgresql.tables[0].indexes 'a' is not one of the declared");
+  check(t + "table = \"Orders\"\n", "postgresql.tables[0].table 'Orders' is not");
+  check(t + "table = \"cqrs_x\"\n", "or is cqrs_*");
+  check(t + t, "postgresql.tables[1].collection 'o' has a table already");
+  check(t + "[[postgresql.tables]]\ncollection = \"p\"\ntable = \"o\"\n",
+        "postgresql.tables[1].table 'o' is declared twice");
+  check(t + "colums = {}\n", "unknown config key postgresql.tables[0].colums");
+  check("name = \"A\"\n" + t, "postgresql.name must be 1..64");
+  check("batch_max_events = 0\n" + t, "postgresql.batch_max_events must be in 1..100000");
+}
+
+}  // namespace cqrs

@@ -29,6 +29,7 @@
 #include "tests/faults/history.h"
 #include "tests/support/log_events.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/pg_tables.h"
 #include "tests/support/pipeline.h"
 #include "tests/support/state_dump.h"
 #include "wire/aligned_buffer.h"
@@ -298,6 +299,75 @@ TEST_CASE("fault: mirror kill -9 under pipelined load: the stream holds the log 
     }
   });
   JudgeStream(f, nats.url(), "mirror kill -9", done, mirror, false);
+}
+
+// cqrs-pgsink under a pipelined write load (issue #20): kill -9 at random points, half of its
+// lives armed to crash by itself between a batch's statements and its COMMIT or right after the
+// COMMIT, and PostgreSQL stopped -m immediate (its crash) and started again. The writes are
+// judged as always; then the table must hold each key exactly as the log's last event of it left
+// it (version and seq: no event applied twice, none missed) and the checkpoint the log's head.
+TEST_CASE("fault: cqrs-pgsink kill -9 and PostgreSQL stopped -m immediate under pipelined load",
+          "[faults][pgsink]") {
+  const bool full = FullScale();
+  const int kills = full ? 20 : 4, pg_stops = full ? 5 : 1;
+  testing::PostgresServer pg;
+  PipelineConfig config = FaultConfig();
+  config.extra_toml = fmt::format(
+      "[postgresql]\ndsn = \"{}\"\nretry_max_ms = 200\nbatch_max_events = 300\n"
+      "[[postgresql.tables]]\ncollection = \"faults\"\n"
+      "columns = {{ i = \"bigint\", pad = \"text\" }}\nindexes = [\"i\"]\n",
+      pg.dsn());
+  FaultPipeline f(config);
+  f.p.expect_restarts = true;
+  f.StartWriter();
+  f.StartProjector();
+  const std::vector<std::string> armed = {
+      "CQRS_FAULTS=sink_crash_before_commit=0.2,sink_crash_after_commit=0.2"};
+  std::unique_ptr<ChildProcess> sink = f.p.StartProcess("cqrs-pgsink");
+  std::mt19937_64 rng(46);
+  int killed = 0, stops = 0, self_crashes = 0;
+  auto restart = [&](bool arm) {
+    sink = f.p.StartProcess("cqrs-pgsink", {}, arm ? armed : std::vector<std::string>{});
+  };
+  f.RunClients(
+      Clients(4, std::chrono::milliseconds(1000)), full ? 10000 : 1000, 64,
+      [&] {
+        for (int round = 0; round < kills; ++round) {
+          SleepMs(round % 2 ? 2 + rng() % 20 : 50 + rng() % 250);
+          if (sink->running()) {
+            sink->Signal(SIGKILL);
+            ++killed;
+          } else {
+            ++self_crashes;
+          }
+          sink->Wait(std::chrono::seconds(10));
+          restart(round % 2 == 1);  // armed for the long lives (the next sleep is long)
+          if (stops < pg_stops && round % (kills / pg_stops) == kills / pg_stops - 1) {
+            pg.Stop("immediate");
+            SleepMs(100 + rng() % 900);
+            pg.Start();
+            ++stops;
+          }
+        }
+      },
+      [&] {
+        if (!sink->running()) restart(false);
+      });
+  Verdict verdict = f.Judge("pgsink kill -9", killed);
+  if (sink->running()) {
+    sink->Signal(SIGKILL);
+    sink->Wait(std::chrono::seconds(10));
+  }
+  restart(false);  // unarmed: it must finish the log
+  REQUIRE(testing::WaitPgCheckpoint(pg, verdict.events, std::chrono::seconds(120)));
+  testing::CheckTableEqualsLog(pg, f.p.data_dir, "faults", "faults");
+  std::printf(
+      "pgsink: %d kill -9, %d crashes at its crash points, %d PostgreSQL immediate stops; "
+      "table equal to the log at seq %llu\n",
+      killed, self_crashes, stops, static_cast<unsigned long long>(verdict.events));
+  CHECK(stops == pg_stops);
+  sink->Signal(SIGTERM);
+  CHECK(sink->Wait(std::chrono::seconds(15)) != -1);
 }
 
 // The stream's leader among 3 NATS nodes (stream of 3 replicas) killed -9 mid-stream under a

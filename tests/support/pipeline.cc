@@ -21,6 +21,7 @@ std::string ProjectorBinary() { return CQRS_PROJECTOR_BINARY; }
 std::string ReaderBinary() { return CQRS_READER_BINARY; }
 std::string MirrorBinary() { return CQRS_MIRROR_BINARY; }
 std::string ReplicaBinary() { return CQRS_REPLICA_BINARY; }
+std::string PgSinkBinary() { return CQRS_PGSINK_BINARY; }
 
 Pipeline::Pipeline(const TempDir& dir, PipelineConfig config) : replica(config.replica) {
   data_dir = dir / "data";
@@ -103,6 +104,7 @@ std::unique_ptr<ChildProcess> Pipeline::StartProcess(const std::string& name,
                        : name == "cqrs-projector" ? ProjectorBinary()
                        : name == "cqrs-mirror"    ? MirrorBinary()
                        : name == "cqrs-replica"   ? ReplicaBinary()
+                       : name == "cqrs-pgsink"    ? PgSinkBinary()
                                                   : ReaderBinary();
   std::vector<std::string> argv = exec_prefix;
   argv.push_back(binary);

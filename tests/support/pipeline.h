@@ -39,7 +39,8 @@ class Pipeline {
   // answers.
   void StartUp(std::vector<std::string> extra = {});
   // One process by itself (name: "cqrs-writer", "cqrs-projector", "cqrs-reader", "cqrs-mirror",
-  // "cqrs-replica"), with extra flags and environment ("NAME=value"); returns it. Does not wait.
+  // "cqrs-replica", "cqrs-pgsink"), with extra flags and environment ("NAME=value"); returns it.
+  // Does not wait.
   std::unique_ptr<ChildProcess> StartProcess(const std::string& name,
                                              std::vector<std::string> extra = {},
                                              std::vector<std::string> env = {});
@@ -79,5 +80,6 @@ std::string ProjectorBinary();
 std::string ReaderBinary();
 std::string MirrorBinary();
 std::string ReplicaBinary();
+std::string PgSinkBinary();
 
 }  // namespace cqrs::testing

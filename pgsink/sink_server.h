@@ -1,0 +1,79 @@
+// SinkServer: the loop of cqrs-pgsink. It reads the event log (through short read snapshots, as
+// the projector does) and applies it to the declared PostgreSQL tables, one PostgreSQL
+// transaction per batch of log events.
+//
+// Exactly once: a batch's upserts and deletes and the advance of the sink's checkpoint row
+// (cqrs_checkpoint, name = [postgresql] name) commit together, the advance fenced on the seq the
+// batch started from (UPDATE ... WHERE seq = <old>). A crash anywhere leaves either the whole
+// batch with its checkpoint or neither; after any doubt (a lost connection, a commit whose
+// outcome was not heard) the sink reconnects and reads the checkpoint again. Two sinks of one
+// name exclude each other with a PostgreSQL advisory lock (the second waits), and the fence
+// stops one that lost it from applying anything.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "base/config.h"
+#include "base/retry.h"
+#include "base/status.h"
+#include "pgsink/table_batch.h"
+#include "projector/event_source.h"
+#include "shm/control_block.h"
+#include "store/write_store.h"
+#include "wire/aligned_buffer.h"
+
+namespace cqrs::pgsink {
+
+class SinkServer {
+ public:
+  // Opens the write store (read-only) and the control block, and connects to the writer's tick.
+  // PostgreSQL is reached in Run (and again after every loss).
+  static Result<std::unique_ptr<SinkServer>> Open(const Config& config, zmq::context_t& context);
+
+  // Applies until `stop`. Returns an error that retrying cannot mend (tables of another log, a
+  // checkpoint past the log's end, a table the config changed beyond what migrates online).
+  Status Run(const std::atomic<bool>& stop);
+
+  std::uint64_t applied_seq() const { return checkpoint_; }
+
+ private:
+  SinkServer(const Config& config, zmq::context_t& context);
+  Status Init();
+  // Connects, takes the sink's lock, creates or migrates the tables, prepares the statements and
+  // reads the checkpoint. Unavailable while PostgreSQL cannot be reached or another sink of this
+  // name holds the lock.
+  Status Connect();
+  // Reads the next batch of the log after the checkpoint and applies it. Returns the number of
+  // log events it covered (0: none committed yet).
+  Result<std::size_t> ApplyNext();
+  void Beat();
+
+  Config config_;
+  zmq::context_t& context_;
+  std::unique_ptr<projector::LocalLogTail> log_;
+  std::optional<shm::ControlBlock> control_;
+  std::unique_ptr<pqxx::connection> db_;
+  std::uint64_t checkpoint_ = 0;
+  std::uint64_t rejected_total_ = 0;
+  std::vector<wire::AlignedBuffer> events_;
+  std::vector<TableBatch> tables_;  // as config_.postgresql.tables
+  // The batch collapsed to each key's last event: (table, tenant, key, index in events_).
+  struct Touch {
+    std::uint32_t table;
+    std::string_view tenant, key;
+    std::uint32_t event;
+  };
+  std::vector<Touch> touches_;
+  std::vector<const fb::Event*> verified_;
+  std::vector<Rejection> rejected_;
+  Retry retry_;
+};
+
+}  // namespace cqrs::pgsink
