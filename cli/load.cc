@@ -17,6 +17,13 @@
 namespace cqrs::cli {
 namespace {
 
+// The orders shape's statuses: what a put draws and a find looks for.
+constexpr std::string_view kOrderStatuses[] = {"open", "paid", "shipped", "delivered", "cancelled"};
+
+bool HasReads(const Mix& mix) {
+  return mix[kGet] > 0 || mix[kScan] > 0 || mix[kRmw] > 0 || mix[kFind] > 0 || mix[kAgg] > 0;
+}
+
 constexpr std::uint64_t kIdlePollNs = 50'000'000;
 
 // Σ_{i=1..n} 1/i^theta: exact for the first 10M terms, then the Euler–Maclaurin tail (its error
@@ -90,7 +97,7 @@ class LoadThread {
     co.attempt_timeout = std::chrono::milliseconds(2000);
     const double interval = o_.rate > 0 ? 1e9 * o_.clients / o_.rate : 0;
     // A mix without reads leaves the readers alone: no socket of theirs to poll.
-    const bool reads = o_.mix[kGet] > 0 || o_.mix[kScan] > 0 || o_.mix[kRmw] > 0;
+    const bool reads = HasReads(o_.mix);
     for (std::uint32_t i = 0; i < count_; ++i) {
       const std::uint32_t index = first_ + i;
       // Each connection reads from one reader (spread round-robin), as redis-benchmark's
@@ -194,7 +201,7 @@ class LoadThread {
     ++c.outstanding;
     ReadOptions any;
     any.min_seq = 0;
-    if (op == kGet || op == kScan) {
+    if (op == kGet || op == kScan || op == kFind || op == kAgg) {
       // An absent key or an empty page is a complete answer for a read.
       auto done = [this, &c, op, start, measured](const QueryResult& q) {
         Done(c);
@@ -204,10 +211,15 @@ class LoadThread {
       if (op == kGet) {
         get_.key.assign(KeyName(key));
         c.client->SubmitQuery(get_, any, done);
-      } else {
+      } else if (op == kScan) {
         scan_.start.assign(KeyName(key));
         scan_.limit = o_.scan_limit;
         c.client->SubmitQuery(scan_, any, done);
+      } else if (op == kFind) {
+        find_.eq = std::string(kOrderStatuses[c.rng() % std::size(kOrderStatuses)]);
+        c.client->SubmitQuery(find_, any, done);
+      } else {
+        c.client->SubmitQuery(aggregate_, any, done);
       }
       return;
     }
@@ -225,15 +237,14 @@ class LoadThread {
 
   // New values for the orders shape's fields, in place (no allocation per put).
   void DrawOrder(std::mt19937_64& rng) {
-    static constexpr std::string_view kStatuses[] = {"open", "paid", "shipped", "delivered",
-                                                     "cancelled"};
     const std::uint64_t r = rng();
     put_.fields[0].value = static_cast<std::int64_t>(1 + r % 10000);
     char customer[16];
     const int n = std::snprintf(customer, sizeof customer, "c%05llu",
                                 static_cast<unsigned long long>((r >> 16) % 10000));
     std::get<std::string>(put_.fields[1].value).assign(customer, static_cast<std::size_t>(n));
-    std::get<std::string>(put_.fields[2].value).assign(kStatuses[(r >> 32) % 5]);
+    std::get<std::string>(put_.fields[2].value)
+        .assign(kOrderStatuses[(r >> 32) % std::size(kOrderStatuses)]);
   }
 
   void SendReads(Connection& c) {
@@ -263,6 +274,8 @@ class LoadThread {
   CommandSpec put_;
   wire::GetQuery get_{o_.collection, ""};
   wire::ScanQuery scan_{o_.collection, "", "", "", "", 0};
+  wire::FindQuery find_{o_.collection, "status", {}, {}, {}, "", o_.scan_limit};
+  wire::AggregateQuery aggregate_{o_.collection, o_.aggregate};
   char key_[32];
 };
 
@@ -317,7 +330,7 @@ void OpStats::Merge(const OpStats& other) {
 }
 
 Result<Mix> ParseMix(std::string_view text) {
-  Mix mix = {0, 0, 0, 0};
+  Mix mix = {};
   while (!text.empty()) {
     auto comma = text.find(',');
     std::string_view part = text.substr(0, comma);
@@ -330,7 +343,8 @@ Result<Mix> ParseMix(std::string_view text) {
     for (int i = 0; i < kMixOps; ++i)
       if (name == kLoadOpNames[i]) op = i;
     if (op < 0)
-      return Error(Code::kInvalidArgument, "--mix op '{}' is not put, get, scan or rmw", name);
+      return Error(Code::kInvalidArgument, "--mix op '{}' is not put, get, scan, rmw, find or agg",
+                   name);
     std::uint32_t w = 0;
     auto [p, ec] = std::from_chars(weight.data(), weight.data() + weight.size(), w);
     if (ec != std::errc() || p != weight.data() + weight.size() || w > 1000000)
@@ -372,8 +386,14 @@ Status ParseShape(std::string_view text, LoadOptions* o) {
 
 Status ValidateLoadOptions(const LoadOptions& o) {
   if (o.writer_endpoint.empty()) return Status(Code::kInvalidArgument, "--writer is empty");
-  if ((o.mix[kGet] > 0 || o.mix[kScan] > 0 || o.mix[kRmw] > 0) && o.reader_endpoints.empty())
-    return Status(Code::kInvalidArgument, "--mix with get, scan or rmw needs a --reader");
+  if (HasReads(o.mix) && o.reader_endpoints.empty())
+    return Status(Code::kInvalidArgument,
+                  "--mix with get, scan, rmw, find or agg needs a --reader");
+  if (o.mix[kFind] > 0 && o.shape != LoadShape::kOrders)
+    return Status(Code::kInvalidArgument,
+                  "--mix with find needs --shape orders (it finds by the orders' status)");
+  if (o.mix[kAgg] > 0 && o.aggregate.empty())
+    return Status(Code::kInvalidArgument, "--mix with agg needs an --aggregate name");
   if (o.clients < 1 || o.clients > 1024)
     return Status(Code::kInvalidArgument, "--clients must be in 1..1024");
   if (o.threads > o.clients)

@@ -27,10 +27,11 @@
 
 namespace cqrs::cli {
 
-enum LoadOp : int { kPut = 0, kGet = 1, kScan = 2, kRmw = 3, kVisible = 4 };
-inline constexpr int kMixOps = 4;  // the ops --mix weighs; kVisible is rmw's second row
-inline constexpr int kLoadOps = 5;
-inline constexpr const char* kLoadOpNames[kLoadOps] = {"put", "get", "scan", "rmw", "visible"};
+enum LoadOp : int { kPut = 0, kGet = 1, kScan = 2, kRmw = 3, kFind = 4, kAgg = 5, kVisible = 6 };
+inline constexpr int kMixOps = 6;  // the ops --mix weighs; kVisible is rmw's second row
+inline constexpr int kLoadOps = 7;
+inline constexpr const char* kLoadOpNames[kLoadOps] = {"put",  "get", "scan",   "rmw",
+                                                       "find", "agg", "visible"};
 using Mix = std::array<std::uint32_t, kMixOps>;
 
 enum class KeyDistribution { kUniform, kZipf, kSequential };
@@ -59,7 +60,10 @@ struct LoadOptions {
   // `customer` (one of 10,000 strings) and `amount` (an int in 1..10,000), drawn per put:
   // data for the read models of examples/orders.toml.
   LoadShape shape = LoadShape::kKv;
-  Mix mix = {100, 0, 0, 0};     // weights of put, get, scan, rmw
+  Mix mix = {100, 0, 0, 0, 0, 0};  // weights of put, get, scan, rmw, find, agg
+  // find: a Find of `status` equal to one of the orders shape's 5 statuses, a page of
+  // `scan_limit`; agg: the Aggregate named `aggregate` (orders shape: examples/orders.toml's).
+  std::string aggregate = "by_status";
   security::ClientCurve curve;  // every connection as this principal (security on)
 };
 

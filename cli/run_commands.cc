@@ -364,7 +364,7 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   auto c = std::make_shared<LoadCommand>();
   CLI::App* cmd = app.add_subcommand(
       "load",
-      "load generator: N pipelined clients running a mix of put, get, scan and rmw "
+      "load generator: N pipelined clients running a mix of put, get, scan, rmw, find and agg "
       "(read-your-write); closed loop, or open loop with --rate");
   AddCommonFlags(*cmd, &c->common);
   LoadOptions& o = c->options;
@@ -376,7 +376,10 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--mix", c->mix,
                   "weights: put (Upsert), get (Get from any snapshot), scan (a page of "
                   "--scan-limit from a key), rmw (Upsert, then Get at its seq; adds the "
-                  "command-to-visible row), e.g. put=20,get=80")
+                  "command-to-visible row), find (a Find of status = one of the orders shape's, a "
+                  "page of --scan-limit), agg (the Aggregate --aggregate), e.g. put=20,get=80")
+      ->capture_default_str();
+  cmd->add_option("--aggregate", o.aggregate, "the aggregate an agg asks for")
       ->capture_default_str();
   cmd->add_option("--clients", o.clients, "connections, each with its own client id")
       ->capture_default_str();

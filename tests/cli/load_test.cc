@@ -60,12 +60,13 @@ TEST_CASE("LoadReport prints a row per operation with percentiles", "[cli][load]
 TEST_CASE("ParseMix reads op=weight lists and names a bad part", "[cli][load]") {
   auto mix = ParseMix("put=20,get=80");
   REQUIRE(mix.ok());
-  CHECK(mix.value() == Mix{20, 80, 0, 0});
-  CHECK(ParseMix("rmw=1").value() == Mix{0, 0, 0, 1});
-  CHECK(ParseMix("scan=5,put=1").value() == Mix{1, 0, 5, 0});
+  CHECK(mix.value() == Mix{20, 80, 0, 0, 0, 0});
+  CHECK(ParseMix("rmw=1").value() == Mix{0, 0, 0, 1, 0, 0});
+  CHECK(ParseMix("scan=5,put=1").value() == Mix{1, 0, 5, 0, 0, 0});
+  CHECK(ParseMix("find=2,agg=3").value() == Mix{0, 0, 0, 0, 2, 3});
   CHECK_THAT(ParseMix("put").status().message(), Catch::Contains("'put' is not op=weight"));
   CHECK_THAT(ParseMix("visible=5").status().message(),
-             Catch::Contains("'visible' is not put, get, scan or rmw"));
+             Catch::Contains("'visible' is not put, get, scan, rmw, find or agg"));
   CHECK_THAT(ParseMix("put=x").status().message(), Catch::Contains("weight 'x' of put"));
   CHECK_THAT(ParseMix("put=-1").status().message(), Catch::Contains("weight '-1' of put"));
   CHECK_THAT(ParseMix("put=0").status().message(), Catch::Contains("at least one weight"));

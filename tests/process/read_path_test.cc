@@ -551,7 +551,11 @@ TEST_CASE("kill -9 of readers under load: cqrs up restarts them and the read sto
 TEST_CASE("cqrs load runs every kind of operation through the pipeline and counts each once",
           "[process][load]") {
   TempDir dir;
-  Pipeline p(dir);
+  testing::PipelineConfig config;
+  config.extra_toml =
+      "[[collections]]\nname = \"shaped\"\nindexes = [\"status\"]\n"
+      "aggregates = [{ name = \"by_status\", group_by = \"status\" }]\n";
+  Pipeline p(dir, config);
   p.StartUp();
   const std::string flags = fmt::format("--config {} --data {}", p.config_path, p.data_dir);
   // Closed loop, a fixed number of operations: every one is counted in exactly one row.
@@ -606,10 +610,25 @@ TEST_CASE("cqrs load runs every kind of operation through the pipeline and count
   CHECK_THAT(
       Run(fmt::format("{} load {} --shape nested 2>&1; echo rc=$?", testing::CliBinary(), flags)),
       Catch::Contains("rc=2"));
+  // find and agg: the orders' status index and aggregate, every query answered.
+  out =
+      Run(fmt::format("{} load {} --collection shaped --shape orders --mix find=1,agg=1 --requests "
+                      "400 --keys 10 --warmup 0 --scan-limit 3 --json 2>/dev/null",
+                      testing::CliBinary(), flags));
+  total = 0;
+  for (const char* op : {"find", "agg"}) {
+    auto [ok, failed, indeterminate] = counts(op);
+    CHECK(ok > 0);
+    CHECK(failed == 0);
+    total += ok;
+  }
+  CHECK(total == 400);
+  CHECK_THAT(Run(fmt::format("{} load {} --mix find=1 2>&1; true", testing::CliBinary(), flags)),
+             Catch::Contains("--mix with find needs --shape orders"));
 
   // Bad arguments: exit code 2 and a message naming the flag (Run requires exit 0).
   CHECK_THAT(Run(fmt::format("{} load {} --mix fly=1 2>&1; true", testing::CliBinary(), flags)),
-             Catch::Contains("'fly' is not put, get, scan or rmw"));
+             Catch::Contains("'fly' is not put, get, scan, rmw, find or agg"));
   CHECK_THAT(Run(fmt::format("{} load {} --distribution zipf:2 2>&1; echo rc=$?",
                              testing::CliBinary(), flags)),
              Catch::Contains("rc=2"));
