@@ -166,8 +166,9 @@ Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableS
     auto at = indexes.find(name);
     if (at != indexes.end() && at->second) continue;
     if (at != indexes.end()) Exec(c, "DROP INDEX CONCURRENTLY IF EXISTS " + QuoteIdent(name));
-    Exec(c, fmt::format("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})", QuoteIdent(name),
-                        table, QuoteIdent(column)));
+    // (column, key): also a page in key order within one value, as `cqrs find` reads its index.
+    Exec(c, fmt::format("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({}, key)",
+                        QuoteIdent(name), table, QuoteIdent(column)));
     spdlog::info("table {}: index {} on {}", t.table, name, column);
   }
   for (const auto& [name, valid] : indexes) {

@@ -58,7 +58,7 @@ class ArrayLiteral {
 std::string_view CastValue(const ValueView& value, PgType type, bool indexed, std::string* out);
 
 // Text or bytea longer than this in an indexed column is a poison value: a B-tree entry must
-// fit a third of a page (2,704 bytes), and this leaves room for the row's other index columns.
+// fit a third of a page (2,704 bytes), and the entry also holds the key (at most 507 bytes).
 inline constexpr std::size_t kMaxIndexedBytes = 2048;
 
 // Ints beyond ±2^53 become JSON strings in the entity: a JSON number that large is not exact
