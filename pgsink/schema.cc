@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS cqrs_checkpoint (
   seq bigint NOT NULL,
   store_id text NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE cqrs_checkpoint ADD COLUMN IF NOT EXISTS rebuild_seq bigint;
+ALTER TABLE cqrs_checkpoint ADD COLUMN IF NOT EXISTS rebuild_requested boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS cqrs_rejected (
   sink text NOT NULL,
   seq bigint NOT NULL,
@@ -76,25 +78,60 @@ void Exec(pqxx::connection& c, const std::string& sql) {
   n.exec(sql);
 }
 
-Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableSpec& t) {
+// The columns of `table` (none: there is no such table), each with its format_type().
+std::map<std::string, std::string> Columns(pqxx::connection& c, const std::string& table) {
+  std::map<std::string, std::string> out;
+  pqxx::nontransaction n(c);
+  const pqxx::result r = n.exec_params(
+      "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+      "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+      QuoteIdent(table));
+  for (const auto& row : r) out[row[0].c_str()] = row[1].c_str();
+  return out;
+}
+
+// Creates `name` with the columns of `t` and its primary key (named for `name`), no other index.
+void CreateTable(pqxx::connection& c, const PgTableSpec& t, const std::string& name) {
+  std::string columns;
+  for (const auto& col : t.columns)
+    columns += fmt::format(", {} {}", QuoteIdent(col.name), PgSqlType(col.type));
+  Exec(c, fmt::format("CREATE TABLE IF NOT EXISTS {} (tenant text NOT NULL, key text NOT NULL, "
+                      "version bigint NOT NULL, seq bigint NOT NULL, entity jsonb NOT NULL{}, "
+                      "CONSTRAINT {} PRIMARY KEY (tenant, key))",
+                      QuoteIdent(name), columns, QuoteIdent(PrimaryKeyName(name))));
+}
+
+// The index of `column` on `table`, named as the index of `name_table` (a rebuilt table's indexes
+// are renamed to its final name's when it is swapped in): (column, key), so that a page of one
+// value's rows in key order, as `cqrs find` reads its index, is an index range.
+std::string IndexSql(std::string_view table, std::string_view name_table, std::string_view column,
+                     bool concurrently) {
+  return fmt::format("CREATE INDEX {}IF NOT EXISTS {} ON {} ({}, key)",
+                     concurrently ? "CONCURRENTLY " : "", QuoteIdent(IndexName(name_table, column)),
+                     QuoteIdent(table), QuoteIdent(column));
+}
+
+// The row-level security of a table as [postgresql] row_level_security says.
+std::string SecuritySql(const PostgresConfig& pg, std::string_view table) {
+  const std::string t = QuoteIdent(table);
+  if (pg.row_level_security)
+    return fmt::format(
+        "ALTER TABLE {0} ENABLE ROW LEVEL SECURITY; DROP POLICY IF EXISTS cqrs_tenant ON {0}; "
+        "CREATE POLICY cqrs_tenant ON {0} FOR SELECT USING (tenant IN (SELECT r.tenant FROM "
+        "cqrs_tenant_roles r WHERE r.role = current_user))",
+        t);
+  return fmt::format(
+      "DROP POLICY IF EXISTS cqrs_tenant ON {0}; ALTER TABLE {0} DISABLE ROW LEVEL SECURITY", t);
+}
+
+Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableSpec& t,
+                   TablePlan* plan) {
   const std::string table = QuoteIdent(t.table);
-  std::map<std::string, std::string> existing;  // column → format_type
-  {
-    pqxx::nontransaction n(c);
-    pqxx::result r = n.exec_params(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-        table);
-    for (const auto& row : r) existing[row[0].c_str()] = row[1].c_str();
-  }
+  plan->live = t;
+  plan->rebuild = false;
+  const std::map<std::string, std::string> existing = Columns(c, t.table);
   if (existing.empty()) {
-    std::string columns;
-    for (const auto& col : t.columns)
-      columns += fmt::format(", {} {}", QuoteIdent(col.name), PgSqlType(col.type));
-    Exec(c, fmt::format("CREATE TABLE IF NOT EXISTS {} (tenant text NOT NULL, key text NOT NULL, "
-                        "version bigint NOT NULL, seq bigint NOT NULL, entity jsonb NOT NULL{}, "
-                        "PRIMARY KEY (tenant, key))",
-                        table, columns));
+    CreateTable(c, t, t.table);
     spdlog::info("created table {} for collection {}", t.table, t.collection);
   } else {
     static constexpr std::pair<std::string_view, std::string_view> kFixed[] = {
@@ -111,34 +148,42 @@ Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableS
                      "it, or declare another table name for collection {}",
                      t.table, name, type, t.collection);
     }
-    std::vector<std::string> added;
+    std::vector<std::string> added, changed;
     for (const auto& col : t.columns) {
       auto at = existing.find(col.name);
-      if (at == existing.end()) {
+      if (at == existing.end())
         added.push_back(col.name);
-      } else if (at->second != CatalogType(col.type)) {
-        return Error(Code::kInternal,
-                     "column {} of table {} is {}, the config declares {}: run `cqrs pg "
-                     "rebuild` to rebuild the table with the new columns",
-                     col.name, t.table, at->second, PgTypeName(col.type));
-      }
+      else if (at->second != CatalogType(col.type))
+        changed.push_back(fmt::format("{} ({} → {})", col.name, at->second, PgTypeName(col.type)));
     }
-    if (!added.empty()) {
+    if (!added.empty() || !changed.empty()) {
       pqxx::work w(c);
       // Locks the table against writers until the columns are in; the sink is its only one.
       w.exec(fmt::format("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", table));
-      if (!w.exec(fmt::format("SELECT 1 FROM {} LIMIT 1", table)).empty())
-        return Error(Code::kInternal,
-                     "table {} has rows and the config adds column(s) {}: their values are in "
-                     "the log, not in the table; run `cqrs pg rebuild`",
-                     t.table, fmt::join(added, ", "));
-      for (const std::string& name : added) {
-        const PgColumnSpec* col = t.FindColumn(name);
-        w.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(name),
-                           PgSqlType(col->type)));
+      if (changed.empty() && w.exec(fmt::format("SELECT 1 FROM {} LIMIT 1", table)).empty()) {
+        for (const std::string& name : added) {
+          const PgColumnSpec* col = t.FindColumn(name);
+          w.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(name),
+                             PgSqlType(col->type)));
+        }
+        w.commit();
+        spdlog::info("table {}: added column(s) {}", t.table, fmt::join(added, ", "));
+      } else {
+        // The values are in the log, not in the table: the table is rebuilt from the log beside
+        // it and swapped in. Meanwhile it is kept current in the columns it has.
+        w.abort();
+        plan->rebuild = true;
+        std::erase_if(plan->live.columns, [&](const PgColumnSpec& col) {
+          auto at = existing.find(col.name);
+          return at == existing.end() || at->second != CatalogType(col.type);
+        });
+        std::erase_if(plan->live.indexes,
+                      [&](const std::string& col) { return !plan->live.FindColumn(col); });
+        spdlog::warn(
+            "table {}: the config adds column(s) [{}] and changes [{}]: rebuilding it "
+            "from the log beside the one that serves",
+            t.table, fmt::join(added, ", "), fmt::join(changed, ", "));
       }
-      w.commit();
-      spdlog::info("table {}: added column(s) {}", t.table, fmt::join(added, ", "));
     }
     for (const auto& [name, type] : existing) {
       const bool fixed = std::any_of(std::begin(kFixed), std::end(kFixed),
@@ -159,16 +204,14 @@ Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableS
         table);
     for (const auto& row : r) indexes[row[0].c_str()] = row[1].as<bool>();
   }
-  std::set<std::string> wanted;
-  for (const std::string& column : t.indexes) {
+  std::set<std::string> wanted = {PrimaryKeyName(t.table), t.table + "_pkey"};
+  for (const std::string& column : plan->live.indexes) {
     const std::string name = IndexName(t.table, column);
     wanted.insert(name);
     auto at = indexes.find(name);
     if (at != indexes.end() && at->second) continue;
     if (at != indexes.end()) Exec(c, "DROP INDEX CONCURRENTLY IF EXISTS " + QuoteIdent(name));
-    // (column, key): also a page in key order within one value, as `cqrs find` reads its index.
-    Exec(c, fmt::format("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({}, key)",
-                        QuoteIdent(name), table, QuoteIdent(column)));
+    Exec(c, IndexSql(t.table, t.table, column, /*concurrently=*/true));
     spdlog::info("table {}: index {} on {}", t.table, name, column);
   }
   for (const auto& [name, valid] : indexes) {
@@ -176,17 +219,7 @@ Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableS
     Exec(c, "DROP INDEX CONCURRENTLY IF EXISTS " + QuoteIdent(name));
     spdlog::info("table {}: dropped index {}, no longer declared", t.table, name);
   }
-  if (pg.row_level_security) {
-    Exec(c, fmt::format("ALTER TABLE {0} ENABLE ROW LEVEL SECURITY; "
-                        "DROP POLICY IF EXISTS cqrs_tenant ON {0}; "
-                        "CREATE POLICY cqrs_tenant ON {0} FOR SELECT USING (tenant IN (SELECT "
-                        "r.tenant FROM cqrs_tenant_roles r WHERE r.role = current_user))",
-                        table));
-  } else {
-    Exec(c, fmt::format("DROP POLICY IF EXISTS cqrs_tenant ON {0}; "
-                        "ALTER TABLE {0} DISABLE ROW LEVEL SECURITY",
-                        table));
-  }
+  Exec(c, SecuritySql(pg, t.table));
   return OkStatus();
 }
 
@@ -208,24 +241,91 @@ Status PgStatus(const std::exception& e, std::string_view doing) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     // 08: connection; 57P0x: shutdown, crash, cannot connect now; 53: resources; 40: rollback
-    // (serialization, deadlock).
+    // (serialization, deadlock); 55P03: a lock not had in time (a rebuild's swap behind a long
+    // query); 2BP01: objects depend on a table a swap drops (a user's view: the message says).
     if (state.starts_with("08") || state.starts_with("57P") || state.starts_with("53") ||
-        state.starts_with("40"))
+        state.starts_with("40") || state == "55P03" || state == "2BP01")
       return Error(Code::kUnavailable, "PostgreSQL {}: {} (SQLSTATE {})", doing, what, state);
     return Error(Code::kInternal, "PostgreSQL {}: {} (SQLSTATE {})", doing, what, state);
   }
   return Error(Code::kUnavailable, "PostgreSQL {}: {}", doing, what);
 }
 
-Status EnsureSchema(pqxx::connection& c, const PostgresConfig& pg) {
+Result<std::vector<TablePlan>> EnsureSchema(pqxx::connection& c, const PostgresConfig& pg) {
+  std::vector<TablePlan> plans(pg.tables.size());
   try {
     Exec(c, std::string(kOwnTables));
     if (pg.row_level_security) Exec(c, std::string(kTenantRolesSecurity));
-    for (const PgTableSpec& t : pg.tables) CQRS_RETURN_IF_ERROR(EnsureTable(c, pg, t));
+    for (std::size_t i = 0; i < pg.tables.size(); ++i)
+      CQRS_RETURN_IF_ERROR(EnsureTable(c, pg, pg.tables[i], &plans[i]));
   } catch (const std::exception& e) {
     return PgStatus(e, "creating or migrating the sink's tables");
   }
-  return OkStatus();
+  return plans;
+}
+
+std::string ShadowName(std::size_t index) { return fmt::format("cqrs_rebuild_{}", index); }
+
+std::string PrimaryKeyName(std::string_view table) {
+  // '-' is in no field name: no index of a column can have this name.
+  std::string name = fmt::format("cqrs_{}-pkey", table);
+  if (name.size() <= kMaxPgIdentifierBytes) return name;
+  return fmt::format("cqrs_{}_{:016x}-pkey", table.substr(0, 36), Fnv1a64(table));
+}
+
+void CreateShadow(pqxx::connection& c, const PgTableSpec& t, const std::string& shadow,
+                  bool fresh) {
+  if (fresh) Exec(c, "DROP TABLE IF EXISTS " + QuoteIdent(shadow));
+  CreateTable(c, t, shadow);
+}
+
+bool TableMatches(pqxx::connection& c, const PgTableSpec& t, const std::string& table) {
+  const std::map<std::string, std::string> existing = Columns(c, table);
+  if (existing.size() != 5 + t.columns.size()) return false;
+  for (const auto& col : t.columns) {
+    auto at = existing.find(col.name);
+    if (at == existing.end() || at->second != CatalogType(col.type)) return false;
+  }
+  return true;
+}
+
+bool SwapIn(pqxx::connection& c, const PostgresConfig& pg,
+            const std::vector<std::pair<const PgTableSpec*, std::string>>& swaps,
+            const std::string& fence_sql) {
+  // The indexes first, on shadows that nothing reads yet: built at once, not row by row.
+  for (const auto& [t, shadow] : swaps) {
+    for (const std::string& column : t->indexes)
+      Exec(c, IndexSql(shadow, shadow, column, /*concurrently=*/false));
+    Exec(c, SecuritySql(pg, shadow));
+  }
+  pqxx::work w(c);
+  // A query still reading an old table holds the swap back; past this, it is tried again.
+  w.exec("SET LOCAL lock_timeout = '5s'");
+  for (const auto& [t, shadow] : swaps) {
+    const std::string table = QuoteIdent(t->table);
+    // What others were granted on the old table, granted on the new one.
+    const pqxx::result grants = w.exec_params(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, "
+        "a.privilege_type FROM pg_class k CROSS JOIN LATERAL aclexplode(k.relacl) a LEFT JOIN "
+        "pg_roles r ON r.oid = a.grantee WHERE k.oid = to_regclass($1) AND a.grantee <> "
+        "k.relowner",
+        table);
+    for (const auto& g : grants)
+      w.exec(fmt::format("GRANT {} ON {} TO {}", g[1].c_str(), QuoteIdent(shadow), g[0].c_str()));
+    w.exec("DROP TABLE IF EXISTS " + table);
+    w.exec(fmt::format("ALTER TABLE {} RENAME TO {}", QuoteIdent(shadow), table));
+    w.exec(fmt::format("ALTER INDEX {} RENAME TO {}", QuoteIdent(PrimaryKeyName(shadow)),
+                       QuoteIdent(PrimaryKeyName(t->table))));
+    for (const std::string& column : t->indexes)
+      w.exec(fmt::format("ALTER INDEX {} RENAME TO {}", QuoteIdent(IndexName(shadow, column)),
+                         QuoteIdent(IndexName(t->table, column))));
+  }
+  if (w.exec(fence_sql).affected_rows() != 1) {
+    w.abort();
+    return false;
+  }
+  w.commit();
+  return true;
 }
 
 }  // namespace cqrs::pgsink

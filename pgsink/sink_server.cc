@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ranges>
 
 #include "base/clock.h"
 #include "base/fault.h"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kBeat(100);
 constexpr std::size_t kMaxBatchBytes = 64u << 20;
+constexpr std::chrono::seconds kRequestCheck(1);  // how often `cqrs pg rebuild` is looked for
 
 }  // namespace
 
@@ -51,26 +53,38 @@ void SinkServer::Beat() {
 }
 
 Status SinkServer::Connect() {
+  Status s = ConnectOnce();
+  if (!s.ok()) db_.reset();  // half set up: start over at the next try
+  return s;
+}
+
+Status SinkServer::ConnectOnce() {
   const PostgresConfig& pg = config_.postgresql;
+  rebuilding_ = false;
   try {
-    if (!db_) {
-      db_ = std::make_unique<pqxx::connection>(pg.dsn);
+    db_ = std::make_unique<pqxx::connection>(pg.dsn);
+    {
       pqxx::nontransaction n(*db_);
       n.exec("SET client_min_messages = warning");
       // The lock is the session's: it goes with the connection, however the sink ends.
       const bool locked = n.exec_params1("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
                                          "cqrs-pgsink:" + pg.name)[0]
                               .as<bool>();
-      if (!locked) {
-        db_.reset();
+      if (!locked)
         return Error(Code::kUnavailable,
                      "another cqrs-pgsink named '{}' is applying the log to this database; "
                      "waiting for it to stop",
                      pg.name);
-      }
     }
-    CQRS_RETURN_IF_ERROR(EnsureSchema(*db_, pg));
-    for (std::size_t i = 0; i < tables_.size(); ++i) {
+    auto plans = EnsureSchema(*db_, pg);
+    if (!plans.ok()) return plans.status();
+    // The live tables as they are (a table waiting for its rebuild: the columns it has).
+    tables_.clear();
+    live_specs_.clear();
+    live_specs_.reserve(plans->size());  // TableBatch holds a reference: no reallocation
+    for (std::size_t i = 0; i < plans->size(); ++i) {
+      live_specs_.push_back((*plans)[i].live);
+      tables_.emplace_back(live_specs_.back());
       db_->prepare(fmt::format("upsert_{}", i), tables_[i].UpsertSql());
       db_->prepare(fmt::format("delete_{}", i), tables_[i].DeleteSql());
     }
@@ -81,15 +95,23 @@ Status SinkServer::Connect() {
     db_->prepare("advance",
                  "UPDATE cqrs_checkpoint SET seq = $3, updated_at = now() WHERE name = $1 AND "
                  "seq = $2");
+    db_->prepare("advance_rebuild",
+                 "UPDATE cqrs_checkpoint SET rebuild_seq = $3 WHERE name = $1 AND rebuild_seq = "
+                 "$2");
     pqxx::work w(*db_);
     w.exec_params(
         "INSERT INTO cqrs_checkpoint (name, seq, store_id) VALUES ($1, 0, $2) ON CONFLICT DO "
         "NOTHING",
         pg.name, log_->store().store_id());
-    pqxx::row row =
-        w.exec_params1("SELECT seq, store_id FROM cqrs_checkpoint WHERE name = $1", pg.name);
+    pqxx::row row = w.exec_params1(
+        "SELECT seq, store_id, rebuild_seq, rebuild_requested FROM cqrs_checkpoint WHERE name = "
+        "$1",
+        pg.name);
     const auto seq = row[0].as<std::int64_t>();
     const std::string store_id = row[1].as<std::string>();
+    const std::optional<std::int64_t> rebuild_seq =
+        row[2].is_null() ? std::nullopt : std::optional<std::int64_t>(row[2].as<std::int64_t>());
+    const bool requested = row[3].as<bool>();
     if (store_id != log_->store().store_id()) {
       if (seq != 0)
         return Error(Code::kInternal,
@@ -112,16 +134,24 @@ Status SinkServer::Connect() {
       return Error(Code::kInternal,
                    "the PostgreSQL checkpoint of sink '{}' is at seq {}, past this log's last "
                    "seq {} (a log restored from an older copy, or a nosync log that lost its "
-                   "tail): run `cqrs pg rebuild`",
+                   "tail): drop the sink's tables and its cqrs_checkpoint row, and they are "
+                   "made again from this log",
                    pg.name, seq, last.value());
     checkpoint_ = static_cast<std::uint64_t>(seq);
-    spdlog::info("applying the log to PostgreSQL from seq {} ({} tables, {} events parked)",
-                 checkpoint_ + 1, tables_.size(), rejected_total_);
+    std::vector<std::size_t> rebuild;
+    for (std::size_t i = 0; i < plans->size(); ++i)
+      if (requested || (*plans)[i].rebuild) rebuild.push_back(i);
+    CQRS_RETURN_IF_ERROR(SetUpRebuild(rebuild, rebuild_seq));
+    spdlog::info("applying the log to PostgreSQL from seq {} ({} tables, {} events parked{})",
+                 checkpoint_ + 1, tables_.size(), rejected_total_,
+                 rebuilding_ ? fmt::format("; rebuilding {} of them, at seq {}",
+                                           rebuild_batches_.size(), rebuild_seq_)
+                             : "");
   } catch (const std::exception& e) {
-    db_.reset();
     return PgStatus(e, "connecting");
   }
   retry_.ClearCause();
+  next_request_check_ = std::chrono::steady_clock::now() + kRequestCheck;
   if (control_) {
     control_->seqs().pgsink_applied_seq.store(checkpoint_, std::memory_order_relaxed);
     control_->seqs().pgsink_rejected.store(rejected_total_, std::memory_order_relaxed);
@@ -129,13 +159,103 @@ Status SinkServer::Connect() {
   return OkStatus();
 }
 
+Status SinkServer::SetUpRebuild(const std::vector<std::size_t>& tables,
+                                std::optional<std::int64_t> at_seq) {
+  const PostgresConfig& pg = config_.postgresql;
+  rebuild_batches_.clear();
+  rebuild_specs_.clear();
+  rebuild_index_.clear();
+  rebuild_specs_.reserve(tables.size());
+  if (tables.empty()) {
+    if (at_seq) {  // a rebuild no longer wanted (the config went back): its shadows go
+      for (std::size_t i = 0; i < pg.tables.size(); ++i)
+        Exec("DROP TABLE IF EXISTS " + QuoteIdent(ShadowName(i)));
+      Exec(fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = NULL WHERE name = {}",
+                       db_->quote(pg.name)));
+    }
+    return OkStatus();
+  }
+  // Resumed where it was when every shadow is there with the declared columns; else begun
+  // afresh from seq 0.
+  bool resume = at_seq.has_value();
+  for (std::size_t i : tables) resume = resume && TableMatches(*db_, pg.tables[i], ShadowName(i));
+  for (std::size_t i : tables) {
+    PgTableSpec& shadow = rebuild_specs_.emplace_back(pg.tables[i]);
+    shadow.table = ShadowName(i);
+    if (!resume) CreateShadow(*db_, pg.tables[i], shadow.table, /*fresh=*/true);
+    rebuild_batches_.emplace_back(shadow);
+    rebuild_index_.push_back(i);
+  }
+  for (std::size_t j = 0; j < tables.size(); ++j) {
+    db_->prepare(fmt::format("rebuild_upsert_{}", j), rebuild_batches_[j].UpsertSql());
+    db_->prepare(fmt::format("rebuild_delete_{}", j), rebuild_batches_[j].DeleteSql());
+  }
+  if (!resume)
+    Exec(fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = 0 WHERE name = {}",
+                     db_->quote(pg.name)));
+  rebuild_seq_ = resume ? static_cast<std::uint64_t>(*at_seq) : 0;
+  rebuilding_ = true;
+  spdlog::info("{} the rebuild of table(s) {} from the log at seq {}",
+               resume ? "resuming" : "starting",
+               fmt::join(rebuild_specs_ | std::views::transform([&](const PgTableSpec& t) {
+                           return pg.FindTable(t.collection)->table;
+                         }),
+                         ", "),
+               rebuild_seq_);
+  return OkStatus();
+}
+
+void SinkServer::Exec(const std::string& sql) {
+  pqxx::nontransaction n(*db_);
+  n.exec(sql);
+}
+
 Result<std::size_t> SinkServer::ApplyNext() {
-  auto read = log_->source().Read(checkpoint_, config_.postgresql.batch_max_events, kMaxBatchBytes,
-                                  &events_);
+  return ApplyRange(checkpoint_, config_.postgresql.batch_max_events, tables_, "", "advance",
+                    &checkpoint_);
+}
+
+Result<std::size_t> SinkServer::RebuildNext() {
+  if (rebuild_seq_ < checkpoint_) {
+    const std::size_t most = static_cast<std::size_t>(
+        std::min<std::uint64_t>(config_.postgresql.batch_max_events, checkpoint_ - rebuild_seq_));
+    auto applied = ApplyRange(rebuild_seq_, most, rebuild_batches_, "rebuild_", "advance_rebuild",
+                              &rebuild_seq_);
+    if (!applied.ok() || rebuild_seq_ < checkpoint_) return applied;
+  }
+  // Level with the live tables: swap the rebuilt ones in, clearing the rebuild in the same
+  // transaction (fenced on both seqs).
+  const PostgresConfig& pg = config_.postgresql;
+  std::vector<std::pair<const PgTableSpec*, std::string>> swaps;
+  for (std::size_t j = 0; j < rebuild_specs_.size(); ++j)
+    swaps.emplace_back(&pg.tables[rebuild_index_[j]], rebuild_specs_[j].table);
+  try {
+    const bool swapped =
+        SwapIn(*db_, pg, swaps,
+               fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = NULL, rebuild_requested = "
+                           "false WHERE name = {} AND seq = {} AND rebuild_seq = {}",
+                           db_->quote(pg.name), checkpoint_, rebuild_seq_));
+    if (!swapped)
+      return Error(Code::kUnavailable,
+                   "the checkpoint of sink '{}' moved under the rebuild's swap; reading it again",
+                   pg.name);
+  } catch (const std::exception& e) {
+    return PgStatus(e, "swapping the rebuilt tables in");
+  }
+  spdlog::info("rebuilt table(s) swapped in at seq {}", checkpoint_);
+  db_.reset();  // reconnect: the live statements are prepared for the tables as they now are
+  return std::size_t{0};
+}
+
+Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_events,
+                                           std::vector<TableBatch>& tables,
+                                           std::string_view statement_prefix, const char* advance,
+                                           std::uint64_t* seq) {
+  auto read = log_->source().Read(after, max_events, kMaxBatchBytes, &events_);
   if (!read.ok()) return read.status();
   const std::size_t n = read.value();
   if (n == 0) return std::size_t{0};
-  const std::uint64_t first = checkpoint_ + 1;
+  const std::uint64_t first = after + 1;
   verified_.clear();
   touches_.clear();
   for (std::size_t i = 0; i < n; ++i) {
@@ -149,8 +269,8 @@ Result<std::size_t> SinkServer::ApplyNext() {
                    first + i);
     verified_.push_back(event);
     const std::string_view collection = wire::AsView(event->collection());
-    for (std::size_t t = 0; t < tables_.size(); ++t)
-      if (tables_[t].spec().collection == collection) {
+    for (std::size_t t = 0; t < tables.size(); ++t)
+      if (tables[t].spec().collection == collection) {
         touches_.push_back({static_cast<std::uint32_t>(t), wire::AsView(event->tenant()),
                             wire::AsView(event->key()), static_cast<std::uint32_t>(i)});
         break;
@@ -164,7 +284,7 @@ Result<std::size_t> SinkServer::ApplyNext() {
     if (a.key != b.key) return a.key < b.key;
     return a.event < b.event;
   });
-  for (TableBatch& t : tables_) t.Clear();
+  for (TableBatch& t : tables) t.Clear();
   rejected_.clear();
   for (std::size_t i = 0; i < touches_.size(); ++i) {
     const Touch& t = touches_[i];
@@ -173,27 +293,26 @@ Result<std::size_t> SinkServer::ApplyNext() {
       continue;
     const fb::Event& event = *verified_[t.event];
     if (event.op() == fb::Op::Delete)
-      tables_[t.table].AddDelete(event);
+      tables[t.table].AddDelete(event);
     else
-      tables_[t.table].AddUpsert(event, &rejected_);
+      tables[t.table].AddUpsert(event, &rejected_);
   }
   const std::uint64_t last = first + n - 1;
   const std::string& name = config_.postgresql.name;
   try {
     pqxx::work w(*db_);
-    for (std::size_t t = 0; t < tables_.size(); ++t) {
-      TableBatch& table = tables_[t];
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      TableBatch& table = tables[t];
       if (table.upserts() > 0)
-        w.exec_prepared(fmt::format("upsert_{}", t),
+        w.exec_prepared(fmt::format("{}upsert_{}", statement_prefix, t),
                         pqxx::prepare::make_dynamic_params(table.UpsertParams()));
       if (table.deletes() > 0)
-        w.exec_prepared(fmt::format("delete_{}", t),
+        w.exec_prepared(fmt::format("{}delete_{}", statement_prefix, t),
                         pqxx::prepare::make_dynamic_params(table.DeleteParams()));
     }
     if (!rejected_.empty()) {
       ArrayLiteral seqs, tenants, collections, keys, columns, reasons;
-      seqs.Clear(), tenants.Clear(), collections.Clear(), keys.Clear(), columns.Clear(),
-          reasons.Clear();
+      for (auto* a : {&seqs, &tenants, &collections, &keys, &columns, &reasons}) a->Clear();
       for (const Rejection& r : rejected_) {
         seqs.Add(fmt::format("{}", r.seq));
         tenants.Add(r.tenant);
@@ -205,15 +324,15 @@ Result<std::size_t> SinkServer::ApplyNext() {
       w.exec_prepared("reject", name, seqs.Finish(), tenants.Finish(), collections.Finish(),
                       keys.Finish(), columns.Finish(), reasons.Finish());
     }
-    const pqxx::result advanced = w.exec_prepared(
-        "advance", name, static_cast<std::int64_t>(checkpoint_), static_cast<std::int64_t>(last));
+    const pqxx::result advanced = w.exec_prepared(advance, name, static_cast<std::int64_t>(after),
+                                                  static_cast<std::int64_t>(last));
     if (advanced.affected_rows() != 1) {
       w.abort();
       db_.reset();
       return Error(Code::kUnavailable,
                    "the checkpoint of sink '{}' is no longer at seq {}: another sink applied "
                    "the log meanwhile; reading it again",
-                   name, checkpoint_);
+                   name, after);
     }
     fault::MaybeCrash(fault::Point::kSinkCrashBeforeCommit);
     w.commit();
@@ -222,7 +341,8 @@ Result<std::size_t> SinkServer::ApplyNext() {
     return PgStatus(e, fmt::format("applying events {}..{}", first, last));
   }
   fault::MaybeCrash(fault::Point::kSinkCrashAfterCommit);
-  checkpoint_ = last;
+  *seq = last;
+  if (seq != &checkpoint_) return n;  // a rebuild's batch: the live figures stay as they are
   rejected_total_ += rejected_.size();
   if (!rejected_.empty())
     spdlog::warn(
@@ -245,6 +365,26 @@ Result<std::size_t> SinkServer::ApplyNext() {
   return n;
 }
 
+Status SinkServer::CheckRebuildRequest() {
+  if (rebuilding_ || std::chrono::steady_clock::now() < next_request_check_) return OkStatus();
+  next_request_check_ = std::chrono::steady_clock::now() + kRequestCheck;
+  try {
+    pqxx::nontransaction n(*db_);
+    const bool requested =
+        n.exec_params1("SELECT rebuild_requested FROM cqrs_checkpoint WHERE name = $1",
+                       config_.postgresql.name)[0]
+            .as<bool>();
+    if (requested) {
+      spdlog::info("a rebuild of every table was asked for (cqrs pg rebuild)");
+      db_.reset();  // set up again, with the rebuild
+    }
+  } catch (const std::exception& e) {
+    db_.reset();
+    return PgStatus(e, "reading the checkpoint");
+  }
+  return OkStatus();
+}
+
 Status SinkServer::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
   auto next_beat = Clock::now();
@@ -254,12 +394,21 @@ Status SinkServer::Run(const std::atomic<bool>& stop) {
       Beat();
       next_beat = Clock::now() + kBeat;
     }
-    Status step = db_ ? OkStatus() : Connect();
+    Status step = db_ ? CheckRebuildRequest() : Connect();
+    if (step.ok() && !db_) continue;  // let go to be set up again (a rebuild): at once
     if (step.ok()) {
       auto applied = ApplyNext();
+      // A rebuild goes on between the live batches, so that the live tables stay current.
+      if (applied.ok() && rebuilding_ && db_) {
+        auto rebuilt = RebuildNext();
+        if (!rebuilt.ok())
+          applied = rebuilt.status();
+        else if (applied.value() == 0)
+          applied = rebuilt.value();
+      }
       if (applied.ok()) {
         retry_.Succeeded();
-        if (applied.value() == 0) wait(kBeat);
+        if (applied.value() == 0 && db_) wait(kBeat);
         continue;
       }
       step = applied.status();

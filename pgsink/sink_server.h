@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,13 +47,28 @@ class SinkServer {
  private:
   SinkServer(const Config& config, zmq::context_t& context);
   Status Init();
-  // Connects, takes the sink's lock, creates or migrates the tables, prepares the statements and
-  // reads the checkpoint. Unavailable while PostgreSQL cannot be reached or another sink of this
-  // name holds the lock.
+  // Connects, takes the sink's lock, creates or migrates the tables, prepares the statements,
+  // reads the checkpoint and sets up a rebuild if one is due. Unavailable while PostgreSQL cannot
+  // be reached or another sink of this name holds the lock. Leaves no connection on failure.
   Status Connect();
+  Status ConnectOnce();
+  // Shadow tables for the declared tables `tables` (indexes into the config's), resumed at
+  // `at_seq` when they are there as declared, else made afresh; none: a stale rebuild dropped.
+  Status SetUpRebuild(const std::vector<std::size_t>& tables, std::optional<std::int64_t> at_seq);
   // Reads the next batch of the log after the checkpoint and applies it. Returns the number of
   // log events it covered (0: none committed yet).
   Result<std::size_t> ApplyNext();
+  // The rebuild's next batch (never past the live checkpoint); once level with it, the swap.
+  Result<std::size_t> RebuildNext();
+  // Applies the log's events after `after` (at most `max_events`) to `tables` with the
+  // statements named `<prefix>upsert_<i>`, `<prefix>delete_<i>`, and the fenced `advance`
+  // statement moving *seq, in one transaction.
+  Result<std::size_t> ApplyRange(std::uint64_t after, std::size_t max_events,
+                                 std::vector<TableBatch>& tables, std::string_view statement_prefix,
+                                 const char* advance, std::uint64_t* seq);
+  // Looks (once a second) whether `cqrs pg rebuild` asked for a rebuild; reconnects to start it.
+  Status CheckRebuildRequest();
+  void Exec(const std::string& sql);
   void Beat();
 
   Config config_;
@@ -63,7 +79,15 @@ class SinkServer {
   std::uint64_t checkpoint_ = 0;
   std::uint64_t rejected_total_ = 0;
   std::vector<wire::AlignedBuffer> events_;
-  std::vector<TableBatch> tables_;  // as config_.postgresql.tables
+  std::vector<PgTableSpec> live_specs_;  // the tables as they are (TablePlan::live)
+  std::vector<TableBatch> tables_;       // over live_specs_, as config_.postgresql.tables
+  // A rebuild: shadow tables of the declared ones in rebuild_index_, at rebuild_seq_.
+  bool rebuilding_ = false;
+  std::uint64_t rebuild_seq_ = 0;
+  std::vector<std::size_t> rebuild_index_;
+  std::vector<PgTableSpec> rebuild_specs_;
+  std::vector<TableBatch> rebuild_batches_;
+  std::chrono::steady_clock::time_point next_request_check_;
   // The batch collapsed to each key's last event: (table, tenant, key, index in events_).
   struct Touch {
     std::uint32_t table;

@@ -158,6 +158,73 @@ TEST_CASE(
   testing::CheckTableEqualsLog(pg, p.data_dir, "orders", "orders");
 }
 
+TEST_CASE(
+    "Changed columns rebuild the table from the log while the old one serves; cqrs pg "
+    "rebuild does it on demand; grants are kept",
+    "[process][pgsink]") {
+  testing::TempDir dir;
+  testing::PostgresServer pg;
+  testing::Pipeline p(dir, SinkPipeline(pg, kOrdersTable));
+  p.expect_restarts = true;  // the sink is killed to take the new config
+  p.StartUp();
+  auto client = Client::Connect(p.client_options());
+  REQUIRE(client.ok());
+  std::uint64_t seq = WriteOrders(**client, 3000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  pg.Exec("CREATE ROLE viewer LOGIN; GRANT SELECT ON orders TO viewer");
+
+  // A column added (note) and one changed (placed: timestamptz:ms → bigint) on a table with
+  // rows: the values are in the log. The sink restarted with that config rebuilds the table
+  // beside the old one, which answers all along, then swaps it in.
+  std::string config = testing::ReadFile(p.config_path);
+  const std::string from = "placed = \"timestamptz:ms\" }";
+  REQUIRE(config.find(from) != std::string::npos);
+  config.replace(config.find(from), from.size(), "placed = \"bigint\", note = \"text\" }");
+  testing::WriteFile(p.config_path, config);
+  const pid_t pid = SinkPid(p);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  std::size_t reads = 0;
+  REQUIRE(testing::WaitFor(
+      [&] {
+        const auto rows = pg.Exec("SELECT count(*) FROM orders", "viewer")[0][0].as<int>();
+        CHECK(rows > 100);
+        ++reads;
+        return !pg.Exec(
+                      "SELECT 1 FROM pg_attribute WHERE attrelid = 'orders'::regclass AND "
+                      "attname = 'note'")
+                    .empty();
+      },
+      std::chrono::seconds(60)));
+  CHECK(reads > 0);
+  CHECK_THAT(testing::ReadFile(p.log_path),
+             Catch::Contains("rebuilding it from the log beside the one that serves"));
+  seq = WriteOrders(**client, 300, 4000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  CheckTableEqualsReadStore(pg, **client, "orders", "orders", seq);
+  CHECK(pg.Exec("SELECT 1 FROM orders WHERE placed IS DISTINCT FROM (entity->>'placed')::bigint "
+                "OR note IS DISTINCT FROM entity->>'note'")
+            .empty());
+  CHECK(pg.Exec("SELECT count(*) FROM orders WHERE note IS NOT NULL")[0][0].as<int>() > 0);
+  CHECK(pg.Exec("SELECT count(*) FROM orders", "viewer")[0][0].as<int>() > 100);  // kept
+  CHECK(pg.Exec("SELECT 1 FROM pg_indexes WHERE tablename = 'orders' AND indexname IN "
+                "('cqrs_orders_status', 'cqrs_orders_customer', 'cqrs_orders-pkey')")
+            .size() == 3);
+
+  // On demand: cqrs pg rebuild follows it to the swap.
+  auto [code, out] = testing::RunCli(
+      fmt::format("pg rebuild --config {} --data {} 2>&1", p.config_path, p.data_dir));
+  INFO(out);
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("rebuilt and swapped in"));
+  seq = WriteOrders(**client, 300, 6000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  CheckTableEqualsReadStore(pg, **client, "orders", "orders", seq);
+  testing::CheckTableEqualsLog(pg, p.data_dir, "orders", "orders");
+  CHECK(pg.Exec("SELECT to_regclass('cqrs_rebuild_0') IS NULL")[0][0].as<bool>());
+  CHECK(pg.Exec("SELECT rebuild_seq IS NULL AND NOT rebuild_requested FROM cqrs_checkpoint")[0][0]
+            .as<bool>());
+}
+
 TEST_CASE("A value that cannot be cast is parked in cqrs_rejected; its row is still there",
           "[process][pgsink]") {
   testing::TempDir dir;
