@@ -9,6 +9,10 @@
 #include "pgsink/sink_server.h"
 #include "store/open_when_created.h"
 
+// LeakSanitizer (sanitized builds only; never called otherwise): libpqxx 6.4 leaks a libpq
+// result when it finds a connection broken (docs/DEPENDENCY_FACTS.md, fact 14).
+extern "C" const char* __lsan_default_suppressions() { return "leak:libpq.so\n"; }
+
 int main(int argc, char** argv) {
   CLI::App app{"cqrs-pgsink: applies the event log to PostgreSQL tables ([postgresql])"};
   cqrs::CommonFlags common;

@@ -39,7 +39,6 @@ Status SinkServer::Init() {
   auto log = projector::LocalLogTail::Open(config_, context_);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
-  for (const PgTableSpec& t : config_.postgresql.tables) tables_.emplace_back(t);
   control_ =
       shm::ControlBlock::AttachAndClaim(config_.data_dir, config_.cache.slots, shm::kPgSinkSlot);
   if (control_) control_->seqs().pgsink_applied_seq.store(0, std::memory_order_relaxed);
@@ -190,9 +189,10 @@ Status SinkServer::SetUpRebuild(const std::vector<std::size_t>& tables,
     db_->prepare(fmt::format("rebuild_upsert_{}", j), rebuild_batches_[j].UpsertSql());
     db_->prepare(fmt::format("rebuild_delete_{}", j), rebuild_batches_[j].DeleteSql());
   }
-  if (!resume)
-    Exec(fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = 0 WHERE name = {}",
-                     db_->quote(pg.name)));
+  // A request is taken up here: one made while this rebuild runs asks for another after it.
+  Exec(fmt::format(
+      "UPDATE cqrs_checkpoint SET rebuild_seq = {}, rebuild_requested = false WHERE name = {}",
+      resume ? *at_seq : 0, db_->quote(pg.name)));
   rebuild_seq_ = resume ? static_cast<std::uint64_t>(*at_seq) : 0;
   rebuilding_ = true;
   spdlog::info("{} the rebuild of table(s) {} from the log at seq {}",
@@ -232,8 +232,8 @@ Result<std::size_t> SinkServer::RebuildNext() {
   try {
     const bool swapped =
         SwapIn(*db_, pg, swaps,
-               fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = NULL, rebuild_requested = "
-                           "false WHERE name = {} AND seq = {} AND rebuild_seq = {}",
+               fmt::format("UPDATE cqrs_checkpoint SET rebuild_seq = NULL WHERE name = {} AND "
+                           "seq = {} AND rebuild_seq = {}",
                            db_->quote(pg.name), checkpoint_, rebuild_seq_));
     if (!swapped)
       return Error(Code::kUnavailable,

@@ -11,6 +11,7 @@
 
 #include "client/client.h"
 #include "shm/control_block.h"
+#include "tests/support/nats_server.h"
 #include "tests/support/pg_tables.h"
 #include "tests/support/pipeline.h"
 #include "tests/support/postgres_server.h"
@@ -223,6 +224,30 @@ TEST_CASE(
   CHECK(pg.Exec("SELECT to_regclass('cqrs_rebuild_0') IS NULL")[0][0].as<bool>());
   CHECK(pg.Exec("SELECT rebuild_seq IS NULL AND NOT rebuild_requested FROM cqrs_checkpoint")[0][0]
             .as<bool>());
+}
+
+TEST_CASE("On a read replica host the sink applies the replica's copy of the log",
+          "[process][pgsink][replica]") {
+  testing::TempDir primary_dir, replica_dir;
+  testing::PostgresServer pg;
+  testing::NatsServer nats(primary_dir);
+  testing::PipelineConfig pc;
+  pc.readers = 1;
+  pc.extra_toml = fmt::format("[mirror]\nnats = \"{}\"\nreplicas = 1\n", nats.url());
+  testing::Pipeline primary(primary_dir, pc);
+  primary.StartUp();
+  auto client = Client::Connect(primary.client_options());
+  REQUIRE(client.ok());
+  std::uint64_t seq = WriteOrders(**client, 700);  // the replica's copy starts with a message
+  // PostgreSQL beside the replica, not the writer: `cqrs up --replica` starts the sink there.
+  testing::PipelineConfig rc = SinkPipeline(pg, kOrdersTable);
+  rc.replica = true;
+  testing::Pipeline replica(replica_dir, rc);
+  replica.StartUp({"--nats", nats.url()});
+  seq = WriteOrders(**client, 800, 1000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  testing::CheckTableEqualsLog(pg, primary.data_dir, "orders", "orders");
+  testing::CheckTableEqualsLog(pg, replica.data_dir, "orders", "orders");
 }
 
 TEST_CASE("A value that cannot be cast is parked in cqrs_rejected; its row is still there",

@@ -8,6 +8,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+// LeakSanitizer (sanitized builds only; never called otherwise): libpqxx 6.4 leaks a libpq
+// result when it finds a connection broken (docs/DEPENDENCY_FACTS.md, fact 14).
+extern "C" const char* __lsan_default_suppressions() { return "leak:libpq.so\n"; }
+
 namespace cqrs::testing {
 namespace {
 
