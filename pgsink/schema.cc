@@ -204,10 +204,12 @@ Status EnsureTable(pqxx::connection& c, const PostgresConfig& pg, const PgTableS
         table);
     for (const auto& row : r) indexes[row[0].c_str()] = row[1].as<bool>();
   }
+  // A table waiting for its rebuild keeps the indexes it has of declared ones (a column whose
+  // type changed) and gets those of the columns it has.
   std::set<std::string> wanted = {PrimaryKeyName(t.table), t.table + "_pkey"};
+  for (const std::string& column : t.indexes) wanted.insert(IndexName(t.table, column));
   for (const std::string& column : plan->live.indexes) {
     const std::string name = IndexName(t.table, column);
-    wanted.insert(name);
     auto at = indexes.find(name);
     if (at != indexes.end() && at->second) continue;
     if (at != indexes.end()) Exec(c, "DROP INDEX CONCURRENTLY IF EXISTS " + QuoteIdent(name));
