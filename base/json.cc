@@ -75,4 +75,13 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
+void AppendHex(std::string* out, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : bytes) {
+    const auto b = static_cast<std::uint8_t>(c);
+    out->push_back(kHex[b >> 4]);
+    out->push_back(kHex[b & 15]);
+  }
+}
+
 }  // namespace cqrs

@@ -10,4 +10,7 @@ namespace cqrs {
 // escaped; bytes that are not valid UTF-8 become U+FFFD.
 void AppendJsonString(std::string* out, std::string_view s);
 
+// Appends `bytes` as lowercase hex, two digits a byte.
+void AppendHex(std::string* out, std::string_view bytes);
+
 }  // namespace cqrs

@@ -40,7 +40,7 @@ void AppendJsonValue(std::string* out, const ValueView& v) {
       break;
     case ValueType::kBytes: {
       *out += "{\"bytes\":\"";
-      for (char c : v.bytes) *out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+      AppendHex(out, v.bytes);
       *out += "\"}";
       break;
     }

@@ -83,9 +83,9 @@ Status SinkServer::ConnectOnce() {
     live_specs_.reserve(plans->size());  // TableBatch holds a reference: no reallocation
     for (std::size_t i = 0; i < plans->size(); ++i) {
       live_specs_.push_back((*plans)[i].live);
-      tables_.emplace_back(live_specs_.back());
-      db_->prepare(fmt::format("upsert_{}", i), tables_[i].UpsertSql());
-      db_->prepare(fmt::format("delete_{}", i), tables_[i].DeleteSql());
+      tables_.emplace_back(live_specs_.back(), std::to_string(i));
+      db_->prepare(tables_[i].upsert_name(), tables_[i].UpsertSql());
+      db_->prepare(tables_[i].delete_name(), tables_[i].DeleteSql());
     }
     db_->prepare("reject",
                  "INSERT INTO cqrs_rejected (sink, seq, tenant, collection, key, column_name, "
@@ -182,12 +182,10 @@ Status SinkServer::SetUpRebuild(const std::vector<std::size_t>& tables,
     PgTableSpec& shadow = rebuild_specs_.emplace_back(pg.tables[i]);
     shadow.table = ShadowName(i);
     if (!resume) CreateShadow(*db_, pg.tables[i], shadow.table, /*fresh=*/true);
-    rebuild_batches_.emplace_back(shadow);
+    TableBatch& batch = rebuild_batches_.emplace_back(shadow, shadow.table);
+    db_->prepare(batch.upsert_name(), batch.UpsertSql());
+    db_->prepare(batch.delete_name(), batch.DeleteSql());
     rebuild_index_.push_back(i);
-  }
-  for (std::size_t j = 0; j < tables.size(); ++j) {
-    db_->prepare(fmt::format("rebuild_upsert_{}", j), rebuild_batches_[j].UpsertSql());
-    db_->prepare(fmt::format("rebuild_delete_{}", j), rebuild_batches_[j].DeleteSql());
   }
   // A request is taken up here: one made while this rebuild runs asks for another after it.
   Exec(fmt::format(
@@ -211,7 +209,7 @@ void SinkServer::Exec(const std::string& sql) {
 }
 
 Result<std::size_t> SinkServer::ApplyNext() {
-  return ApplyRange(checkpoint_, config_.postgresql.batch_max_events, tables_, "", "advance",
+  return ApplyRange(checkpoint_, config_.postgresql.batch_max_events, tables_, "advance",
                     &checkpoint_);
 }
 
@@ -219,8 +217,8 @@ Result<std::size_t> SinkServer::RebuildNext() {
   if (rebuild_seq_ < checkpoint_) {
     const std::size_t most = static_cast<std::size_t>(
         std::min<std::uint64_t>(config_.postgresql.batch_max_events, checkpoint_ - rebuild_seq_));
-    auto applied = ApplyRange(rebuild_seq_, most, rebuild_batches_, "rebuild_", "advance_rebuild",
-                              &rebuild_seq_);
+    auto applied =
+        ApplyRange(rebuild_seq_, most, rebuild_batches_, "advance_rebuild", &rebuild_seq_);
     if (!applied.ok() || rebuild_seq_ < checkpoint_) return applied;
   }
   // Level with the live tables: swap the rebuilt ones in, clearing the rebuild in the same
@@ -248,8 +246,7 @@ Result<std::size_t> SinkServer::RebuildNext() {
 }
 
 Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_events,
-                                           std::vector<TableBatch>& tables,
-                                           std::string_view statement_prefix, const char* advance,
+                                           std::vector<TableBatch>& tables, const char* advance,
                                            std::uint64_t* seq) {
   auto read = log_->source().Read(after, max_events, kMaxBatchBytes, &events_);
   if (!read.ok()) return read.status();
@@ -301,13 +298,12 @@ Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_
   const std::string& name = config_.postgresql.name;
   try {
     pqxx::work w(*db_);
-    for (std::size_t t = 0; t < tables.size(); ++t) {
-      TableBatch& table = tables[t];
+    for (TableBatch& table : tables) {
       if (table.upserts() > 0)
-        w.exec_prepared(fmt::format("{}upsert_{}", statement_prefix, t),
+        w.exec_prepared(table.upsert_name(),
                         pqxx::prepare::make_dynamic_params(table.UpsertParams()));
       if (table.deletes() > 0)
-        w.exec_prepared(fmt::format("{}delete_{}", statement_prefix, t),
+        w.exec_prepared(table.delete_name(),
                         pqxx::prepare::make_dynamic_params(table.DeleteParams()));
     }
     if (!rejected_.empty()) {

@@ -60,12 +60,11 @@ class SinkServer {
   Result<std::size_t> ApplyNext();
   // The rebuild's next batch (never past the live checkpoint); once level with it, the swap.
   Result<std::size_t> RebuildNext();
-  // Applies the log's events after `after` (at most `max_events`) to `tables` with the
-  // statements named `<prefix>upsert_<i>`, `<prefix>delete_<i>`, and the fenced `advance`
-  // statement moving *seq, in one transaction.
+  // Applies the log's events after `after` (at most `max_events`) to `tables` with their
+  // prepared statements, and the fenced `advance` statement moving *seq, in one transaction.
   Result<std::size_t> ApplyRange(std::uint64_t after, std::size_t max_events,
-                                 std::vector<TableBatch>& tables, std::string_view statement_prefix,
-                                 const char* advance, std::uint64_t* seq);
+                                 std::vector<TableBatch>& tables, const char* advance,
+                                 std::uint64_t* seq);
   // Looks (once a second) whether `cqrs pg rebuild` asked for a rebuild; reconnects to start it.
   Status CheckRebuildRequest();
   void Exec(const std::string& sql);

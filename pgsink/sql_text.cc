@@ -44,15 +44,6 @@ void AppendDouble(std::string* out, double d) {
     fmt::format_to(std::back_inserter(*out), "{}", d);
 }
 
-void AppendHex(std::string* out, std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : bytes) {
-    const auto b = static_cast<std::uint8_t>(c);
-    out->push_back(kHex[b >> 4]);
-    out->push_back(kHex[b & 15]);
-  }
-}
-
 std::string_view TypeName(ValueType t) {
   switch (t) {
     case ValueType::kNone:

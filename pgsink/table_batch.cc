@@ -14,8 +14,12 @@ constexpr std::size_t kFixed = 5;  // tenant, key, version, seq, entity
 
 }  // namespace
 
-TableBatch::TableBatch(const PgTableSpec& spec)
-    : spec_(spec), upsert_(kFixed + spec.columns.size()), delete_(3) {
+TableBatch::TableBatch(const PgTableSpec& spec, std::string statements)
+    : spec_(spec),
+      upsert_name_("upsert_" + statements),
+      delete_name_("delete_" + statements),
+      upsert_(kFixed + spec.columns.size()),
+      delete_(3) {
   for (const auto& c : spec.columns)
     indexed_.push_back(std::find(spec.indexes.begin(), spec.indexes.end(), c.name) !=
                        spec.indexes.end());

@@ -25,11 +25,15 @@ struct Rejection {
 
 class TableBatch {
  public:
-  explicit TableBatch(const PgTableSpec& spec);
+  // `statements`: the prefix of this table's prepared statements' names ("upsert_0", ...).
+  TableBatch(const PgTableSpec& spec, std::string statements);
 
-  // The statements, to prepare once per connection ($1.. the Params below, in order).
+  // The statements, to prepare once per connection under the names below ($1.. the Params
+  // below, in order).
   std::string UpsertSql() const;
   std::string DeleteSql() const;
+  const std::string& upsert_name() const { return upsert_name_; }
+  const std::string& delete_name() const { return delete_name_; }
 
   void Clear();
   // The event (verified, a Create or Update with the entity's whole state) as a row; values
@@ -47,6 +51,7 @@ class TableBatch {
 
  private:
   const PgTableSpec& spec_;
+  std::string upsert_name_, delete_name_;
   std::vector<bool> indexed_;         // per declared column
   std::vector<ArrayLiteral> upsert_;  // tenant, key, version, seq, entity, the declared columns
   std::vector<ArrayLiteral> delete_;  // tenant, key, version
