@@ -43,14 +43,15 @@ test: build
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
 
-# -g1 (line tables: sanitizer reports keep file:line) compiles a quarter faster than -g. The
+# -g1 (line tables: sanitizer reports keep file:line) compiles a quarter faster than -g, and -O1
+# (what the ASan documentation recommends) a third faster than -O2; the tests run as fast. The
 # multi-host fault cases (NATS cluster, network namespaces) run in the Release build only: their
 # code paths run sanitized in the process tests, and they would add minutes to CI.
 asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=RelWithDebInfo \
 	  CTEST_ARGS='-E "fault: (the stream.s NATS leader|the mirror.s NATS host|replicas killed)"' \
 	  CMAKE_FLAGS="-DCQRS_SANITIZE=address,undefined -DCQRS_BUILD_BENCH=OFF \
-	  '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG' $(CMAKE_FLAGS)"
+	  '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG' $(CMAKE_FLAGS)"
 
 # New inputs go to build-fuzz/corpus/<target>; a crash stops with the input in
 # build-fuzz/crash-<target>-*: keep it in fuzz/regressions/<target>/ (see fuzz/README.md).
