@@ -1,10 +1,11 @@
 // CQRS_CHECK: programmer bugs abort with file, line and a message; they never become a Status.
+// CQRS_CHECK_MSG formats with fmt: its users include <fmt/format.h> (this header does not, so
+// that the client's installed headers need no fmt).
 #pragma once
-
-#include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace cqrs::internal {
 [[noreturn]] inline void CheckFailed(const char* file, int line, const char* expr,

@@ -11,6 +11,7 @@
 
 #include "base/names.h"
 #include "base/pg_config.h"
+#include "base/status.h"
 #include "base/toml_reader.h"
 
 namespace cqrs {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 
 namespace CLI {
 class App;

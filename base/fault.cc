@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/status.h"
 
 namespace cqrs::fault {
 namespace {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/status.h"
+
 namespace cqrs {
 
 Status CreatePrivateDirectories(const std::string& dir) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/names.h"
+#include "base/status.h"
 #include "base/toml_reader.h"
 
 namespace cqrs {

@@ -1,6 +1,8 @@
 // ParseTomlFile: the one place toml11's parser is instantiated.
 #include "base/toml_reader.h"
 
+#include "base/status.h"
+
 namespace cqrs {
 
 Status ParseTomlFile(const std::string& path, std::string_view label, toml::value* root) {

@@ -1,5 +1,7 @@
 // cqrs put/create/update/del (writes, then waits until readers serve them), get, scan, watch,
 // dump.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>

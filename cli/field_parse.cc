@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/status.h"
 #include "wire/validate.h"
 
 namespace cqrs::cli {

@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "client/client.h"
 
 namespace cqrs::cli {

@@ -1,5 +1,6 @@
 // cqrs up (the whole pipeline), cqrs rebuild (asks the projector for a fresh read store),
 // cqrs stats (the control block) and cqrs load (a load generator).
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 

@@ -10,6 +10,7 @@
 
 #include "base/config.h"
 #include "base/json.h"
+#include "base/status.h"
 #include "cli/commands.h"
 #include "cli/stats.h"
 #include "security/keys.h"

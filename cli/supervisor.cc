@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/signals.h"
+#include "base/status.h"
 #include "shm/control_block.h"
 
 namespace cqrs::cli {

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/status.h"
 #include "security/curve_client.h"
 #include "wire/zmq_util.h"
 

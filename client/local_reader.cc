@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "store/key_format.h"
 
 namespace cqrs {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "base/config.h"
-#include "base/status.h"
+#include "base/result.h"
 #include "shm/control_block.h"
 #include "store/lmdb.h"
 #include "store/read_store.h"

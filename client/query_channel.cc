@@ -1,6 +1,8 @@
 // The query half of the client.
 #include "client/query_channel.h"
 
+#include <fmt/format.h>
+
 #include "base/clock.h"
 #include "security/curve_client.h"
 #include "wire/zmq_util.h"

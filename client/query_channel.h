@@ -14,7 +14,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "client/request_ring.h"
 #include "security/curve_client.h"
 #include "security/keys.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 
 namespace cqrs {
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "security/curve_client.h"
 #include "wire/zmq_util.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "schemas/cqrs_generated.h"
 #include "security/keys.h"
 #include "wire/aligned_buffer.h"

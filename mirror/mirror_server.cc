@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "base/status.h"
 #include "wire/event_codec.h"
 
 namespace cqrs::mirror {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <vector>
 
+#include "base/status.h"
 #include "wire/aligned_buffer.h"
 #include "wire/log_segment.h"
 #include "wire/protocol.h"

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/hash.h"
+#include "base/status.h"
 #include "pgsink/sql_text.h"
 
 namespace cqrs::pgsink {

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/fault.h"
+#include "base/status.h"
 #include "pgsink/schema.h"
 #include "wire/event_codec.h"
 #include "wire/value_codec.h"

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/status.h"
 #include "projector/ordered_writer.h"
 #include "store/aggregate_group.h"
 #include "store/key_format.h"

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/ordered_value.h"
 #include "store/read_store_format.h"

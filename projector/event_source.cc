@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "base/status.h"
 #include "store/key_format.h"
 #include "wire/zmq_util.h"
 

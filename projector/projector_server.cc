@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "projector/rebuild.h"
 #include "projector/rebuild_switch.h"
 #include "store/key_format.h"

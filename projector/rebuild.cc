@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "projector/ordered_writer.h"
 #include "store/aggregate_group.h"
 #include "store/key_format.h"

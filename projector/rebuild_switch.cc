@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/status.h"
 
 namespace cqrs::projector {
 namespace {

@@ -2,6 +2,7 @@
 #include "projector/replay_server.h"
 
 #include "base/log.h"
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/namespaces.h"
 #include "store/read_store_format.h"

@@ -1,6 +1,7 @@
 // Executing Get and Scan against a read-store snapshot.
 #include "reader/query_executor.h"
 
+#include "base/status.h"
 #include "store/aggregate_group.h"
 #include "store/key_format.h"
 #include "store/ordered_value.h"

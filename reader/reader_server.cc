@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/status.h"
 
 namespace cqrs::reader {
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/namespaces.h"
 #include "store/write_store_format.h"

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "base/status.h"
+
 namespace cqrs::security {
 
 Status MakeCurveClient(zmq::socket_t& socket, const KeyPair& client,

@@ -7,7 +7,7 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "security/keys.h"
 #include "wire/zmq_util.h"
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <toml.hpp>
 
+#include "base/status.h"
 #include "base/toml_reader.h"
 
 namespace cqrs::security {

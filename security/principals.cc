@@ -7,6 +7,7 @@
 
 #include "base/hash.h"
 #include "base/names.h"
+#include "base/status.h"
 #include "base/toml_reader.h"
 #include "security/keys.h"
 

@@ -4,6 +4,7 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/signals.h"
+#include "base/status.h"
 
 namespace cqrs::security {
 namespace {

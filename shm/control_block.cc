@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/hash.h"
+#include "base/status.h"
 
 namespace cqrs::shm {
 namespace bip = boost::interprocess;

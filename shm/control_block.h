@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "shm/control_block_format.h"
 #include "shm/hot_cache.h"
 

@@ -75,7 +75,7 @@ class KeyBuffer {
 
  private:
   void Grow(std::size_t n) {
-    CQRS_CHECK_MSG(size_ + n <= bytes_.size(), "key over {} bytes", bytes_.size());
+    CQRS_CHECK(size_ + n <= bytes_.size());  // kMaxLmdbKeyBytes
   }
   std::array<std::uint8_t, kMaxLmdbKeyBytes> bytes_;
   std::size_t size_ = 0;

@@ -6,6 +6,7 @@
 
 #include "base/check.h"
 #include "base/files.h"
+#include "base/status.h"
 
 namespace cqrs::store {
 

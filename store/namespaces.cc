@@ -1,6 +1,8 @@
 // Interning (tenant, collection) into namespace ids.
 #include "store/namespaces.h"
 
+#include "base/status.h"
+
 namespace cqrs::store {
 
 U32Value::U32Value(std::uint32_t v) {

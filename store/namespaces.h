@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "store/key_format.h"
 #include "store/lmdb.h"
 

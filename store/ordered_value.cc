@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/status.h"
+
 namespace cqrs::store {
 namespace {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "store/lmdb.h"
 #include "store/namespaces.h"
 #include "store/unsynced_guard.h"

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "base/clock.h"
+#include "base/status.h"
 
 namespace cqrs::store {
 namespace {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "store/read_store.h"
 
 namespace cqrs::store {

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "base/value.h"
 
 namespace cqrs::store {

@@ -8,6 +8,7 @@
 
 #include "base/files.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "store/namespaces.h"
 #include "store/state_checkpoint.h"
 #include "store/unsynced_guard.h"

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "base/files.h"
+#include "base/status.h"
 
 namespace cqrs::store {
 namespace {

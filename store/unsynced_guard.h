@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "base/status.h"
+#include "base/result.h"
 
 namespace cqrs::store {
 

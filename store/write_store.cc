@@ -7,6 +7,7 @@
 
 #include "base/files.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/unsynced_guard.h"
 #include "store/write_store_format.h"

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/namespaces.h"
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "store/lmdb.h"
 #include "store/unsynced_guard.h"
 #include "store/write_store.h"

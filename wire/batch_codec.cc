@@ -1,6 +1,7 @@
 // Batch frames: verifying them, walking their nested frames, building them.
 #include "wire/batch_codec.h"
 
+#include "base/status.h"
 #include "wire/protocol.h"
 
 namespace cqrs::wire {

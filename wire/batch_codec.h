@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "schemas/cqrs_generated.h"
 #include "wire/aligned_buffer.h"
 

@@ -1,6 +1,8 @@
 // CommandRequest and CommandReply encoding and decoding.
 #include "wire/command_codec.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "base/config.h"
-#include "base/status.h"
+#include "base/result.h"
 #include "schemas/cqrs_generated.h"
 #include "wire/value_codec.h"
 

@@ -1,6 +1,7 @@
 // Event, EventBatch and ReplayRequest encoding and checks.
 #include "wire/event_codec.h"
 
+#include "base/status.h"
 #include "wire/command_codec.h"
 #include "wire/protocol.h"
 #include "wire/validate.h"

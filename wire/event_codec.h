@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "schemas/cqrs_generated.h"
 
 namespace cqrs::wire {

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "base/status.h"
 #include "wire/event_codec.h"
 #include "wire/protocol.h"
 #include "wire/value_codec.h"

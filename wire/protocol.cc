@@ -1,6 +1,7 @@
 // The frame check every decoder starts with.
 #include "wire/protocol.h"
 
+#include "base/status.h"
 #include "wire/validate.h"
 
 namespace cqrs::wire {

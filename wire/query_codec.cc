@@ -1,6 +1,8 @@
 // QueryRequest checks, QueryReply building and parsing.
 #include "wire/query_codec.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "wire/command_codec.h"

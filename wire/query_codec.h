@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "base/status.h"
+#include "base/result.h"
 #include "schemas/cqrs_generated.h"
 #include "wire/value_codec.h"
 

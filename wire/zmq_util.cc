@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/status.h"
 #include "wire/protocol.h"
 
 namespace cqrs::wire {

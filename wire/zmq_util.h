@@ -11,7 +11,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "base/status.h"
+#include "base/result.h"
 
 namespace cqrs::wire {
 

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "wire/command_codec.h"
 #include "writer/state_recovery.h"
 

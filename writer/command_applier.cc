@@ -1,6 +1,8 @@
 // Applying one CommandRequest inside the writer's transaction.
 #include "writer/command_applier.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "store/key_format.h"

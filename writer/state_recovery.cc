@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "store/event_record.h"
 #include "store/key_format.h"
 #include "wire/aligned_buffer.h"

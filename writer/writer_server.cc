@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "store/key_format.h"
 #include "wire/command_codec.h"
 #include "wire/protocol.h"

@@ -2,6 +2,7 @@
 --python generated from schemas/cqrs.fbs at build time (Debian's python3-flatbuffers), over plain
 ZeroMQ sockets (Debian's python3-zmq). Call load(gen_dir) first."""
 import importlib
+import os
 import sys
 import time
 
@@ -278,3 +279,17 @@ def expect_segment_removed(cqrs, flags):
     subprocess.run([cqrs, "stats", "--remove", *flags], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     raise SystemExit("the shared-memory segment outlived a clean stop: " + r.stdout + r.stderr)
+
+
+def ipc_pipeline_config(tmp):
+    """Writes tmp/pipeline.toml: a pipeline on ipc endpoints in tmp (nosync writer, 2 readers,
+    a small cache). Returns ({name: endpoint}, config path)."""
+    ep = {name: "ipc://" + os.path.join(tmp, name + ".sock")
+          for name in ("writer", "events", "replay", "reader0", "reader1")}
+    config = os.path.join(tmp, "pipeline.toml")
+    with open(config, "w") as f:
+        f.write('log_level = "warn"\n[writer]\nendpoint = "%s"\ndurability = "nosync"\n'
+                '[projector]\nevents_endpoint = "%s"\nreplay_endpoint = "%s"\n'
+                '[reader]\nendpoints = ["%s", "%s"]\n[cache]\nslots = 1024\n'
+                % (ep["writer"], ep["events"], ep["replay"], ep["reader0"], ep["reader1"]))
+    return ep, config

@@ -26,14 +26,7 @@ def main():
     args = parser.parse_args()
     wire.load(args.gen)
     with tempfile.TemporaryDirectory(prefix="cqrs-py-") as tmp:
-        ep = {name: "ipc://" + os.path.join(tmp, name + ".sock")
-              for name in ("writer", "events", "replay", "reader0", "reader1")}
-        config = os.path.join(tmp, "pipeline.toml")
-        with open(config, "w") as f:
-            f.write('log_level = "warn"\n[writer]\nendpoint = "%s"\ndurability = "nosync"\n'
-                    '[projector]\nevents_endpoint = "%s"\nreplay_endpoint = "%s"\n'
-                    '[reader]\nendpoints = ["%s", "%s"]\n[cache]\nslots = 1024\n'
-                    % (ep["writer"], ep["events"], ep["replay"], ep["reader0"], ep["reader1"]))
+        ep, config = wire.ipc_pipeline_config(tmp)
         log = open(os.path.join(tmp, "up.log"), "w")
         up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config,
                                "--data", os.path.join(tmp, "data")], stdout=log, stderr=log)

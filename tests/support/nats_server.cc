@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/status.h"
 #include "mirror/nats_link.h"
 #include "projector/event_source.h"
 #include "store/write_store.h"

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "store/key_format.h"
 #include "store/write_store_format.h"
 #include "tests/support/replies.h"
