@@ -13,6 +13,7 @@
 #include "base/pg_config.h"
 #include "base/status.h"
 #include "base/toml_reader.h"
+#include "base/version.h"
 
 namespace cqrs {
 namespace {
@@ -251,6 +252,17 @@ void AddCommonFlags(CLI::App& app, CommonFlags* flags) {
                  "(default 7100)")
       ->check(CLI::Range(1, 65000));
   app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error (default info)");
+}
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  const std::string name = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "cqrs";
+  app.set_version_flag("--version", name + " " + CQRS_VERSION_STRING);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // CLI11's own codes are 105..114
+  }
+  return std::nullopt;
 }
 
 Status ReadCollections(const toml::array& tables, std::vector<CollectionSpec>* out) {

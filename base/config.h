@@ -264,6 +264,11 @@ struct CommonFlags {
 };
 void AddCommonFlags(CLI::App& app, CommonFlags* flags);
 
+// Parses the command line of any cqrs binary. --help, and --version ("cqrs-writer 0.2.0"), print
+// and give exit code 0; a usage error (unknown flag, missing or bad value) prints CLI11's message
+// and gives 2, as every config error does. nullopt: parsed, carry on.
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
+
 // Parses a TOML file into `config` over its current values. Unknown keys are errors (a typo must
 // not silently fall back to a default). InvalidArgument names the key; Unavailable if unreadable.
 Status LoadConfigFile(const std::string& path, Config* config);

@@ -1,15 +1,18 @@
 // cqrs put/create/update/del (writes, then waits until readers serve them), get, scan, watch,
-// dump.
+// dump, ping.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/json.h"
 #include "base/signals.h"
@@ -435,6 +438,85 @@ void AddDump(CLI::App& app, int* exit_code) {
   d->callback([c, exit_code] { *exit_code = RunDump(*c); });
 }
 
+struct PingCommand {
+  Endpoints endpoints;
+  int count = 3;
+};
+
+// Round trips to one server on a DEALER of its own: `frame` sent `count` times, one at a time,
+// each answer awaited up to `timeout_ms`. Prints "<name> <endpoint> min/avg/max ms <status> seq
+// <seq>" or "... no answer". True if every one was answered.
+bool PingOne(zmq::context_t& context, const ClientOptions& options, const std::string& name,
+             const std::string& endpoint, std::span<const std::uint8_t> frame, bool query,
+             const PingCommand& c) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  security::SecureClient(socket, options.curve);
+  socket.connect(endpoint);
+  std::vector<double> ms;
+  std::string outcome;
+  wire::AlignedBuffer aligned;
+  for (int i = 0; i < c.count; ++i) {
+    const std::uint64_t start = MonoNs();
+    (void)socket.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::message_t reply;
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(c.endpoints.timeout_ms)) <= 0 ||
+        !socket.recv(reply, zmq::recv_flags::dontwait)) {
+      std::printf("%-8s %s no answer within %d ms\n", name.c_str(), endpoint.c_str(),
+                  c.endpoints.timeout_ms);
+      return false;
+    }
+    ms.push_back(static_cast<double>(MonoNs() - start) / 1e6);
+    auto bytes =
+        aligned.AlignedView({static_cast<const std::uint8_t*>(reply.data()), reply.size()});
+    Code code = Code::kInternal;
+    std::uint64_t seq = 0;
+    if (query) {
+      wire::QueryReplyData r;
+      if (wire::ParseQueryReply(bytes, &r).ok()) code = r.status, seq = r.seq;
+    } else {
+      wire::CommandReplyData r;
+      if (wire::ParseCommandReply(bytes, &r).ok()) code = r.status, seq = r.seq;
+    }
+    outcome = fmt::format("{}{}", CodeName(code), query ? fmt::format(" seq {}", seq) : "");
+  }
+  double sum = 0;
+  for (double m : ms) sum += m;
+  std::printf("%-8s %s %.3f/%.3f/%.3f ms %s\n", name.c_str(), endpoint.c_str(),
+              *std::min_element(ms.begin(), ms.end()), sum / static_cast<double>(ms.size()),
+              *std::max_element(ms.begin(), ms.end()), outcome.c_str());
+  return true;
+}
+
+// The writer gets a request with no commands (refused with InvalidArgument: an answer that
+// writes nothing), each reader a Get of a key no one writes (NotFound, with the reader's seq).
+int RunPing(const PingCommand& c) {
+  auto options = c.endpoints.Options();
+  if (!options.ok()) return Fail(options.status());
+  zmq::context_t context;
+  wire::CommandRequestEncoder commands;
+  wire::QueryRequestEncoder queries;
+  bool all = PingOne(context, *options, "writer", options->writer_endpoint,
+                     commands.Encode("", 0, options->token, {}), false, c);
+  for (std::size_t i = 0; i < options->reader_endpoints.size(); ++i)
+    all &=
+        PingOne(context, *options, fmt::format("reader{}", i), options->reader_endpoints[i],
+                queries.Encode(0, options->token, 0, 0, wire::GetQuery{"ping", "~ping"}), true, c);
+  return all ? 0 : 3;
+}
+
+void AddPing(CLI::App& app, int* exit_code) {
+  auto c = std::make_shared<PingCommand>();
+  CLI::App* p = app.add_subcommand(
+      "ping", "check that the writer and each reader answer, with round-trip times (min/avg/max)");
+  c->endpoints.Add(p);
+  p->add_option("--count", c->count, "round trips to each server")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  p->callback([c, exit_code] { *exit_code = RunPing(*c); });
+}
+
 }  // namespace
 
 void AddClientCommands(CLI::App& app, int* exit_code) {
@@ -447,6 +529,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddReads(app, exit_code);
   AddWatch(app, exit_code);
   AddDump(app, exit_code);
+  AddPing(app, exit_code);
 }
 
 }  // namespace cqrs::cli

@@ -3,6 +3,7 @@
 // pairs and the principals file (keygen, principal), the PostgreSQL query side (pg).
 #include <CLI/CLI.hpp>
 
+#include "base/config.h"
 #include "cli/commands.h"
 
 // LeakSanitizer (sanitized builds only; never called otherwise): libpqxx 6.4 leaks a libpq
@@ -21,6 +22,6 @@ int main(int argc, char** argv) {
   cqrs::cli::AddStatsCommand(app, &exit_code);
   cqrs::cli::AddPgCommands(app, &exit_code);
   cqrs::cli::AddSecurityCommands(app, &exit_code);
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = cqrs::ParseCommandLine(app, argc, argv)) return *done;
   return exit_code;
 }

@@ -119,7 +119,14 @@ int RunLoadCommand(LoadCommand& c) {
     return report.status().code() == Code::kInvalidArgument ? 2 : 1;
   }
   std::cout << (c.json ? report->ToJson() : report->ToText()) << std::endl;
-  return 0;
+  // A run with any operation that failed or stayed indeterminate is not a clean measurement.
+  std::uint64_t failed = 0, indeterminate = 0;
+  for (const OpStats& op : report->ops) failed += op.failed, indeterminate += op.indeterminate;
+  if (failed + indeterminate == 0) return 0;
+  std::fprintf(stderr, "cqrs load: %llu operations failed, %llu indeterminate\n",
+               static_cast<unsigned long long>(failed),
+               static_cast<unsigned long long>(indeterminate));
+  return 1;
 }
 
 struct MigrateCommand {

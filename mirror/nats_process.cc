@@ -19,10 +19,8 @@ std::optional<NatsProcess> StartNatsProcess(int argc, char** argv, const std::st
   std::string nats, stream;
   app.add_option("--nats", nats, "NATS servers, comma-separated (overrides [mirror] nats)");
   app.add_option("--stream", stream, stream_help + " (overrides [mirror] stream)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    *exit_code = app.exit(e);
+  if (auto done = ParseCommandLine(app, argc, argv)) {
+    *exit_code = *done;
     return std::nullopt;
   }
   auto resolved = ResolveConfig(common);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "base/config.h"
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/signals.h"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   cqrs::AddCommonFlags(app, &common);
   std::string dsn;
   app.add_option("--dsn", dsn, "libpq connection string (overrides [postgresql] dsn)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = cqrs::ParseCommandLine(app, argc, argv)) return *done;
   auto resolved = cqrs::ResolveConfig(common);
   if (resolved.ok() && !dsn.empty()) {
     resolved.value().postgresql.dsn = dsn;

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.add_flag("--once", once,
                "apply everything committed so far, then exit without serving (a rebuild into "
                "--read-dir)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = cqrs::ParseCommandLine(app, argc, argv)) return *done;
 
   auto resolved = cqrs::ResolveConfig(common);
   if (!resolved.ok()) {

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> endpoint;
   app.add_option("--index", index, "which reader: endpoint base-port + 10 + index (default 0)");
   app.add_option("--endpoint", endpoint, "bind here instead");
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = cqrs::ParseCommandLine(app, argc, argv)) return *done;
 
   auto resolved = cqrs::ResolveConfig(common);
   if (!resolved.ok()) {

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch-max-requests", batch_max_requests, "group commit bound");
   app.add_option("--endpoint-file", endpoint_file,
                  "write the bound command endpoint to this file once serving");
-  CLI11_PARSE(app, argc, argv);
+  if (auto done = cqrs::ParseCommandLine(app, argc, argv)) return *done;
 
   auto resolved = cqrs::ResolveConfig(common);
   if (!resolved.ok()) {

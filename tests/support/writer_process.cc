@@ -41,7 +41,11 @@ WriterProcess::~WriterProcess() {
 std::string CliBinary() { return CQRS_CLI_BINARY; }
 
 std::pair<int, std::string> RunCli(const std::string& args) {
-  std::string command = CliBinary() + " " + args + " 2>&1";
+  return RunCommand(CliBinary() + " " + args);
+}
+
+std::pair<int, std::string> RunCommand(const std::string& line) {
+  std::string command = line + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;

@@ -16,6 +16,8 @@ std::string CliBinary();
 // Runs the cqrs CLI with `args` (a shell line); returns its exit code and its output (stdout and
 // stderr).
 std::pair<int, std::string> RunCli(const std::string& args);
+// Runs any command line the same way.
+std::pair<int, std::string> RunCommand(const std::string& line);
 
 // Fails the running test if the log of processes at `path` holds a sanitizer report (the
 // processes of a sanitizer build report there and may be restarted, hiding the crash) or, unless
