@@ -61,8 +61,9 @@ struct WriterConfig {
   // clients back off (docs/OPERATIONS.md, "Overload"; docs/BENCHMARKS.md for what it costs).
   bool shed_overload = true;
   // ZMQ_MAXMSGSIZE: a larger frame disconnects its sender (libzmq); a frame above
-  // limits.max_request_bytes but within this gets InvalidArgument instead.
-  std::uint32_t max_message_bytes = 1u << 20;
+  // limits.max_request_bytes but within this gets InvalidArgument instead. Default: the default
+  // max_request_bytes plus 64 KiB (wire::kMessageSlackBytes).
+  std::uint32_t max_message_bytes = (1u << 20) + (64u << 10);
 };
 
 struct ProjectorConfig {

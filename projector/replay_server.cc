@@ -6,6 +6,7 @@
 #include "store/key_format.h"
 #include "store/namespaces.h"
 #include "store/read_store_format.h"
+#include "wire/protocol.h"
 
 namespace cqrs::projector {
 
@@ -14,7 +15,7 @@ ReplayServer::ReplayServer(const Config& config, zmq::context_t& context)
 
 Status ReplayServer::Bind(const std::string& endpoint, const security::ServerSecurity* security) {
   wire::SocketTuning tuning;
-  tuning.max_message_bytes = config_.limits.max_request_bytes;
+  tuning.max_message_bytes = config_.limits.max_request_bytes + wire::kMessageSlackBytes;
   wire::ConfigureRouter(router_, tuning);
   if (security != nullptr)
     CQRS_RETURN_IF_ERROR(

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "wire/protocol.h"
 
 namespace cqrs::reader {
 
@@ -59,7 +60,7 @@ Status ReaderServer::Init(const std::string& endpoint) {
   security_ = std::move(security).value();
   try {
     wire::SocketTuning tuning;
-    tuning.max_message_bytes = config_.limits.max_request_bytes;
+    tuning.max_message_bytes = config_.limits.max_request_bytes + wire::kMessageSlackBytes;
     wire::ConfigureRouter(router_, tuning);
     if (security_)
       CQRS_RETURN_IF_ERROR(

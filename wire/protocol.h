@@ -39,8 +39,14 @@ inline std::uint32_t MaxVerifyTables(std::size_t size) {
 // The smallest FlatBuffer with an identifier: root offset + identifier.
 inline constexpr std::size_t kMinMessageBytes = 8;
 
-// At most this many frames per message (routing envelope + body); more is InvalidArgument.
+// At most this many frames per message as a server's ROUTER receives it (the routing id it adds,
+// the client's envelope, the body): 15 from a client. More is InvalidArgument at the writer.
 inline constexpr std::size_t kMaxFrames = 16;
+
+// ZMQ_MAXMSGSIZE of the reader and replay sockets is limits.max_request_bytes plus this (and the
+// writer's writer.max_message_bytes defaults to the same), so a request a little over the
+// limit is answered InvalidArgument naming it rather than cut off by libzmq.
+inline constexpr std::uint32_t kMessageSlackBytes = 64u << 10;
 
 // The size bound for frames our own servers made (replies, events from the log): they are still
 // verified, but limited only by what a sane peer could send. Requests are bounded by

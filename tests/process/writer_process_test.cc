@@ -218,10 +218,23 @@ TEST_CASE("Requests too large: refused below ZMQ_MAXMSGSIZE, sender cut off abov
   CHECK_THAT(r.message, Catch::Contains("over max_request_bytes 1000"));
 
   RawPeer big(writer.endpoint);
-  big.Send({std::vector<std::uint8_t>((1 << 20) + 100, 0x41)});
-  CHECK(big.Receive(500).empty());  // disconnected by libzmq, no reply
+  big.Send({std::vector<std::uint8_t>((1 << 20) + (64 << 10) + 100, 0x41)});
+  CHECK(big.Receive(500).empty());  // over writer.max_message_bytes: disconnected by libzmq
   auto client = Connect(writer.endpoint);
   CHECK(client->Upsert("orders", "still_serving", {}).ok());
+}
+
+TEST_CASE("With the default limits a request just over max_request_bytes is answered",
+          "[process][writer][bad_input]") {
+  TempDir dir;
+  WriterProcess writer(dir);
+  RawPeer peer(writer.endpoint);
+  peer.Send({Encode({Upsert("orders", "k", {{"s", std::string(1 << 20, 'x')}})}, "", 1)});
+  auto refused = peer.Receive();
+  REQUIRE(refused.size() == 1);
+  auto r = testing::ParseCommandReply(refused[0]);
+  CHECK(r.status == Code::kInvalidArgument);
+  CHECK_THAT(r.message, Catch::Contains("over max_request_bytes 1048576"));
 }
 
 TEST_CASE("A REQ client (empty delimiter frame) gets its reply", "[process][writer]") {
