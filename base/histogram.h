@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 
 namespace cqrs {
 
@@ -27,6 +28,8 @@ class Histogram {
   // as the highest value of its bucket (never below the true percentile, at most 1.6 % above),
   // capped at max().
   std::uint64_t Percentile(double q) const;
+  // Count per bucket (BucketHigh(i) is bucket i's largest value): for exporting the whole shape.
+  std::span<const std::uint64_t> counts() const { return counts_; }
 
   static constexpr int kSubBits = 6;
   static constexpr int kSub = 1 << kSubBits;

@@ -1,6 +1,8 @@
 // The load generator.
 #include "cli/load.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -12,7 +14,9 @@
 #include <variant>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/status.h"
+#include "base/version.h"
 #include "client/client.h"
 
 namespace cqrs::cli {
@@ -457,8 +461,18 @@ Result<LoadReport> RunLoad(const LoadOptions& o,
       std::uint64_t count = total_completed();
       double rate =
           static_cast<double>(count - last_count) / (static_cast<double>(now - last_report) / 1e9);
-      progress(fmt::format("load: {:.1f}s {} done, {:.0f} ops/s{}", elapsed, count, rate,
-                           now < shared.measure_from_ns ? " (warm-up)" : ""));
+      // How far, and the time left: by operations with --requests, else by the clock.
+      std::string where = fmt::format("{} done", count);
+      double left_s = 0;
+      if (o.requests > 0) {
+        where = fmt::format("{}/{} done ({:.0f}%)", count, o.requests,
+                            100.0 * static_cast<double>(count) / static_cast<double>(o.requests));
+        if (rate > 0 && count < o.requests) left_s = static_cast<double>(o.requests - count) / rate;
+      } else {
+        left_s = std::max(0.0, o.warmup_s + o.duration_s - elapsed);
+      }
+      progress(fmt::format("load: {:.1f}s {}, ETA {:.0f}s, {:.0f} ops/s{}", elapsed, where, left_s,
+                           rate, now < shared.measure_from_ns ? " (warm-up)" : ""));
       last_report = now;
       last_count = count;
     }
@@ -481,42 +495,137 @@ Result<LoadReport> RunLoad(const LoadOptions& o,
   return report;
 }
 
-std::string LoadReport::ToJson() const {
+namespace {
+
+// The latency columns of every report: label for text, key for JSON and CSV, quantile (-1: min,
+// 2: max).
+struct LatencyColumn {
+  const char* text;
+  const char* key;
+  double q;
+};
+constexpr LatencyColumn kLatencyColumns[] = {{"min", "min", -1},          {"p50", "p50", 0.5},
+                                             {"p90", "p90", 0.9},         {"p95", "p95", 0.95},
+                                             {"p99", "p99", 0.99},        {"p99.9", "p999", 0.999},
+                                             {"p99.99", "p9999", 0.9999}, {"max", "max", 2}};
+
+std::uint64_t LatencyAt(const Histogram& h, double q) {
+  if (q < 0) return h.min();
+  if (q > 1) return h.max();
+  return h.Percentile(q);
+}
+
+bool Ran(const OpStats& s) { return s.ok + s.failed + s.indeterminate > 0; }
+
+}  // namespace
+
+std::string LoadSettingsJson(const LoadOptions& o, std::string_view mix,
+                             std::string_view distribution, std::string_view shape) {
+  std::string out = "{\"mix\":";
+  AppendJsonString(&out, mix);
+  out += fmt::format(
+      ",\"clients\":{},\"threads\":{},\"pipeline\":{},\"query_batch\":{},"
+      "\"command_batch\":{},\"requests\":{},\"duration_s\":{},\"warmup_s\":{},\"rate\":{},"
+      "\"keys\":{},\"distribution\":",
+      o.clients, o.threads, o.pipeline, o.query_batch, o.command_batch, o.requests, o.duration_s,
+      o.warmup_s, o.rate, o.keys);
+  AppendJsonString(&out, distribution);
+  out += fmt::format(",\"value_size\":{},\"scan_limit\":{},\"collection\":", o.value_size,
+                     o.scan_limit);
+  AppendJsonString(&out, o.collection);
+  out += ",\"shape\":";
+  AppendJsonString(&out, shape);
+  out += ",\"aggregate\":";
+  AppendJsonString(&out, o.aggregate);
+  return out + "}";
+}
+
+std::string LoadReport::ToJson(std::string_view settings) const {
   std::string out = fmt::format("{{\"seconds\":{:.3f}", seconds);
   if (rate > 0) out += fmt::format(",\"rate\":{:.1f}", rate);
   for (int op = 0; op < kLoadOps; ++op) {
     const OpStats& s = ops[static_cast<std::size_t>(op)];
-    if (s.ok + s.failed + s.indeterminate == 0) continue;
-    const Histogram& h = s.latency_ns;
-    auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+    if (!Ran(s)) continue;
     out += fmt::format(
         ",\"{}\":{{\"ok\":{},\"failed\":{},\"indeterminate\":{},\"per_sec\":{:.1f},"
-        "\"latency_us\":{{\"p50\":{:.1f},\"p90\":{:.1f},\"p99\":{:.1f},\"p999\":{:.1f},"
-        "\"max\":{:.1f},\"mean\":{:.1f}}}}}",
-        kLoadOpNames[op], s.ok, s.failed, s.indeterminate, throughput(op), us(h.Percentile(0.5)),
-        us(h.Percentile(0.9)), us(h.Percentile(0.99)), us(h.Percentile(0.999)), us(h.max()),
-        h.mean() / 1000.0);
+        "\"latency_us\":{{",
+        kLoadOpNames[op], s.ok, s.failed, s.indeterminate, throughput(op));
+    for (const LatencyColumn& c : kLatencyColumns)
+      out += fmt::format("\"{}\":{:.1f},", c.key,
+                         static_cast<double>(LatencyAt(s.latency_ns, c.q)) / 1000.0);
+    out += fmt::format("\"mean\":{:.1f}}}}}", s.latency_ns.mean() / 1000.0);
   }
+  if (!settings.empty())
+    out += fmt::format(",\"settings\":{},\"version\":\"{}\"", settings, CQRS_VERSION_STRING);
   return out + "}";
 }
 
 std::string LoadReport::ToText() const {
-  std::string out = fmt::format("{:8} {:>10} {:>8} {:>6} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-                                "op", "ok", "failed", "indet", "per second", "p50 ms", "p90 ms",
-                                "p99 ms", "p99.9 ms", "max ms");
+  std::string out =
+      fmt::format("{:8} {:>10} {:>8} {:>6} {:>12}", "op", "ok", "failed", "indet", "per second");
+  for (const LatencyColumn& c : kLatencyColumns) out += fmt::format(" {:>9}", c.text);
+  out += "  (latency in ms)\n";
   for (int op = 0; op < kLoadOps; ++op) {
     const OpStats& s = ops[static_cast<std::size_t>(op)];
-    if (s.ok + s.failed + s.indeterminate == 0) continue;
-    const Histogram& h = s.latency_ns;
-    auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
-    out += fmt::format(
-        "{:8} {:>10} {:>8} {:>6} {:>12.0f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f}\n",
-        kLoadOpNames[op], s.ok, s.failed, s.indeterminate, throughput(op), ms(h.Percentile(0.5)),
-        ms(h.Percentile(0.9)), ms(h.Percentile(0.99)), ms(h.Percentile(0.999)), ms(h.max()));
+    if (!Ran(s)) continue;
+    out += fmt::format("{:8} {:>10} {:>8} {:>6} {:>12.0f}", kLoadOpNames[op], s.ok, s.failed,
+                       s.indeterminate, throughput(op));
+    for (const LatencyColumn& c : kLatencyColumns)
+      out += fmt::format(" {:>9.3f}", static_cast<double>(LatencyAt(s.latency_ns, c.q)) / 1e6);
+    out += "\n";
   }
   out += fmt::format("measured over {:.2f} s", seconds);
   if (rate > 0)
     out += fmt::format(", open loop at {:.0f} ops/s (latency from when each was due)", rate);
+  return out;
+}
+
+std::string LoadReport::ToCsv() const {
+  std::string out = "op,ok,failed,indeterminate,per_sec";
+  for (const LatencyColumn& c : kLatencyColumns) out += fmt::format(",{}_us", c.key);
+  out += ",mean_us\n";
+  for (int op = 0; op < kLoadOps; ++op) {
+    const OpStats& s = ops[static_cast<std::size_t>(op)];
+    if (!Ran(s)) continue;
+    out += fmt::format("{},{},{},{},{:.1f}", kLoadOpNames[op], s.ok, s.failed, s.indeterminate,
+                       throughput(op));
+    for (const LatencyColumn& c : kLatencyColumns)
+      out += fmt::format(",{:.1f}", static_cast<double>(LatencyAt(s.latency_ns, c.q)) / 1000.0);
+    out += fmt::format(",{:.1f}\n", s.latency_ns.mean() / 1000.0);
+  }
+  return out;
+}
+
+// The layout of HdrHistogram's outputPercentileDistribution: a line per recorded bucket (value
+// = the bucket's highest, capped at the max), then mean, deviation, max and count.
+std::string LoadReport::Hgrm(int op) const {
+  const Histogram& h = ops[static_cast<std::size_t>(op)].latency_ns;
+  if (h.count() == 0) return {};
+  const auto total = static_cast<double>(h.count());
+  std::string out = fmt::format("{:>12} {:>14} {:>10} {:>14}\n\n", "Value", "Percentile",
+                                "TotalCount", "1/(1-Percentile)");
+  auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  out += fmt::format("{:12.3f} {:2.12f} {:10d} {:14.2f}\n", ms(h.min()), 0.0, 0, 1.0);
+  std::uint64_t seen = 0;
+  double variance_sum = 0;
+  const std::span<const std::uint64_t> counts = h.counts();
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] == 0) continue;
+    seen += counts[i];
+    const std::uint64_t value = std::min(Histogram::BucketHigh(static_cast<int>(i)), h.max());
+    const double d = ms(value) - h.mean() / 1e6;
+    variance_sum += d * d * static_cast<double>(counts[i]);
+    const double p = static_cast<double>(seen) / total;
+    if (seen < h.count())
+      out += fmt::format("{:12.3f} {:2.12f} {:10d} {:14.2f}\n", ms(value), p, seen, 1 / (1 - p));
+    else
+      out += fmt::format("{:12.3f} {:2.12f} {:10d}\n", ms(value), p, seen);
+  }
+  out += fmt::format("#[Mean    = {:12.3f}, StdDeviation   = {:12.3f}]\n", h.mean() / 1e6,
+                     std::sqrt(variance_sum / total));
+  out += fmt::format("#[Max     = {:12.3f}, Total count    = {:12d}]\n", ms(h.max()), h.count());
+  out += fmt::format("#[Buckets = {:12d}, SubBuckets     = {:12d}]\n", Histogram::kBuckets,
+                     Histogram::kSub);
   return out;
 }
 

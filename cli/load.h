@@ -113,9 +113,22 @@ struct LoadReport {
   double throughput(int op) const {
     return seconds > 0 ? static_cast<double>(ops[static_cast<std::size_t>(op)].ok) / seconds : 0;
   }
-  std::string ToJson() const;
+  // One JSON object: a row per op that ran; `settings` (a JSON object, LoadSettingsJson) and
+  // the version are added when given.
+  std::string ToJson(std::string_view settings = {}) const;
+  // A table: per op ok, failed, indeterminate, per second, then min, p50, p90, p95, p99, p99.9,
+  // p99.99 and max latency in ms.
   std::string ToText() const;
+  // The same as CSV: a header line, then a line per op that ran (latencies in µs).
+  std::string ToCsv() const;
+  // HdrHistogram's percentile distribution text ("hgrm", what its plotters read) of one op's
+  // latencies, in ms; empty if the op did not run.
+  std::string Hgrm(int op) const;
 };
+
+// A run's settings as a JSON object: what to compare two runs by.
+std::string LoadSettingsJson(const LoadOptions& o, std::string_view mix,
+                             std::string_view distribution, std::string_view shape);
 
 // Checks the options; InvalidArgument naming the flag.
 Status ValidateLoadOptions(const LoadOptions& options);

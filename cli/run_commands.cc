@@ -6,7 +6,11 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -87,8 +91,31 @@ struct LoadCommand {
   std::string shape = "kv";
   LoadOptions options;
   bool json = false;
+  bool csv = false;
+  std::string hgrm;
   CurveFlags curve;
 };
+
+// --hgrm FILE: one op's distribution in FILE; several ops', each in FILE with "-<op>" before its
+// extension (load.hgrm → load-put.hgrm, load-get.hgrm).
+Status WriteHgrm(const LoadReport& report, const std::string& file) {
+  std::vector<int> ran;
+  for (int op = 0; op < kLoadOps; ++op)
+    if (report.ops[static_cast<std::size_t>(op)].latency_ns.count() > 0) ran.push_back(op);
+  const std::filesystem::path path(file);
+  for (int op : ran) {
+    std::filesystem::path out = path;
+    if (ran.size() > 1)
+      out.replace_filename(path.stem().string() + "-" + kLoadOpNames[op] +
+                           path.extension().string());
+    std::ofstream f(out);
+    f << report.Hgrm(op);
+    if (!f.flush())
+      return Error(Code::kUnavailable, "--hgrm: cannot write {}: {}", out.string(),
+                   std::strerror(errno));
+  }
+  return OkStatus();
+}
 
 int RunLoadCommand(LoadCommand& c) {
   std::optional<Config> config = ConfigOrComplain(c.common, "load");
@@ -118,7 +145,18 @@ int RunLoadCommand(LoadCommand& c) {
     std::fprintf(stderr, "cqrs load: %s\n", report.status().message().c_str());
     return report.status().code() == Code::kInvalidArgument ? 2 : 1;
   }
-  std::cout << (c.json ? report->ToJson() : report->ToText()) << std::endl;
+  if (c.json)
+    std::cout << report->ToJson(LoadSettingsJson(c.options, c.mix, c.distribution, c.shape))
+              << std::endl;
+  else
+    std::cout << (c.csv ? report->ToCsv() : report->ToText() + "\n") << std::flush;
+  if (!c.hgrm.empty()) {
+    Status written = WriteHgrm(*report, c.hgrm);
+    if (!written.ok()) {
+      std::fprintf(stderr, "cqrs load: %s\n", written.message().c_str());
+      return 1;
+    }
+  }
   // A run with any operation that failed or stayed indeterminate is not a clean measurement.
   std::uint64_t failed = 0, indeterminate = 0;
   for (const OpStats& op : report->ops) failed += op.failed, indeterminate += op.indeterminate;
@@ -423,7 +461,13 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
                   "what a put writes: kv (one field v of --value-size bytes) or orders (v plus "
                   "status, customer and amount drawn per put, for examples/orders.toml)")
       ->capture_default_str();
-  cmd->add_flag("--json", c->json, "print the result as one line of JSON");
+  cmd->add_flag("--json", c->json,
+                "print the result as one line of JSON, with the run's settings and the version");
+  cmd->add_flag("--csv", c->csv, "print the result as CSV (a header, a line per op)")
+      ->excludes("--json");
+  cmd->add_option("--hgrm", c->hgrm,
+                  "write each op's latency distribution in HdrHistogram's percentile format "
+                  "(FILE; with several ops FILE-<op>, e.g. load-put.hgrm)");
   cmd->callback([c, exit_code] { *exit_code = RunLoadCommand(*c); });
 }
 

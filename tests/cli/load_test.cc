@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <sstream>
+
+#include "base/version.h"
 
 namespace cqrs::cli {
 
@@ -55,6 +58,68 @@ TEST_CASE("LoadReport prints a row per operation with percentiles", "[cli][load]
   CHECK_THAT(json, Catch::Contains("\"max\":1000.0"));
   CHECK_THAT(json, !Catch::Contains("\"put\""));  // no row for an op that did not run
   CHECK_THAT(r.ToText(), Catch::Contains("get"));
+  // min, p95 and p99.99 beside the others, in every format (each a bucket's highest value: at
+  // most 1.6 % above the exact percentile).
+  CHECK_THAT(json, Catch::Contains("\"min\":1.0,\"p50\":503.8,") && Catch::Contains("\"p95\":") &&
+                       Catch::Contains("\"p9999\":1000.0,"));
+  CHECK_THAT(r.ToText(), Catch::Contains("min") && Catch::Contains("p95") &&
+                             Catch::Contains("p99.99") && Catch::Contains("1.000\n"));
+  CHECK(r.ToCsv() ==
+        "op,ok,failed,indeterminate,per_sec,min_us,p50_us,p90_us,p95_us,p99_us,p999_us,"
+        "p9999_us,max_us,mean_us\n"
+        "get,1000,0,0,500.0,1.0,503.8,901.1,950.3,991.2,999.4,1000.0,1000.0,500.5\n");
+}
+
+TEST_CASE("LoadReport --json carries the settings and the version", "[cli][load]") {
+  LoadReport r;
+  r.seconds = 1;
+  r.ops[kPut].ok = 1;
+  r.ops[kPut].latency_ns.Record(1000);
+  LoadOptions o;
+  o.clients = 3;
+  o.keys = 77;
+  std::string settings = LoadSettingsJson(o, "put=100", "zipf:0.9", "kv");
+  CHECK_THAT(settings, Catch::StartsWith("{\"mix\":\"put=100\",\"clients\":3,") &&
+                           Catch::Contains("\"keys\":77,\"distribution\":\"zipf:0.9\","));
+  std::string json = r.ToJson(settings);
+  CHECK_THAT(json, Catch::EndsWith(",\"settings\":" + settings + ",\"version\":\"" +
+                                   CQRS_VERSION_STRING + "\"}"));
+}
+
+TEST_CASE("LoadReport::Hgrm is HdrHistogram's percentile distribution", "[cli][load]") {
+  LoadReport r;
+  CHECK(r.Hgrm(kGet).empty());
+  for (int i = 1; i <= 1000; ++i)
+    r.ops[kGet].latency_ns.Record(static_cast<std::uint64_t>(i) * 1000);  // 1 µs .. 1 ms
+  std::istringstream in(r.Hgrm(kGet));
+  std::string line;
+  std::getline(in, line);
+  CHECK_THAT(line, Catch::Contains("Value") && Catch::Contains("Percentile") &&
+                       Catch::Contains("TotalCount") && Catch::Contains("1/(1-Percentile)"));
+  std::getline(in, line);
+  CHECK(line.empty());
+  double last_value = -1, last_p = -1;
+  std::uint64_t last_count = 0;
+  int rows = 0;
+  while (std::getline(in, line) && line[0] != '#') {
+    std::istringstream row(line);
+    double value = 0, p = 0;
+    std::uint64_t count = 0;
+    row >> value >> p >> count;
+    CHECK(value >= last_value);
+    CHECK(p >= last_p);
+    CHECK(count >= last_count);
+    last_value = value, last_p = p, last_count = count;
+    ++rows;
+  }
+  CHECK(rows > 10);
+  CHECK(last_p == 1.0);
+  CHECK(last_count == 1000);
+  CHECK(last_value == Approx(1.0));  // ms
+  CHECK_THAT(line, Catch::StartsWith("#[Mean    =        0.500"));
+  std::getline(in, line);
+  CHECK_THAT(line, Catch::Contains("Max     =        1.000") &&
+                       Catch::Contains("Total count    =         1000"));
 }
 
 TEST_CASE("ParseMix reads op=weight lists and names a bad part", "[cli][load]") {

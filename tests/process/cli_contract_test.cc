@@ -2,6 +2,7 @@
 // error exits 2 naming what was wrong; `cqrs ping` answers for a running pipeline and exits 3 for
 // a server that does not answer; `cqrs load` exits 1 when an operation failed.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,8 @@ TEST_CASE("cqrs ping: the writer and every reader answer; a server that does not
   CHECK_THAT(out, Catch::Contains("writer   " + p.writer));
 }
 
-TEST_CASE("cqrs load exits 1 when any operation failed, 0 when all succeeded", "[process][cli]") {
+TEST_CASE("cqrs load: exit 1 when an operation failed; progress, --json settings, --csv, --hgrm",
+          "[process][cli]") {
   TempDir dir;
   PipelineConfig config;
   config.durability = "nosync";
@@ -93,12 +95,26 @@ TEST_CASE("cqrs load exits 1 when any operation failed, 0 when all succeeded", "
   Pipeline p(dir, config);
   p.StartUp();
   const std::string flags = Join(p.common_flags());
-  const std::string load = "load --mix put=1 --clients 1 --pipeline 4 --requests 40 --warmup 0 " +
-                           std::string("--keys 100 --json ") + flags;
-  auto [code, out] = RunCli(load + " --value-size 100");
+  const std::string load =
+      "load --clients 1 --pipeline 4 --requests 40 --warmup 0 --keys 100 " + flags + " --mix put=1";
+  const std::string put_json = load + " --json";
+  const std::string hgrm = dir / "lat.hgrm";
+  auto [code, out] = RunCli(put_json + " --value-size 100 --hgrm " + hgrm);
   INFO(out);
   CHECK(code == 0);
-  std::tie(code, out) = RunCli(load + " --value-size 1000");  // each entity over 300 bytes
+  CHECK_THAT(out, Catch::Contains("40/40 done (100%), ETA 0s") &&
+                      Catch::Contains("\"settings\":{\"mix\":\"put=1\",\"clients\":1,"));
+  std::ifstream distribution(hgrm);
+  std::string first;
+  std::getline(distribution, first);
+  CHECK_THAT(first, Catch::Contains("Percentile"));  // one op ran: the file itself
+  std::tie(code, out) = RunCli(load + ",get=1 --value-size 100 --csv");
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("op,ok,failed,indeterminate,per_sec,min_us,") &&
+                      Catch::Contains("\nput,") && Catch::Contains("\nget,"));
+  std::tie(code, out) = RunCli(put_json + " --csv");
+  CHECK(code == 2);                                               // one format
+  std::tie(code, out) = RunCli(put_json + " --value-size 1000");  // each entity over 300 bytes
   CHECK(code == 1);
   CHECK_THAT(out, Catch::Contains("cqrs load: 40 operations failed, 0 indeterminate"));
 }
