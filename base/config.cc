@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <set>
 #include <toml.hpp>
@@ -64,6 +65,13 @@ Status ReadSecurity(const toml::value& table, SecurityConfig* c) {
   r.Read("server_key", &c->server_key);
   r.Read("principals", &c->principals);
   r.Read("handshake_timeout_ms", &c->handshake_timeout_ms);
+  return r.Finish();
+}
+
+Status ReadMetrics(const toml::value& table, MetricsConfig* m) {
+  TableReader r(table, "metrics.");
+  r.Read("listen", &m->listen);
+  r.Read("ready_max_lag_events", &m->ready_max_lag_events);
   return r.Finish();
 }
 
@@ -344,6 +352,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   if (const toml::value* k = r.Table("security")) r.Adopt(ReadSecurity(*k, &config->security));
   if (const toml::value* m = r.Table("mirror")) r.Adopt(ReadMirror(*m, &config->mirror));
   if (const toml::value* g = r.Table("postgresql")) r.Adopt(ReadPostgres(*g, &config->postgresql));
+  if (const toml::value* m = r.Table("metrics")) r.Adopt(ReadMetrics(*m, &config->metrics));
   if (const toml::value* l = r.Table("limits")) r.Adopt(ReadLimits(*l, &config->limits));
   if (const toml::array* c = r.Tables("collections"))
     r.Adopt(ReadCollections(*c, &config->collections));
@@ -360,6 +369,22 @@ Result<Config> ResolveConfig(const CommonFlags& flags) {
   if (flags.log_level) config.log_level = *flags.log_level;
   CQRS_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
+}
+
+Status ParseListenAddress(std::string_view text, std::string_view what, std::string* host,
+                          int* port) {
+  const std::size_t colon = text.rfind(':');
+  int p = 0;
+  const char* end = text.data() + text.size();
+  if (colon == std::string_view::npos || colon == 0 ||
+      std::from_chars(text.data() + colon + 1, end, p).ptr != end || p < 1 || p > 65535)
+    return Error(Code::kInvalidArgument, "{} '{}' must be HOST:PORT with a port in 1..65535", what,
+                 text);
+  std::string_view h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  *host = std::string(h);
+  *port = p;
+  return OkStatus();
 }
 
 Status ValidateConfig(const Config& c) {
@@ -423,6 +448,14 @@ Status ValidateConfig(const Config& c) {
   if (q.batch_max_queries < 1) return bad("reader.batch_max_queries", "must be at least 1");
   if (q.max_waiting_bytes < (1u << 20))
     return bad("reader.max_waiting_bytes", "must be at least 1048576 (one request)");
+  if (c.metrics.on()) {
+    std::string host;
+    int port = 0;
+    CQRS_RETURN_IF_ERROR(
+        ParseListenAddress(c.metrics.listen, "config metrics.listen", &host, &port));
+  }
+  if (c.metrics.ready_max_lag_events < 1)
+    return bad("metrics.ready_max_lag_events", "must be at least 1");
   CQRS_RETURN_IF_ERROR(ValidateMirror(c.mirror, l));
   CQRS_RETURN_IF_ERROR(ValidatePostgres(c.postgresql));
   return ValidateCollections(c.collections);

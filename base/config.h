@@ -109,6 +109,19 @@ struct CacheConfig {
   std::uint32_t fill_ms = 2;
 };
 
+// Prometheus metrics and health over HTTP, served by `cqrs metrics` from the control block
+// (docs/OPERATIONS.md, "Metrics and health"). Off while `listen` is empty.
+struct MetricsConfig {
+  std::string listen;  // HOST:PORT, e.g. 127.0.0.1:9464
+  // /readyz answers 503 while the projector is more than this many events behind the writer.
+  std::uint64_t ready_max_lag_events = 100000;
+  bool on() const { return !listen.empty(); }
+};
+// "HOST:PORT" (port 1..65535; "[::1]:9464" for IPv6) into its parts; InvalidArgument naming
+// `what` otherwise.
+Status ParseListenAddress(std::string_view text, std::string_view what, std::string* host,
+                          int* port);
+
 // The event log mirrored to a NATS JetStream stream by cqrs-mirror, for read replicas on other
 // hosts (docs/OPERATIONS.md, "Across machines"). Off while `nats` is empty.
 struct MirrorConfig {
@@ -226,6 +239,7 @@ struct Config {
   SecurityConfig security;
   MirrorConfig mirror;
   PostgresConfig postgresql;
+  MetricsConfig metrics;
   Limits limits;
   std::vector<CollectionSpec> collections;  // [[collections]]
 

@@ -34,6 +34,8 @@ void AddRebuildCommand(CLI::App& app, int* exit_code);
 // migrate (a format-1 write store)
 void AddMigrateCommand(CLI::App& app, int* exit_code);
 void AddStatsCommand(CLI::App& app, int* exit_code);
+// metrics
+void AddMetricsCommand(CLI::App& app, int* exit_code);
 // pg rejected, pg rebuild
 void AddPgCommands(CLI::App& app, int* exit_code);
 // keygen, principal add/disable/enable/list

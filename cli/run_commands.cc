@@ -22,6 +22,7 @@
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
+#include "cli/metrics.h"
 #include "cli/stats.h"
 #include "cli/supervisor.h"
 #include "shm/control_block.h"
@@ -45,6 +46,7 @@ struct UpCommand {
   bool quiet = false;
   bool replica = false;
   std::string nats, stream;
+  std::string metrics;  // --metrics HOST:PORT
 };
 
 int RunUp(const UpCommand& c) {
@@ -57,6 +59,15 @@ int RunUp(const UpCommand& c) {
   if (Status s = ApplyNatsFlags(c.nats, c.stream, c.replica, &*config); !s.ok()) {
     std::fprintf(stderr, "cqrs up: %s%s\n", c.replica ? "--replica: " : "", s.message().c_str());
     return 2;
+  }
+  if (!c.metrics.empty()) {
+    std::string host;
+    int port = 0;
+    if (Status s = ParseListenAddress(c.metrics, "--metrics", &host, &port); !s.ok()) {
+      std::fprintf(stderr, "cqrs up: %s\n", s.message().c_str());
+      return 2;
+    }
+    config->metrics.listen = c.metrics;
   }
   o.replica = c.replica;
   o.bin_dir = c.bin_dir.empty() ? Supervisor::SelfDirectory() : c.bin_dir;
@@ -285,6 +296,7 @@ int RunRebuild(const RebuildCommand& c) {
 struct StatsCommand {
   CommonFlags common;
   bool remove = false;
+  bool check = false;
   bool watch = false;
   bool json = false;
   double interval_s = 1;
@@ -323,6 +335,13 @@ int RunStats(const StatsCommand& c) {
     std::printf("removed /dev/shm/%s\n", segment.c_str());
     return 0;
   }
+  if (c.check) {
+    const StatsSample sample = TakeSample(control.value());
+    const std::vector<std::string> down = DownProcesses(sample);
+    for (const std::string& p : down) std::printf("down: %s\n", p.c_str());
+    if (down.empty()) std::printf("all %zu processes alive\n", sample.processes.size());
+    return down.empty() ? 0 : 1;
+  }
   const std::atomic<bool>& stop = InstallStopSignals();
   const auto interval = std::chrono::duration<double>(c.interval_s);
   StatsSample then = TakeSample(control.value());
@@ -359,6 +378,8 @@ void AddStatsCommand(CLI::App& app, int* exit_code) {
                 "remove the segment (counters, cache) when no process of it is alive; the next "
                 "process to start lays out a new one (e.g. with another [cache] slots)");
   cmd->add_flag("--json", c->json, "one line of JSON per sample");
+  cmd->add_flag("--check", c->check,
+                "exit 1, naming each, when a process that ran is down (0: all alive)");
   cmd->add_option("--interval", c->interval_s, "seconds between the two samples of a rate")
       ->capture_default_str();
   cmd->callback([c, exit_code] { *exit_code = RunStats(*c); });
@@ -403,6 +424,9 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
                  "NATS servers, comma-separated (overrides [mirror] nats; with --replica: the "
                  "stream's servers)");
   up->add_option("--stream", c->stream, "the NATS stream (overrides [mirror] stream)");
+  up->add_option("--metrics", c->metrics,
+                 "serve Prometheus /metrics, /healthz and /readyz on HOST:PORT (cqrs metrics; "
+                 "overrides [metrics] listen)");
   up->callback([c, exit_code] { *exit_code = RunUp(*c); });
 }
 

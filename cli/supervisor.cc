@@ -65,6 +65,14 @@ Supervisor::Supervisor(Config config, SupervisorOptions options)
   if (config_.postgresql.on()) add("cqrs-pgsink", "cqrs-pgsink", {});
   for (std::uint32_t i = 0; i < options_.readers; ++i)
     add(fmt::format("cqrs-reader[{}]", i), "cqrs-reader", {"--index", std::to_string(i)});
+  // Metrics over HTTP: `cqrs metrics`, a subcommand, so its flags follow its name.
+  if (config_.metrics.on()) {
+    Child c;
+    c.name = "cqrs metrics";
+    c.argv = {options_.bin_dir + "/cqrs", "metrics", "--listen", config_.metrics.listen};
+    c.argv.insert(c.argv.end(), options_.pass.begin(), options_.pass.end());
+    children_.push_back(std::move(c));
+  }
 }
 
 Status Supervisor::Start(Child& c) {

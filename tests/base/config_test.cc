@@ -367,3 +367,31 @@ TEST_CASE("A bad [postgresql] declaration is refused with the key that is wrong"
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("[metrics] is read and its listen address checked", "[base][config]") {
+  testing::TempDir dir;
+  Config c;
+  REQUIRE(LoadConfigFile(
+              Write(dir, "[metrics]\nlisten = \"127.0.0.1:9464\"\nready_max_lag_events = 5\n"), &c)
+              .ok());
+  CHECK(c.metrics.on());
+  CHECK(c.metrics.ready_max_lag_events == 5);
+  CHECK(ValidateConfig(c).ok());
+  c.metrics.listen = "localhost";
+  CHECK_THAT(ValidateConfig(c).message(),
+             Catch::Contains("config metrics.listen 'localhost' must be HOST:PORT"));
+  c.metrics.listen = "127.0.0.1:70000";
+  CHECK(!ValidateConfig(c).ok());
+  Config other;
+  CHECK_THAT(LoadConfigFile(Write(dir, "[metrics]\nport = 1\n"), &other).message(),
+             Catch::Contains("unknown config key metrics.port"));
+  std::string host;
+  int port = 0;
+  REQUIRE(ParseListenAddress("[::1]:9464", "x", &host, &port).ok());
+  CHECK(host == "::1");
+  CHECK(port == 9464);
+}
+
+}  // namespace cqrs
