@@ -912,8 +912,10 @@ TEST_CASE("fault: maps of 1 MiB grow under load, readers follow the resized map"
       }
     }
   });
-  // 1 KiB values: both 1 MiB maps fill within the first thousand commands.
-  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), per_client, 1024, [] {});
+  // 4 KiB values: both 1 MiB maps must grow. The read store holds 4 x 64 upserted keys, each
+  // value on its own overflow pages: 2 MiB whatever pages the readers' snapshots keep from
+  // reuse (with 1 KiB values it stayed within 1 MiB when the scanner pinned few snapshots).
+  f.RunClients(Clients(4, std::chrono::milliseconds(1000)), per_client, 4096, [] {});
   stop = true;
   scanner.join();
   reader->Signal(SIGTERM);
@@ -922,8 +924,10 @@ TEST_CASE("fault: maps of 1 MiB grow under load, readers follow the resized map"
   INFO(scan_error);
   CHECK(scans.load() > 0);
   CHECK(scan_errors.load() == 0);
-  for (const char* store : {"/write/log/data.mdb", "/read/data.mdb"})
+  for (const char* store : {"/write/log/data.mdb", "/read/data.mdb"}) {
+    INFO(store);
     CHECK(std::filesystem::file_size(f.p.data_dir + store) > (1u << 20));
+  }
 }
 
 TEST_CASE("fault: the write store's disk fills up, then has space again", "[faults][writer]") {
