@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-import cqrs_wire  # noqa: E402  (its pipeline config only: no generated code needed)
+import support  # noqa: E402  (its pipeline config only)
 
 
 def run(cmd, **kw):
@@ -72,7 +72,7 @@ def main():
         run(["g++", "-o", with_pc, os.path.join(args.source, "consumer.cc")] + flags)
         binaries = [os.path.join(built, "consumer"), with_pc]
 
-        ep, config = cqrs_wire.ipc_pipeline_config(tmp)
+        ep, config = support.ipc_pipeline_config(tmp)
         data = os.path.join(tmp, "data")
         log = open(os.path.join(tmp, "up.log"), "w")
         up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config, "--data", data],

@@ -4,7 +4,7 @@
 sockets to the readers with the write's seq as min_seq; a Scan paged in key order; the change
 feed on a SUB socket. Exits non-zero on the first failure.
 
-usage: read_path_test.py --cqrs PATH/cqrs --gen DIR_WITH_GENERATED_cqrs_PACKAGE [--count N]
+usage: read_path_test.py --cqrs PATH/cqrs [--count N]
 """
 import argparse
 import os
@@ -14,32 +14,31 @@ import tempfile
 
 import zmq
 
-import cqrs_wire as wire
-from cqrs_wire import check
+import support
+from cqrs import codec as wire
+from support import check
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cqrs", required=True, help="path of the cqrs binary")
-    parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
     parser.add_argument("--count", type=int, default=10000, help="entities to write and read")
     args = parser.parse_args()
-    wire.load(args.gen)
     with tempfile.TemporaryDirectory(prefix="cqrs-py-") as tmp:
-        ep, config = wire.ipc_pipeline_config(tmp)
+        ep, config = support.ipc_pipeline_config(tmp)
         log = open(os.path.join(tmp, "up.log"), "w")
         up = subprocess.Popen([args.cqrs, "up", "--quiet", "--config", config,
                                "--data", os.path.join(tmp, "data")], stdout=log, stderr=log)
         try:
             context = zmq.Context()
             for name in ("writer", "replay", "reader0", "reader1"):
-                wire.wait_answering(context, ep[name])
+                support.wait_answering(context, ep[name])
             run_checks(context, ep, args.count)
             context.destroy(linger=0)
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
-            wire.expect_segment_removed(args.cqrs,
+            support.expect_segment_removed(args.cqrs,
                                         ["--config", config, "--data", os.path.join(tmp, "data")])
     print("python read path: all checks passed")
 
@@ -53,7 +52,6 @@ def req(context, endpoint):
 
 
 def run_checks(context, ep, count):
-    Op = wire.fb["Op"].Op
     writer = req(context, ep["writer"])
     readers = [req(context, ep["reader0"]), req(context, ep["reader1"])]
     feed = context.socket(zmq.SUB)
@@ -70,7 +68,7 @@ def run_checks(context, ep, count):
     # Every write read back at once, from a snapshot at least as new as the write.
     for i in range(count):
         key = "p%05d" % i
-        writer.send(wire.encode_commands([(Op.Create, "people", key, 0, {"n": i, "name": key})],
+        writer.send(wire.encode_commands([("Create", "people", key, 0, {"n": i, "name": key})],
                                          "py-reader-test", i + 1))
         w = wire.decode_command_reply(writer.recv())
         check(w["status"] == "Ok", "write %s: %r" % (key, w))
@@ -127,7 +125,7 @@ def run_checks(context, ep, count):
           "committed seq %d" % r["seq"] in r["message"], "future min_seq: %r" % r)
 
     # The change feed: topic "<collection>/<key>", then an Event.
-    writer.send(wire.encode_commands([(Op.Update, "people", "p00000", 0, {"n": -1})],
+    writer.send(wire.encode_commands([("Update", "people", "p00000", 0, {"n": -1})],
                                      "py-reader-test", count + 1))
     w = wire.decode_command_reply(writer.recv())
     check(w["status"] == "Ok", "update: %r" % w)
@@ -137,13 +135,12 @@ def run_checks(context, ep, count):
     while last < w["seq"]:
         check(feed.poll(10000), "no event on the feed after seq %d" % last)
         topic, body = feed.recv_multipart()
-        check(body[4:8] == b"CQE1", "event identifier %r" % body[4:8])
-        event = wire.fb["Event"].Event.GetRootAs(body, 0)
-        check(event.Seq() > last, "feed went from seq %d to %d" % (last, event.Seq()))
-        check(topic == ("people/" + event.Key().decode()).encode(), "topic %r" % topic)
-        last = event.Seq()
-    check(last == w["seq"] and event.Version() == 2 and topic == b"people/p00000",
-          "update's event: seq %d version %d topic %r" % (last, event.Version(), topic))
+        event = wire.decode_event(body)  # checks the CQE1 identifier
+        check(event["seq"] > last, "feed went from seq %d to %d" % (last, event["seq"]))
+        check(topic == ("people/" + event["key"]).encode(), "topic %r" % topic)
+        last = event["seq"]
+    check(last == w["seq"] and event["version"] == 2 and topic == b"people/p00000",
+          "update's event: seq %d version %d topic %r" % (last, event["version"], topic))
     for s in readers + [writer, feed]:
         s.close()
 

@@ -6,7 +6,7 @@ principal gets PermissionDenied; a SUB admitted to its own tenant's topics gets 
 aimed at another tenant gets nothing; plaintext, an unknown key and a wrong server key get no
 reply. Exits non-zero on the first failure.
 
-usage: security_test.py --cqrs PATH/cqrs --gen DIR
+usage: security_test.py --cqrs PATH/cqrs
 """
 import argparse
 import os
@@ -18,16 +18,16 @@ import tomllib
 
 import zmq
 
-import cqrs_wire as wire
-from cqrs_wire import check
+import cqrs
+import support
+from cqrs import codec as wire
+from support import check
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cqrs", required=True, help="path of the cqrs binary")
-    parser.add_argument("--gen", required=True, help="directory holding the generated cqrs package")
     args = parser.parse_args()
-    wire.load(args.gen)
 
     with tempfile.TemporaryDirectory(prefix="cqrs-py-sec-") as tmp:
         data = os.path.join(tmp, "data")
@@ -68,7 +68,7 @@ def main():
             step("stopping the pipeline")
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=20)
-            wire.expect_segment_removed(args.cqrs, ["--config", config, "--data", data])
+            support.expect_segment_removed(args.cqrs, ["--config", config, "--data", data])
         check("security on" in open(log_path).read(), "the servers log that security is on")
     print("python CURVE client: all checks passed")
 
@@ -85,7 +85,6 @@ def read_keys(keys, name):
 
 
 def run_checks(ep, keys):
-    Op = wire.fb["Op"].Op
     server_public, _ = read_keys(keys, "server")
     ctx = zmq.Context()
 
@@ -123,7 +122,7 @@ def run_checks(ep, keys):
     app = socket(zmq.REQ, ep["writer"], "app")
     deadline = time.monotonic() + 30
     while True:
-        r = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 1})], "py-client", 1, 1000)
+        r = command(app, [("Upsert", "orders", "o1", 0, {"n": 1})], "py-client", 1, 1000)
         if r is not None:
             break
         check(time.monotonic() < deadline, "the writer never answered the principal")
@@ -131,9 +130,9 @@ def run_checks(ep, keys):
         app = socket(zmq.REQ, ep["writer"], "app")
     check(r["status"] == "Ok" and r["versions"] == [1], "principal: %r" % r)
     seq = r["seq"]
-    again = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 1})], "py-client", 1)
+    again = command(app, [("Upsert", "orders", "o1", 0, {"n": 1})], "py-client", 1)
     check(again == r, "a resent request gets the original reply: %r" % again)
-    r = command(app, [(Op.Upsert, "customers", "c1", 0, {})], "py-client", 2)
+    r = command(app, [("Upsert", "customers", "c1", 0, {})], "py-client", 2)
     check(r["status"] == "PermissionDenied" and "customers" in r["message"], "ACL: %r" % r)
 
     # Reads: the same tenant sees it, another tenant does not, the ACL holds.
@@ -145,7 +144,7 @@ def run_checks(ep, keys):
     r = query(viewer_reads, ("get", "customers", "c1"), min_seq=seq)
     check(r["status"] == "PermissionDenied", "read ACL: %r" % r)
     viewer_writes = socket(zmq.REQ, ep["writer"], "viewer")
-    r = command(viewer_writes, [(Op.Upsert, "orders", "o1", 0, {})], "viewer", 1)
+    r = command(viewer_writes, [("Upsert", "orders", "o1", 0, {})], "viewer", 1)
     check(r["status"] == "PermissionDenied" and "viewer" in r["message"], "read-only: %r" % r)
     other_reads = socket(zmq.REQ, ep["reader0"], "other")
     r = query(other_reads, ("get", "orders", "o1"), min_seq=seq)
@@ -161,7 +160,7 @@ def run_checks(ep, keys):
     got, request_id = None, 3
     deadline = time.monotonic() + 30
     while got is None and time.monotonic() < deadline:  # until the subscription is in place
-        r = command(app, [(Op.Upsert, "orders", "o2", 0, {"n": request_id})], "py-client",
+        r = command(app, [("Upsert", "orders", "o2", 0, {"n": request_id})], "py-client",
                     request_id)
         check(r["status"] == "Ok", "write for the feed: %r" % r)
         request_id += 1
@@ -173,7 +172,7 @@ def run_checks(ep, keys):
     # No key, an unknown key, the wrong server key: no reply at all.
     step("refused clients")
     wrong_server, _ = read_keys(keys, "stranger")
-    frame = wire.encode_commands([(Op.Upsert, "orders", "o1", 0, {"n": 9})], "py-client", 99)
+    frame = wire.encode_commands([("Upsert", "orders", "o1", 0, {"n": 9})], "py-client", 99)
     for endpoint in (ep["writer"], ep["reader0"]):
         for name, sock in (("plaintext", socket(zmq.REQ, endpoint, None)),
                            ("unknown key", socket(zmq.REQ, endpoint, "stranger")),
@@ -183,10 +182,49 @@ def run_checks(ep, keys):
                   "%s at %s must get no reply" % (name, endpoint))
             sock.close()
 
-    r = command(app, [(Op.Upsert, "orders", "o1", 0, {"n": 2})], "py-client", request_id)
+    r = command(app, [("Upsert", "orders", "o1", 0, {"n": 2})], "py-client", request_id)
     check(r["status"] == "Ok" and r["versions"] == [2], "still serving the principal: %r" % r)
+    check_package(ep, keys, ctx)
     step("closing")
     ctx.destroy(linger=0)
+
+
+def check_package(ep, keys, ctx):
+    """The same through the package: cqrs.Client and cqrs.Subscriber with CurveKeys read from
+    the files `cqrs keygen` wrote."""
+    step("cqrs.Client and cqrs.Subscriber with CURVE keys")
+    server = os.path.join(keys, "server.pub")
+
+    def client(name):
+        return cqrs.Client(ep["writer"], [ep["reader0"]], context=ctx, timeout=10,
+                           curve=cqrs.CurveKeys.from_files(server, os.path.join(keys, name + ".key")))
+
+    app, viewer, other = client("app"), client("viewer"), client("other")
+    w = app.put("orders", "pkg1", {"n": 1})
+    e = app.get("orders", "pkg1")
+    check(e is not None and e.fields == {"n": 1} and e.seq == w.seq, "package read: %r" % e)
+    check(viewer.get("orders", "pkg1", min_seq=w.seq).version == 1, "viewer reads its tenant")
+    check(other.get("orders", "pkg1", min_seq=w.seq) is None, "another tenant sees nothing")
+    try:
+        viewer.put("orders", "pkg1", {"n": 2})
+        check(False, "a read-only principal's write must be refused")
+    except cqrs.PermissionDenied as refused:
+        check("viewer" in refused.message, "read-only: %s" % refused)
+    feed = cqrs.Subscriber(ep["events"], ep["replay"], collections=["orders"], tenant="py",
+                           from_seq=1, context=ctx,
+                           curve=cqrs.CurveKeys.from_files(server, os.path.join(keys, "app.key")))
+    seen = []
+    while not seen or seen[-1].seq < w.seq:
+        event = feed.next(timeout=10)
+        check(event is not None, "the package's subscriber stalled after %r" % seen[-1:])
+        seen.append(event)
+    check(all(ev.tenant == "py" and ev.collection == "orders" for ev in seen),
+          "subscriber: only its tenant's orders")
+    check(seen[-1].key == "pkg1", "subscriber: the last write: %r" % seen[-1])
+    check([ev.collection_seq for ev in seen] == list(range(1, len(seen) + 1)),
+          "subscriber: every orders event once, in order")
+    for c in (app, viewer, other, feed):
+        c.close()
 
 
 if __name__ == "__main__":
