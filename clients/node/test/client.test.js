@@ -50,34 +50,45 @@ async function rejects(promise, status) {
   assert.fail(`expected ${status}`);
 }
 
+// Endpoints on ipc sockets in dir, and a config for them with `extra` appended (the projector
+// queues at most 50 events per subscriber: a slow one loses events).
+function pipelineConfig(dir, readers, extra) {
+  const e = {};
+  for (const name of ['writer', 'events', 'replay', ...readers]) e[name] = `ipc://${path.join(dir, `${name}.sock`)}`;
+  const file = path.join(dir, 'cqrs.toml');
+  fs.writeFileSync(file, `log_level = "warn"
+[writer]
+endpoint = "${e.writer}"
+durability = "nosync"
+[projector]
+events_endpoint = "${e.events}"
+replay_endpoint = "${e.replay}"
+events_sndhwm = 50
+[reader]
+endpoints = [${readers.map((r) => `"${e[r]}"`).join(', ')}]
+${extra}`);
+  return [e, file];
+}
+
+// `cqrs up` on a config, logging to dir/up.log.
+function startUp(dir, file) {
+  const log = fs.openSync(path.join(dir, 'up.log'), 'w');
+  return spawn(CQRS, ['up', '--quiet', '--config', file, '--data', path.join(dir, 'data')],
+    { stdio: ['ignore', log, log] });
+}
+
 before(async () => {
   assert.ok(CQRS, 'set CQRS_BIN to the cqrs binary');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cqrs-node-'));
-  ep = {};
-  for (const name of ['writer', 'events', 'replay', 'reader0', 'reader1']) {
-    ep[name] = `ipc://${path.join(tmp, `${name}.sock`)}`;
-  }
-  config = path.join(tmp, 'cqrs.toml');
-  data = path.join(tmp, 'data');
-  fs.writeFileSync(config, `log_level = "warn"
-[writer]
-endpoint = "${ep.writer}"
-durability = "nosync"
-[projector]
-events_endpoint = "${ep.events}"
-replay_endpoint = "${ep.replay}"
-events_sndhwm = 50
-[reader]
-endpoints = ["${ep.reader0}", "${ep.reader1}"]
-[cache]
+  [ep, config] = pipelineConfig(tmp, ['reader0', 'reader1'], `[cache]
 slots = 1024
 [[collections]]
 name = "orders"
 indexes = ["status", "amount"]
 aggregates = [{ name = "by_customer", group_by = "customer", sum = "amount" }]
 `);
-  const log = fs.openSync(path.join(tmp, 'up.log'), 'w');
-  up = spawn(CQRS, ['up', '--quiet', '--config', config, '--data', data], { stdio: ['ignore', log, log] });
+  data = path.join(tmp, 'data');
+  up = startUp(tmp, config);
   const c = newClient({ timeout: 30000 });
   await c.put('warmup', 'w', {}); // resent until the writer serves
   await c.get('warmup', 'w'); // and until a reader has applied it
@@ -282,25 +293,11 @@ test('CURVE: keys from cqrs keygen, a principal reads and writes its tenant only
     path.join(keys, 'app.pub'), '--file', principals);
   run('principal', 'add', 'other', '--tenant', 'elsewhere', '--read', '*', '--write', '*',
     '--key-file', path.join(keys, 'other.pub'), '--file', principals);
-  const sec = {};
-  for (const name of ['writer', 'events', 'replay', 'reader0']) sec[name] = `ipc://${path.join(dir, `${name}.sock`)}`;
-  const secConfig = path.join(dir, 'cqrs.toml');
-  fs.writeFileSync(secConfig, `log_level = "warn"
-[writer]
-endpoint = "${sec.writer}"
-durability = "nosync"
-[projector]
-events_endpoint = "${sec.events}"
-replay_endpoint = "${sec.replay}"
-[reader]
-endpoints = ["${sec.reader0}"]
-[security]
+  const [sec, secConfig] = pipelineConfig(dir, ['reader0'], `[security]
 server_key = "${path.join(keys, 'server.key')}"
 principals = "${principals}"
 `);
-  const log = fs.openSync(path.join(dir, 'up.log'), 'w');
-  const secUp = spawn(CQRS, ['up', '--quiet', '--config', secConfig, '--data', path.join(dir, 'data')],
-    { stdio: ['ignore', log, log] });
+  const secUp = startUp(dir, secConfig);
   const curve = (name) => cqrs.curveKeysFromFiles(path.join(keys, 'server.pub'), path.join(keys, `${name}.key`));
   const app = new cqrs.Client({ writer: sec.writer, readers: [sec.reader0], curve: curve('app'), timeout: 30000 });
   const other = new cqrs.Client({ writer: sec.writer, readers: [sec.reader0], curve: curve('other') });
