@@ -296,7 +296,7 @@ class Client {
           const frame = await receive(sock, attemptEnd - Date.now());
           if (frame === null) break;
           const got = codec.identifier(frame) === codec.ID.queryBatchReply
-            ? codec.decodeBatch('queryReplies', frame).map(codec.decodeQueryReply)
+            ? codec.decodeBatch('queryReplies', frame).map((f) => codec.decodeQueryReply(f))
             : [codec.decodeQueryReply(frame)];
           for (const r of got) {
             if (r.requestId === 0) throw new StatusError(r); // the batch itself was refused

@@ -193,8 +193,21 @@ function encodeQuery(requestId, kind, p, minSeq = 0, timeoutMs = 0, token = '') 
   return finish(b, fb.QueryRequest.endQueryRequest(b), ID.queryRequest);
 }
 
-function valueOf(type, get) {
+// A Value union member as a JS value, or with `typed` as the conformance vectors' JSON
+// ({int}, {double}, {string}, {bytes: hex}, {bool}), which keeps a whole double a double.
+function valueOf(type, get, typed = false) {
   const V = fb.Value;
+  if (typed && type !== V.NONE) {
+    const v = valueOf(type, get);
+    switch (type) {
+      case V.IntValue: return { int: Number(v) };
+      case V.DoubleValue: return { double: v };
+      case V.StringValue: return { string: v };
+      case V.BoolValue: return { bool: v };
+      case V.BytesValue: return { bytes: v.toString('hex') };
+      default: break;
+    }
+  }
   switch (type) {
     case V.NONE: return null;
     case V.IntValue: {
@@ -209,27 +222,28 @@ function valueOf(type, get) {
   }
 }
 
-function fieldsOf(table) {
+function fieldsOf(table, typed) {
   const out = {};
   for (let i = 0; i < table.fieldsLength(); i++) {
     const f = table.fields(i);
-    out[f.name()] = valueOf(f.valueType(), (obj) => f.value(obj));
+    out[f.name()] = valueOf(f.valueType(), (obj) => f.value(obj), typed);
   }
   return out;
 }
 
-function decodeQueryReply(frame) {
+// typed: values as the conformance vectors write them (see valueOf).
+function decodeQueryReply(frame, typed = false) {
   const r = fb.QueryReply.getRootAsQueryReply(buffer(frame, ID.queryReply));
   const entities = [];
   for (let i = 0; i < r.entitiesLength(); i++) {
     const e = r.entities(i);
     entities.push({ collection: e.collection() || '', key: e.key() || '', version: num(e.version()),
-      seq: num(e.seq()), fields: fieldsOf(e) });
+      seq: num(e.seq()), fields: fieldsOf(e, typed) });
   }
   const groups = [];
   for (let i = 0; i < r.groupsLength(); i++) {
     const g = r.groups(i);
-    groups.push({ key: valueOf(g.keyType(), (obj) => g.key(obj)), count: num(g.count()), sum: g.sum() });
+    groups.push({ key: valueOf(g.keyType(), (obj) => g.key(obj), typed), count: num(g.count()), sum: g.sum() });
   }
   return { requestId: num(r.requestId()), status: statusName(r.status()), message: r.message() || '',
     seq: num(r.seq()), entities, next: r.next() || '', groups };
@@ -282,21 +296,21 @@ function encodeReplay(fromSeq, maxEvents = 0, collection = '') {
   return finish(b, fb.ReplayRequest.endReplayRequest(b), ID.replayRequest);
 }
 
-function eventOf(e) {
+function eventOf(e, typed) {
   return { seq: num(e.seq()), collectionSeq: num(e.collectionSeq()), timestampNs: e.timestampNs(),
     tenant: e.tenant() || '', collection: e.collection() || '', key: e.key() || '',
-    op: OP_NAMES[e.op()], version: num(e.version()), fields: fieldsOf(e),
+    op: OP_NAMES[e.op()], version: num(e.version()), fields: fieldsOf(e, typed),
     clientId: e.clientId() || '', requestId: num(e.requestId()), format: e.format() };
 }
 
-function decodeEvent(frame) {
-  return eventOf(fb.Event.getRootAsEvent(buffer(frame, ID.event)));
+function decodeEvent(frame, typed = false) {
+  return eventOf(fb.Event.getRootAsEvent(buffer(frame, ID.event)), typed);
 }
 
-function decodeEventBatch(frame) {
+function decodeEventBatch(frame, typed = false) {
   const r = fb.EventBatch.getRootAsEventBatch(buffer(frame, ID.eventBatch));
   const events = [];
-  for (let i = 0; i < r.eventsLength(); i++) events.push(eventOf(r.events(i)));
+  for (let i = 0; i < r.eventsLength(); i++) events.push(eventOf(r.events(i), typed));
   return { status: statusName(r.status()), message: r.message() || '', headSeq: num(r.headSeq()), events };
 }
 

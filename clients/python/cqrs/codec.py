@@ -171,9 +171,10 @@ def encode_query_request(request_id, kind, params, min_seq=0, timeout_ms=0, toke
                for name in ("collection", "key", "prefix", "start", "end", "after", "field",
                             "name") if params.get(name)}
     if kind == "get":
+        key = strings["key"] if "key" in strings else b.CreateString("")  # required, may be empty
         Get.Start(b)
         Get.AddCollection(b, strings["collection"])
-        Get.AddKey(b, strings.get("key", 0) or b.CreateString(""))
+        Get.AddKey(b, key)
         qtype, qoff = Q.Get, Get.End(b)
     elif kind == "scan":
         Scan.Start(b)
