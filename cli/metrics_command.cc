@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/config.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/metrics.h"
@@ -88,7 +89,9 @@ int RunMetrics(const MetricsCommand& c) {
                config.data_dir.c_str());
   const std::atomic<bool>& stop = InstallStopSignals();
   std::thread serving([&] { server.listen_after_bind(); });
+  NotifyReady(fmt::format("serving http://{}:{}/metrics", host, port));
   while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  NotifyStopping();
   server.stop();
   serving.join();
   return 0;

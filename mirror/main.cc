@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "mirror/mirror_server.h"
 #include "mirror/nats_process.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     if (!mirror) return 0;
     spdlog::info("mirroring the log to NATS stream {} (subject {}) on {}", config.mirror.stream,
                  config.mirror.Subject(), config.mirror.nats);
+    cqrs::NotifyReady(fmt::format("mirroring the log to NATS stream {}", config.mirror.stream));
     if (cqrs::Status s = mirror->Run(stop); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;

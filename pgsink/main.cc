@@ -6,6 +6,7 @@
 #include "base/config.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "pgsink/sink_server.h"
 #include "store/open_when_created.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     }
     std::unique_ptr<cqrs::pgsink::SinkServer> sink = std::move(opened).value();
     if (!sink) return 0;
+    cqrs::NotifyReady("applying the log to PostgreSQL");
     if (cqrs::Status s = sink->Run(stop); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;

@@ -7,6 +7,7 @@
 #include "base/fault.h"
 #include "base/files.h"
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "projector/projector_server.h"
 #include "store/open_when_created.h"
@@ -69,7 +70,10 @@ int main(int argc, char** argv) {
     }
     spdlog::info("projecting from seq {}; events on {}, replay on {}", projector->applied_seq(),
                  projector->events_endpoint(), projector->replay_endpoint());
+    cqrs::NotifyReady(fmt::format("projecting from seq {}; events on {}", projector->applied_seq(),
+                                  projector->events_endpoint()));
     projector->Run(stop);
+    cqrs::NotifyStopping();
     spdlog::info("stopped at seq {}", projector->applied_seq());
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());

@@ -7,6 +7,7 @@
 #include "base/fault.h"
 #include "base/files.h"
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "reader/reader_server.h"
 #include "store/open_when_created.h"
@@ -50,7 +51,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<cqrs::reader::ReaderServer> server = std::move(opened).value();
     if (!server) return 0;
     spdlog::info("reader {} serving queries on {}", index, server->endpoint());
+    cqrs::NotifyReady(fmt::format("reader {} serving queries on {}", index, server->endpoint()));
     server->Run(stop);
+    cqrs::NotifyStopping();
     spdlog::info("reader {} stopped", index);
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());

@@ -2,6 +2,7 @@
 // cqrs-projector and cqrs-readers on this host serve reads of a pipeline running elsewhere
 // (`cqrs up --replica` starts all three). Flags override --config.
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "mirror/nats_process.h"
 #include "replica/replica_server.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<cqrs::replica::ReplicaServer> replica = std::move(opened).value();
     spdlog::info("copying NATS stream {} (subject {}) from {} into {}", config.mirror.stream,
                  config.mirror.Subject(), config.mirror.nats, config.data_dir);
+    cqrs::NotifyReady(fmt::format("copying NATS stream {}", config.mirror.stream));
     if (cqrs::Status s = replica->Run(stop); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;

@@ -7,6 +7,7 @@
 #include "base/fault.h"
 #include "base/files.h"
 #include "base/log.h"
+#include "base/service_notify.h"
 #include "base/signals.h"
 #include "writer/writer_server.h"
 
@@ -76,7 +77,10 @@ int main(int argc, char** argv) {
       std::ofstream(tmp) << w.endpoint() << "\n";
       std::rename(tmp.c_str(), endpoint_file.c_str());
     }
+    cqrs::NotifyReady(
+        fmt::format("serving commands on {}, seq {}", w.endpoint(), w.committed_seq()));
     w.Run(stop);
+    cqrs::NotifyStopping();
     const auto& b = w.batch_stats();
     spdlog::info(
         "stopped at seq {}: {} requests in {} batches (largest {}), {} refused before "
