@@ -136,3 +136,245 @@ std::vector<std::string> DownProcesses(const StatsSample& s) {
 }
 
 }  // namespace cqrs::cli
+
+namespace cqrs::cli {
+namespace {
+
+std::string Html(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A cell showing `shown` for the series `metric` whose /metrics value is `value`.
+std::string MetricCell(std::string_view metric, double value, std::string_view shown) {
+  return fmt::format("<td data-metric=\"{}\" data-value=\"{}\">{}</td>", Html(metric), value,
+                     Html(shown));
+}
+
+std::string Series(std::string_view name, const ProcessSample& p) {
+  return fmt::format("{}{{role=\"{}\"}}", name, p.role);
+}
+
+// What a process's rate counts: events for the projector and the sinks, requests otherwise.
+int RateCounter(const ProcessSample& p) {
+  if (p.slot == shm::kProjectorSlot || p.slot == shm::kPgSinkSlot) return shm::kEventsApplied;
+  if (p.slot == shm::kMirrorSlot) return shm::kEventsPublished;
+  return shm::kRequests;
+}
+
+std::string Rate(const StatsSample& then, const StatsSample& now, const ProcessSample& p) {
+  const char* unit = RateCounter(p) == shm::kRequests ? "req/s" : "events/s";
+  if (then.taken_ns == 0 || now.taken_ns <= then.taken_ns) return fmt::format("– {}", unit);
+  for (const ProcessSample& q : then.processes) {
+    if (q.slot != p.slot) continue;
+    const auto c = static_cast<std::size_t>(RateCounter(p));
+    const std::uint64_t delta = p.counters[c] >= q.counters[c] ? p.counters[c] - q.counters[c] : 0;
+    return fmt::format(
+        "{:.0f} {}",
+        static_cast<double>(delta) * 1e9 / static_cast<double>(now.taken_ns - then.taken_ns), unit);
+  }
+  return fmt::format("– {}", unit);
+}
+
+// The pipeline: sources (writer, replica) → projector and sinks → readers, one box each.
+std::string PipelineSvg(const StatsSample& then, const StatsSample& now) {
+  constexpr int kW = 200, kH = 66, kGapX = 70, kGapY = 16;
+  std::array<std::vector<const ProcessSample*>, 3> columns;
+  for (const ProcessSample& p : now.processes) {
+    if (p.slot == shm::kSupervisorSlot) continue;
+    const int col = p.slot == shm::kWriterSlot ? 0
+                    : (p.slot == shm::kProjectorSlot || p.slot == shm::kPgSinkSlot ||
+                       p.slot == shm::kMirrorSlot)
+                        ? 1
+                        : 2;
+    columns[static_cast<std::size_t>(col)].push_back(&p);
+  }
+  std::size_t rows = 1;
+  for (const auto& c : columns) rows = std::max(rows, c.size());
+  const int height = static_cast<int>(rows) * (kH + kGapY) + kGapY;
+  std::string out = fmt::format(
+      "<svg class=\"pipeline\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
+      "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"the pipeline\">"
+      "<defs><marker id=\"arrow\" markerWidth=\"8\" markerHeight=\"8\" refX=\"7\" refY=\"4\" "
+      "orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"#5f6368\"/></marker></defs>",
+      3 * kW + 2 * kGapX + 20, height, 3 * kW + 2 * kGapX + 20, height);
+  auto y_of = [&](std::size_t col, std::size_t i) {
+    return kGapY + static_cast<int>(i) * (kH + kGapY) +
+           static_cast<int>(rows - columns[col].size()) * (kH + kGapY) / 2;
+  };
+  // Arrows first, under the boxes: each box of a column feeds every box of the next.
+  for (std::size_t col = 0; col + 1 < columns.size(); ++col)
+    for (std::size_t i = 0; i < columns[col].size(); ++i)
+      for (std::size_t j = 0; j < columns[col + 1].size(); ++j) {
+        if (col + 1 == 2 && columns[1][i]->slot != shm::kProjectorSlot) continue;
+        out += fmt::format(
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#5f6368\" "
+            "stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>",
+            10 + static_cast<int>(col) * (kW + kGapX) + kW, y_of(col, i) + kH / 2,
+            10 + static_cast<int>(col + 1) * (kW + kGapX) - 2, y_of(col + 1, j) + kH / 2);
+      }
+  for (std::size_t col = 0; col < columns.size(); ++col)
+    for (std::size_t i = 0; i < columns[col].size(); ++i) {
+      const ProcessSample& p = *columns[col][i];
+      const int x = 10 + static_cast<int>(col) * (kW + kGapX), y = y_of(col, i);
+      out += fmt::format(
+          "<g class=\"process {}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"6\" "
+          "fill=\"{}\" stroke=\"{}\" stroke-width=\"1.5\"/>"
+          "<text x=\"{}\" y=\"{}\" font-weight=\"bold\">{}</text>"
+          "<text x=\"{}\" y=\"{}\">pid {} · {}</text><text x=\"{}\" y=\"{}\">{}</text></g>",
+          p.alive ? "alive" : "down", x, y, kW, kH, p.alive ? "#e6f4ea" : "#fce8e6",
+          p.alive ? "#1e8e3e" : "#d93025", x + 10, y + 19, Html(p.role), x + 10, y + 38, p.pid,
+          p.alive ? "alive" : "DOWN", x + 10, y + 56, Html(Rate(then, now, p)));
+    }
+  return out + "</svg>";
+}
+
+// A process's reply latency: one bar per bucket (2 µs … 32 ms and above).
+std::string LatencySvg(const ProcessSample& p, std::uint64_t total) {
+  constexpr int kBarW = 26, kChartH = 110, kTop = 10, kLeft = 10;
+  std::uint64_t most = 1;
+  for (std::uint64_t n : p.latency) most = std::max(most, n);
+  std::string out = fmt::format(
+      "<svg class=\"latency\" width=\"{}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" "
+      "role=\"img\" aria-label=\"reply latency of {}\">",
+      kLeft * 2 + kBarW * shm::kLatencyBuckets, kChartH + kTop + 34, Html(p.role));
+  for (int b = 0; b < shm::kLatencyBuckets; ++b) {
+    const std::uint64_t n = p.latency[static_cast<std::size_t>(b)];
+    const int h = n == 0 ? 0
+                         : std::max(1, static_cast<int>(static_cast<double>(n) * kChartH /
+                                                        static_cast<double>(most)));
+    const int x = kLeft + b * kBarW;
+    const std::uint64_t us = std::uint64_t{2} << b;
+    const std::string edge = b + 1 == shm::kLatencyBuckets ? "more"
+                             : us >= 1000                  ? fmt::format("{}ms", us / 1000)
+                                                           : fmt::format("{}µs", us);
+    out += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#1a73e8\"><title>{} replies "
+        "under {}</title></rect>",
+        x + 3, kTop + kChartH - h, kBarW - 6, h, n, edge);
+    if (b % 2 == 0)
+      out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>", x + 2,
+                         kTop + kChartH + 14, edge);
+  }
+  out += fmt::format(
+      "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#5f6368\"/>"
+      "<text x=\"{}\" y=\"{}\" font-size=\"11\">{} replies: p50 &lt; {} µs, p99 &lt; {} µs"
+      "</text></svg>",
+      kLeft, kTop + kChartH, kLeft + kBarW * shm::kLatencyBuckets, kTop + kChartH, kLeft,
+      kTop + kChartH + 30, total, LatencyPercentileUs(p.latency, 0.5),
+      LatencyPercentileUs(p.latency, 0.99));
+  return out;
+}
+
+}  // namespace
+
+std::string RenderStatusPage(const StatsSample& then, const StatsSample& now, bool attached,
+                             std::string_view data_dir) {
+  std::string out = fmt::format(
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"refresh\" content=\"1\"><title>cqrs {}</title><style>"
+      "body{{font-family:sans-serif;margin:24px;color:#202124}}"
+      "table{{border-collapse:collapse;margin:8px 0 20px}}"
+      "td,th{{border:1px solid #dadce0;padding:4px 10px;text-align:right;white-space:nowrap}}"
+      ".hist{{display:inline-block;margin-right:24px;vertical-align:top}}"
+      "th{{background:#f1f3f4}} td:first-child,th:first-child{{text-align:left}}"
+      "svg text{{font-family:sans-serif;font-size:13px;fill:#202124}} h2{{font-size:18px}}"
+      "</style></head><body><h1>cqrs {}</h1><p>data <code>{}</code> · version {} · this page "
+      "reloads every second; the same numbers as <a href=\"/metrics\">/metrics</a>, "
+      "<a href=\"/readyz\">/readyz</a></p>",
+      Html(data_dir), Html(data_dir), Html(data_dir), CQRS_VERSION_STRING);
+  if (!attached)
+    return out + "<p id=\"down\">The pipeline is not running (no control block).</p></body></html>";
+
+  out += "<h2>Pipeline</h2>" + PipelineSvg(then, now);
+  const std::uint64_t behind = now.committed > now.applied ? now.committed - now.applied : 0;
+  out +=
+      "<h2>Seqs and lag</h2><table><tr><th>committed</th><th>applied</th><th>behind</th>"
+      "<th>lag</th><th>mirrored</th><th>in PostgreSQL</th></tr><tr>";
+  out += MetricCell("cqrs_writer_committed_seq", static_cast<double>(now.committed),
+                    fmt::format("{}", now.committed));
+  out += MetricCell("cqrs_projector_applied_seq", static_cast<double>(now.applied),
+                    fmt::format("{}", now.applied));
+  out += MetricCell("cqrs_projector_behind_events", static_cast<double>(behind),
+                    fmt::format("{}", behind));
+  out += MetricCell("cqrs_projector_lag_seconds", static_cast<double>(now.lag_ns) / 1e9,
+                    fmt::format("{:.3f} ms", static_cast<double>(now.lag_ns) / 1e6));
+  out += MetricCell("cqrs_mirror_published_seq", static_cast<double>(now.mirrored),
+                    fmt::format("{}", now.mirrored));
+  out += MetricCell("cqrs_pgsink_applied_seq", static_cast<double>(now.pg_applied),
+                    fmt::format("{}", now.pg_applied));
+  out += "</tr></table>";
+
+  std::uint64_t hits = 0, misses = 0;
+  for (const ProcessSample& p : now.processes) {
+    hits += p.counters[shm::kCacheHits];
+    misses += p.counters[shm::kCacheMisses];
+  }
+  out += fmt::format(
+      "<h2>Hot cache</h2><table><tr><th>slots</th><th>hits</th><th>misses</th><th>hit ratio</th>"
+      "</tr><tr>{}<td>{}</td><td>{}</td><td id=\"hit-ratio\">{}</td></tr></table>",
+      MetricCell("cqrs_cache_slots", now.cache_slots, fmt::format("{}", now.cache_slots)), hits,
+      misses,
+      hits + misses == 0 ? std::string("–")
+                         : fmt::format("{:.1f} %", 100.0 * static_cast<double>(hits) /
+                                                       static_cast<double>(hits + misses)));
+
+  out +=
+      "<h2>Processes</h2><table><tr><th>process</th><th>pid</th><th>up</th><th>rate</th>"
+      "<th>requests</th><th>not Ok</th><th>batches</th><th>events applied</th>"
+      "<th>cache hits</th><th>cache misses</th><th>restarts</th></tr>";
+  for (const ProcessSample& p : now.processes) {
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td>{}<td>{}</td>", Html(p.role), p.pid,
+        MetricCell(fmt::format("cqrs_process_up{{role=\"{}\",pid=\"{}\"}}", p.role, p.pid),
+                   p.alive ? 1 : 0, p.alive ? "yes" : "DOWN"),
+        Html(Rate(then, now, p)));
+    for (auto [counter, name] : {std::pair{shm::kRequests, "cqrs_requests_total"},
+                                 std::pair{shm::kRequestErrors, "cqrs_request_errors_total"},
+                                 std::pair{shm::kBatches, "cqrs_batches_total"},
+                                 std::pair{shm::kEventsApplied, "cqrs_events_applied_total"},
+                                 std::pair{shm::kCacheHits, "cqrs_cache_hits_total"},
+                                 std::pair{shm::kCacheMisses, "cqrs_cache_misses_total"},
+                                 std::pair{shm::kRestarts, "cqrs_restarts_total"}}) {
+      const std::uint64_t v = p.counters[static_cast<std::size_t>(counter)];
+      out += MetricCell(Series(name, p), static_cast<double>(v), fmt::format("{}", v));
+    }
+    out += "</tr>";
+  }
+  out += "</table><h2>Reply latency</h2>";
+  bool any = false;
+  for (const ProcessSample& p : now.processes) {
+    std::uint64_t total = 0;
+    for (std::uint64_t n : p.latency) total += n;
+    if (total == 0) continue;
+    any = true;
+    out += fmt::format("<div class=\"hist\"><h3 data-metric=\"{}\" data-value=\"{}\">{}</h3>",
+                       Html(Series("cqrs_reply_latency_seconds_count", p)), total, Html(p.role));
+    out += LatencySvg(p, total) + "</div>";
+  }
+  if (!any) out += "<p>No replies yet.</p>";
+  return out + "</body></html>";
+}
+
+}  // namespace cqrs::cli

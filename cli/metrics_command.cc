@@ -71,6 +71,18 @@ int RunMetrics(const MetricsCommand& c) {
     auto [sample, attached] = follower.Sample();
     res.set_content(RenderPrometheus(sample, attached), "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The status page's rates are over the time since the page was last served (a second, as it
+  // reloads itself), from the sample kept then.
+  std::mutex page_mutex;
+  StatsSample last_page;
+  server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+    auto [sample, attached] = follower.Sample();
+    std::lock_guard<std::mutex> lock(page_mutex);
+    if (last_page.generation != sample.generation) last_page = StatsSample{};
+    res.set_content(RenderStatusPage(last_page, sample, attached, config.data_dir),
+                    "text/html; charset=utf-8");
+    last_page = std::move(sample);
+  });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

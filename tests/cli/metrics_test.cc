@@ -72,4 +72,34 @@ TEST_CASE("NotReady: a log source, the projector, a reader, and a bounded lag", 
   CHECK(NotReady(replica, 100) == "no writer or replica is running");
 }
 
+TEST_CASE("RenderStatusPage: marked numbers, rates, a down process, escaping", "[cli][metrics]") {
+  StatsSample then = Pipeline();
+  then.taken_ns = 1'000'000'000;
+  StatsSample now = Pipeline();
+  now.taken_ns = 3'000'000'000;  // 2 s later
+  now.processes[0].counters[shm::kRequests] = 207;
+  now.processes[2].alive = false;
+  const std::string page = RenderStatusPage(then, now, true, "/var/lib/<cqrs>&\"x\"");
+  CHECK_THAT(page, Catch::Contains("<meta http-equiv=\"refresh\" content=\"1\">"));
+  CHECK_THAT(page, Catch::Contains("data-metric=\"cqrs_writer_committed_seq\" "
+                                   "data-value=\"120\">120</td>"));
+  CHECK_THAT(page, Catch::Contains("data-metric=\"cqrs_projector_behind_events\" "
+                                   "data-value=\"20\">20</td>"));
+  CHECK_THAT(page, Catch::Contains("data-metric=\"cqrs_requests_total{role=&quot;writer&quot;}\" "
+                                   "data-value=\"207\">207</td>"));
+  CHECK_THAT(page, Catch::Contains("100 req/s"));  // (207 - 7) requests over 2 s
+  CHECK_THAT(page, Catch::Contains("<g class=\"process down\">") && Catch::Contains("DOWN") &&
+                       Catch::Contains("<svg class=\"latency\""));
+  // The data dir is text, never markup.
+  CHECK_THAT(page, Catch::Contains("/var/lib/&lt;cqrs&gt;&amp;&quot;x&quot;"));
+  CHECK_THAT(page, !Catch::Contains("<cqrs>"));
+  // No outside assets: nothing loaded from elsewhere.
+  CHECK_THAT(page,
+             !Catch::Contains("<script") && !Catch::Contains("src=") && !Catch::Contains("<link"));
+  // No rates without an earlier sample; no control block: says so.
+  CHECK_THAT(RenderStatusPage(StatsSample(), now, true, "d"), Catch::Contains("– req/s"));
+  CHECK_THAT(RenderStatusPage(StatsSample(), StatsSample(), false, "d"),
+             Catch::Contains("The pipeline is not running"));
+}
+
 }  // namespace cqrs::cli
