@@ -26,7 +26,8 @@ namespace {
 constexpr std::string_view kOrderStatuses[] = {"open", "paid", "shipped", "delivered", "cancelled"};
 
 bool HasReads(const Mix& mix) {
-  return mix[kGet] > 0 || mix[kScan] > 0 || mix[kRmw] > 0 || mix[kFind] > 0 || mix[kAgg] > 0;
+  return mix[kGet] > 0 || mix[kScan] > 0 || mix[kRmw] > 0 || mix[kFind] > 0 || mix[kAgg] > 0 ||
+         mix[kModify] > 0;
 }
 
 constexpr std::uint64_t kIdlePollNs = 50'000'000;
@@ -55,6 +56,13 @@ struct PendingRead {
   bool measured;
 };
 
+// A modify whose read was answered and whose write is still to be sent.
+struct PendingWrite {
+  std::uint64_t key;
+  std::uint64_t submitted_ns;
+  bool measured;
+};
+
 struct Shared {
   const LoadOptions& options;
   const KeyChooser& keys;
@@ -62,6 +70,7 @@ struct Shared {
   std::uint64_t measure_from_ns;  // operations due before this are warm-up
   std::atomic<std::uint64_t> issued{0};
   std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t>& inserted;  // keys inserts added beyond options.keys
 };
 
 // One connection (a Client with its sockets) and the operations it has in flight.
@@ -69,7 +78,8 @@ struct Connection {
   std::unique_ptr<Client> client;
   std::mt19937_64 rng;
   std::discrete_distribution<int> op_dist;
-  std::deque<PendingRead> reads;  // rmw reads to send
+  std::deque<PendingRead> reads;    // rmw reads to send
+  std::deque<PendingWrite> writes;  // modify writes to send
   std::size_t outstanding = 0;
   std::uint64_t next_due_ns = 0;  // open loop: when the next operation is due
 };
@@ -139,6 +149,7 @@ class LoadThread {
       std::uint64_t wake = now + kIdlePollNs;
       for (Connection& c : connections_) {
         SendReads(c);
+        SendWrites(c);
         while (c.outstanding < o_.pipeline && !s_.stop.load(std::memory_order_relaxed)) {
           std::uint64_t start = now;
           if (step > 0) {
@@ -206,6 +217,18 @@ class LoadThread {
     ++c.outstanding;
     ReadOptions any;
     any.min_seq = 0;
+    if (op == kModify) {  // the write goes out from the loop (not from a callback)
+      get_.key.assign(KeyName(key));
+      c.client->SubmitQuery(get_, any, [&c, key, start, measured, this](const QueryResult& q) {
+        if (q.ok() || q.status == Code::kNotFound) {
+          c.writes.push_back({key, start, measured});
+          return;
+        }
+        Done(c);
+        Record(kModify, measured, q.status, false, MonoNs() - start);
+      });
+      return;
+    }
     if (op == kGet || op == kScan || op == kFind || op == kAgg) {
       // An absent key or an empty page is a complete answer for a read.
       auto done = [this, &c, op, start, measured](const QueryResult& q) {
@@ -218,7 +241,9 @@ class LoadThread {
         c.client->SubmitQuery(get_, any, done);
       } else if (op == kScan) {
         scan_.start.assign(KeyName(key));
-        scan_.limit = o_.scan_limit;
+        scan_.limit = o_.scan_length_uniform
+                          ? 1 + static_cast<std::uint32_t>(c.rng() % o_.scan_limit)
+                          : o_.scan_limit;
         c.client->SubmitQuery(scan_, any, done);
       } else if (op == kFind) {
         find_.eq = std::string(kOrderStatuses[c.rng() % std::size(kOrderStatuses)]);
@@ -228,7 +253,9 @@ class LoadThread {
       }
       return;
     }
-    put_.key.assign(KeyName(key));
+    const std::uint64_t written =
+        op == kInsert ? o_.keys + s_.inserted.fetch_add(1, std::memory_order_relaxed) : key;
+    put_.key.assign(KeyName(written));
     if (o_.shape == LoadShape::kOrders) DrawOrder(c.rng);
     c.client->Submit({&put_, 1}, [this, &c, op, key, start, measured](const CommandResult& r) {
       if (op == kRmw && r.ok()) {  // the read goes out from the loop (not from a callback)
@@ -270,6 +297,22 @@ class LoadThread {
     }
   }
 
+  void SendWrites(Connection& c) {
+    while (!c.writes.empty()) {
+      PendingWrite w = c.writes.front();
+      c.writes.pop_front();
+      put_.key.assign(KeyName(w.key));
+      // Modified: one byte of `v` changes each time.
+      auto& v = std::get<std::string>(put_.fields[o_.shape == LoadShape::kOrders ? 3 : 0].value);
+      if (!v.empty()) v[w.submitted_ns % v.size()] ^= 1;
+      if (o_.shape == LoadShape::kOrders) DrawOrder(c.rng);
+      c.client->Submit({&put_, 1}, [this, &c, w](const CommandResult& r) {
+        Done(c);
+        Record(kModify, w.measured, r.status, r.indeterminate, MonoNs() - w.submitted_ns);
+      });
+    }
+  }
+
   Shared& s_;
   const LoadOptions& o_;
   std::uint32_t first_, count_;
@@ -286,9 +329,13 @@ class LoadThread {
 
 }  // namespace
 
-KeyChooser::KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta)
-    : distribution_(distribution), keys_(std::max<std::uint64_t>(keys, 1)), theta_(theta) {
-  if (distribution_ != KeyDistribution::kZipf) return;
+KeyChooser::KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta,
+                       const std::atomic<std::uint64_t>* inserted)
+    : distribution_(distribution),
+      keys_(std::max<std::uint64_t>(keys, 1)),
+      theta_(theta),
+      inserted_(inserted) {
+  if (distribution_ != KeyDistribution::kZipf && distribution_ != KeyDistribution::kLatest) return;
   zetan_ = Zeta(keys_, theta_);
   alpha_ = 1 / (1 - theta_);
   const double zeta2 = Zeta(2, theta_);
@@ -318,13 +365,23 @@ std::uint64_t KeyChooser::Next(std::mt19937_64& rng) const {
     return std::uniform_int_distribution<std::uint64_t>(0, keys_ - 1)(rng);
   if (distribution_ == KeyDistribution::kSequential)
     return next_.fetch_add(1, std::memory_order_relaxed) % keys_;
+  const std::uint64_t rank = ZipfRank(rng);
+  if (distribution_ == KeyDistribution::kZipf) return KeyOfRank(rank);
+  // Latest: rank 0 is the newest key (YCSB's SkewedLatestGenerator); ranks are drawn over the
+  // initial key space, so a key inserted since stays reachable while keys newer than it remain
+  // fewer than `keys`.
+  const std::uint64_t newest =
+      keys_ - 1 + (inserted_ ? inserted_->load(std::memory_order_relaxed) : 0);
+  return newest - std::min(rank, newest);
+}
+
+std::uint64_t KeyChooser::ZipfRank(std::mt19937_64& rng) const {
   const double u = std::uniform_real_distribution<double>(0, 1)(rng);
   auto head = std::upper_bound(head_cdf_.begin(), head_cdf_.end(), u);
-  if (head != head_cdf_.end())
-    return KeyOfRank(static_cast<std::uint64_t>(head - head_cdf_.begin()));
+  if (head != head_cdf_.end()) return static_cast<std::uint64_t>(head - head_cdf_.begin());
   auto rank = static_cast<std::uint64_t>(static_cast<double>(keys_) *
                                          std::pow(eta_ * u - eta_ + 1, alpha_));
-  return KeyOfRank(std::clamp<std::uint64_t>(rank, head_cdf_.size(), keys_ - 1));
+  return std::clamp<std::uint64_t>(rank, head_cdf_.size(), keys_ - 1);
 }
 
 void OpStats::Merge(const OpStats& other) {
@@ -348,8 +405,8 @@ Result<Mix> ParseMix(std::string_view text) {
     for (int i = 0; i < kMixOps; ++i)
       if (name == kLoadOpNames[i]) op = i;
     if (op < 0)
-      return Error(Code::kInvalidArgument, "--mix op '{}' is not put, get, scan, rmw, find or agg",
-                   name);
+      return Error(Code::kInvalidArgument,
+                   "--mix op '{}' is not put, get, scan, rmw, find, agg, insert or modify", name);
     std::uint32_t w = 0;
     auto [p, ec] = std::from_chars(weight.data(), weight.data() + weight.size(), w);
     if (ec != std::errc() || p != weight.data() + weight.size() || w > 1000000)
@@ -363,13 +420,16 @@ Result<Mix> ParseMix(std::string_view text) {
 }
 
 Status ParseDistribution(std::string_view text, LoadOptions* o) {
-  if (text == "uniform" || text == "sequential") {
-    o->distribution = text == "uniform" ? KeyDistribution::kUniform : KeyDistribution::kSequential;
+  if (text == "uniform" || text == "sequential" || text == "latest") {
+    o->distribution = text == "uniform"      ? KeyDistribution::kUniform
+                      : text == "sequential" ? KeyDistribution::kSequential
+                                             : KeyDistribution::kLatest;
     return OkStatus();
   }
   if (text.substr(0, 4) != "zipf" || (text.size() > 4 && text[4] != ':'))
     return Error(Code::kInvalidArgument,
-                 "--distribution '{}' is not uniform, zipf, zipf:THETA or sequential", text);
+                 "--distribution '{}' is not uniform, zipf, zipf:THETA, latest or sequential",
+                 text);
   o->distribution = KeyDistribution::kZipf;
   if (text.size() == 4) return OkStatus();
   std::string_view theta = text.substr(5);
@@ -389,11 +449,27 @@ Status ParseShape(std::string_view text, LoadOptions* o) {
   return OkStatus();
 }
 
+Result<WorkloadPreset> YcsbWorkload(std::string_view name) {
+  // YCSB's core workloads (its workloads/workload[a-f] files): the operation mix and the request
+  // distribution; records of 10 fields of 100 bytes are one value of 1,000 bytes here.
+  if (name == "a") return WorkloadPreset{"get=50,put=50", "zipf", 1000, 100, false, "update heavy"};
+  if (name == "b") return WorkloadPreset{"get=95,put=5", "zipf", 1000, 100, false, "read mostly"};
+  if (name == "c") return WorkloadPreset{"get=100", "zipf", 1000, 100, false, "read only"};
+  if (name == "d")
+    return WorkloadPreset{"get=95,insert=5", "latest", 1000, 100, false, "read latest"};
+  if (name == "e")
+    return WorkloadPreset{"scan=95,insert=5", "zipf", 1000, 100, true, "short ranges"};
+  if (name == "f")
+    return WorkloadPreset{"get=50,modify=50", "zipf", 1000, 100, false, "read-modify-write"};
+  return Error(Code::kInvalidArgument, "--workload '{}' is not one of YCSB's a, b, c, d, e, f",
+               name);
+}
+
 Status ValidateLoadOptions(const LoadOptions& o) {
   if (o.writer_endpoint.empty()) return Status(Code::kInvalidArgument, "--writer is empty");
   if (HasReads(o.mix) && o.reader_endpoints.empty())
     return Status(Code::kInvalidArgument,
-                  "--mix with get, scan, rmw, find or agg needs a --reader");
+                  "--mix with get, scan, rmw, find, agg or modify needs a --reader");
   if (o.mix[kFind] > 0 && o.shape != LoadShape::kOrders)
     return Status(Code::kInvalidArgument,
                   "--mix with find needs --shape orders (it finds by the orders' status)");
@@ -415,7 +491,8 @@ Status ValidateLoadOptions(const LoadOptions& o) {
   if (!(o.rate >= 0) || o.rate > 1e8)
     return Status(Code::kInvalidArgument, "--rate must be in 0..100000000 (0: closed loop)");
   if (o.keys < 1) return Status(Code::kInvalidArgument, "--keys must be at least 1");
-  if (o.distribution == KeyDistribution::kZipf && !(o.zipf_theta > 0 && o.zipf_theta < 1))
+  if ((o.distribution == KeyDistribution::kZipf || o.distribution == KeyDistribution::kLatest) &&
+      !(o.zipf_theta > 0 && o.zipf_theta < 1))
     return Status(Code::kInvalidArgument, "--distribution zipf theta must be in (0, 1)");
   if (o.value_size > 60000)
     return Status(Code::kInvalidArgument,
@@ -431,9 +508,11 @@ Result<LoadReport> RunLoad(const LoadOptions& o,
                            const std::function<void(const std::string&)>& progress) {
   CQRS_RETURN_IF_ERROR(ValidateLoadOptions(o));
   zmq::context_t context(1);
-  const KeyChooser keys(o.distribution, o.keys, o.zipf_theta);
+  std::atomic<std::uint64_t> inserted{0};
+  const KeyChooser keys(o.distribution, o.keys, o.zipf_theta, &inserted);
   const std::uint64_t start = MonoNs();
-  Shared shared{o, keys, context, start + static_cast<std::uint64_t>(o.warmup_s * 1e9)};
+  Shared shared{o,  keys, context, start + static_cast<std::uint64_t>(o.warmup_s * 1e9),
+                {}, {},   inserted};
   const std::uint32_t thread_count =
       o.threads > 0 ? o.threads : std::min<std::uint32_t>(o.clients, 2);
   std::vector<std::unique_ptr<LoadThread>> workers;

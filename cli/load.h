@@ -8,7 +8,11 @@
 //   scan  a Scan of --scan-limit entities from a key on, from any snapshot
 //   rmw   an Upsert, then a Get with the ack's seq as min_seq; besides its own row it records
 //         "visible": from the ack to the reader's answer (command-to-visible latency)
-// Keys are uniform or zipf (YCSB's generator, ranks scattered over the key space) in [0, keys).
+//   insert  an Upsert of a new key, keys + 0, 1, 2, ... (YCSB's insert)
+//   modify  a Get, then an Upsert of the same key (YCSB's read-modify-write), timed together
+// Keys are uniform or zipf (YCSB's generator, ranks scattered over the key space) in [0, keys),
+// or latest (zipf over recency: the newest inserted key is the hottest, YCSB's workload D).
+// --workload a..f sets YCSB's six core workloads' mixes and distributions (WorkloadPreset).
 // Closed loop by default; with --rate, open loop at a fixed rate where each operation's latency
 // counts from when it was due, not when it went out (no coordinated omission).
 #pragma once
@@ -27,14 +31,24 @@
 
 namespace cqrs::cli {
 
-enum LoadOp : int { kPut = 0, kGet = 1, kScan = 2, kRmw = 3, kFind = 4, kAgg = 5, kVisible = 6 };
-inline constexpr int kMixOps = 6;  // the ops --mix weighs; kVisible is rmw's second row
-inline constexpr int kLoadOps = 7;
-inline constexpr const char* kLoadOpNames[kLoadOps] = {"put",  "get", "scan",   "rmw",
-                                                       "find", "agg", "visible"};
+enum LoadOp : int {
+  kPut = 0,
+  kGet = 1,
+  kScan = 2,
+  kRmw = 3,
+  kFind = 4,
+  kAgg = 5,
+  kInsert = 6,
+  kModify = 7,
+  kVisible = 8
+};
+inline constexpr int kMixOps = 8;  // the ops --mix weighs; kVisible is rmw's second row
+inline constexpr int kLoadOps = 9;
+inline constexpr const char* kLoadOpNames[kLoadOps] = {"put", "get",    "scan",   "rmw",    "find",
+                                                       "agg", "insert", "modify", "visible"};
 using Mix = std::array<std::uint32_t, kMixOps>;
 
-enum class KeyDistribution { kUniform, kZipf, kSequential };
+enum class KeyDistribution { kUniform, kZipf, kSequential, kLatest };
 
 enum class LoadShape { kKv, kOrders };
 
@@ -55,6 +69,7 @@ struct LoadOptions {
   double zipf_theta = 0.99;
   std::uint32_t value_size = 100;
   std::uint32_t scan_limit = 10;
+  bool scan_length_uniform = false;  // each scan asks for 1..scan_limit entities (YCSB E)
   std::string collection = "load";
   // kv: one field `v` of `value_size` bytes. orders: `v` plus `status` (one of 5 strings),
   // `customer` (one of 10,000 strings) and `amount` (an int in 1..10,000), drawn per put:
@@ -74,16 +89,31 @@ Status ParseDistribution(std::string_view text, LoadOptions* options);
 // "kv" | "orders" into options.shape.
 Status ParseShape(std::string_view text, LoadOptions* options);
 
-// Draws key numbers in [0, keys). Sequential: 0, 1, 2, ... across all threads, wrapping (to
-// fill a key space: --requests K --keys K writes every key once). Zipf: rank r has probability
-// 1/(r+1)^theta / zeta(keys); the hottest 1024 ranks are drawn exactly (inverse CDF by binary
-// search), the tail with the closed form of Gray et al., "Quickly generating billion-record
-// synthetic databases" (as YCSB does; it is approximate for small ranks). Rank r maps to key (r *
-// P) mod keys for a prime P not dividing keys, so hot keys are spread over the space instead of
-// sharing B-tree leaves. Immutable after construction: share one across threads.
+// YCSB's core workloads, as --mix and --distribution texts (records of 1,000 bytes, scans of
+// 1..100): a 50/50 get/put zipf, b 95/5 get/put zipf, c get zipf, d 95/5 get/insert latest, e
+// 95/5 scan/insert zipf, f 50/50 get/modify zipf.
+struct WorkloadPreset {
+  std::string_view mix;
+  std::string_view distribution;
+  std::uint32_t value_size = 1000;
+  std::uint32_t scan_limit = 100;
+  bool scan_length_uniform = false;
+  std::string_view what;
+};
+Result<WorkloadPreset> YcsbWorkload(std::string_view name);
+
+// Draws key numbers in [0, keys) (latest: in [0, keys + inserted)). Sequential: 0, 1, 2, ... across
+// all threads, wrapping (to fill a key space: --requests K --keys K writes every key once). Zipf:
+// rank r has probability 1/(r+1)^theta / zeta(keys); the hottest 1024 ranks are drawn exactly
+// (inverse CDF by binary search), the tail with the closed form of Gray et al., "Quickly generating
+// billion-record synthetic databases" (as YCSB does; it is approximate for small ranks). Rank r
+// maps to key (r * P) mod keys for a prime P not dividing keys, so hot keys are spread over the
+// space instead of sharing B-tree leaves. Immutable after construction: share one across threads.
 class KeyChooser {
  public:
-  KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta);
+  // `inserted` (latest only): how many keys inserts added beyond `keys`, so far.
+  KeyChooser(KeyDistribution distribution, std::uint64_t keys, double theta,
+             const std::atomic<std::uint64_t>* inserted = nullptr);
   std::uint64_t Next(std::mt19937_64& rng) const;
   // The rank of a key (inverse of the scattering); for tests.
   std::uint64_t KeyOfRank(std::uint64_t rank) const;
@@ -96,6 +126,8 @@ class KeyChooser {
   std::vector<double> head_cdf_;                // P(rank <= i) for the hottest ranks
   mutable std::atomic<std::uint64_t> next_{0};  // sequential
   std::uint64_t scatter_ = 1;
+  const std::atomic<std::uint64_t>* inserted_ = nullptr;
+  std::uint64_t ZipfRank(std::mt19937_64& rng) const;
 };
 
 struct OpStats {

@@ -100,6 +100,8 @@ struct LoadCommand {
   std::string mix = "put=100";
   std::string distribution = "uniform";
   std::string shape = "kv";
+  std::string workload;
+  bool value_size_set = false, scan_limit_set = false;
   LoadOptions options;
   bool json = false;
   bool csv = false;
@@ -139,6 +141,21 @@ int RunLoadCommand(LoadCommand& c) {
     return 2;
   }
   c.options.curve = std::move(curve).value();
+  if (!c.workload.empty()) {
+    auto preset = YcsbWorkload(c.workload);
+    if (!preset.ok()) {
+      std::fprintf(stderr, "cqrs load: %s\n", preset.status().message().c_str());
+      return 2;
+    }
+    c.mix = preset->mix;
+    c.distribution = preset->distribution;
+    c.options.scan_length_uniform = preset->scan_length_uniform;
+    if (!c.value_size_set) c.options.value_size = preset->value_size;
+    if (!c.scan_limit_set) c.options.scan_limit = preset->scan_limit;
+    std::fprintf(stderr, "cqrs load: YCSB workload %s (%s): --mix %s --distribution %s\n",
+                 c.workload.c_str(), std::string(preset->what).c_str(), c.mix.c_str(),
+                 c.distribution.c_str());
+  }
   auto mix = ParseMix(c.mix);
   if (!mix.ok()) {
     std::fprintf(stderr, "cqrs load: %s\n", mix.status().message().c_str());
@@ -447,8 +464,14 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
                   "weights: put (Upsert), get (Get from any snapshot), scan (a page of "
                   "--scan-limit from a key), rmw (Upsert, then Get at its seq; adds the "
                   "command-to-visible row), find (a Find of status = one of the orders shape's, a "
-                  "page of --scan-limit), agg (the Aggregate --aggregate), e.g. put=20,get=80")
+                  "page of --scan-limit), agg (the Aggregate --aggregate), insert (Upsert of a new "
+                  "key past --keys), modify (Get, then Upsert of that key), e.g. put=20,get=80")
       ->capture_default_str();
+  auto* workload = cmd->add_option(
+      "--workload", c->workload,
+      "YCSB's core workload a..f: a get=50,put=50 zipf; b get=95,put=5 zipf; c get=100 zipf; d "
+      "get=95,insert=5 latest; e scan=95,insert=5 zipf, scans of 1..100; f get=50,modify=50 "
+      "zipf; values of 1000 bytes unless --value-size (load the keys first: docs/BENCHMARKS.md)");
   cmd->add_option("--aggregate", o.aggregate, "the aggregate an agg asks for")
       ->capture_default_str();
   cmd->add_option("--clients", o.clients, "connections, each with its own client id")
@@ -475,11 +498,18 @@ void AddLoadCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--keys", o.keys, "key space: keys k0000000000..")->capture_default_str();
   cmd->add_option(
          "--distribution", c->distribution,
-         "uniform, zipf (theta 0.99), zipf:THETA (theta in (0, 1)), or sequential (each key in "
-         "turn: --requests K --keys K fills the key space)")
-      ->capture_default_str();
-  cmd->add_option("--value-size", o.value_size, "bytes per value")->capture_default_str();
-  cmd->add_option("--scan-limit", o.scan_limit, "entities per scan")->capture_default_str();
+         "uniform, zipf (theta 0.99), zipf:THETA (theta in (0, 1)), latest (zipf over recency: "
+         "the newest inserted key is hottest), or sequential (each key in turn: --requests K "
+         "--keys K fills the key space)")
+      ->capture_default_str()
+      ->excludes(workload);
+  workload->excludes("--mix");
+  cmd->add_option("--value-size", o.value_size, "bytes per value")
+      ->capture_default_str()
+      ->each([c](const std::string&) { c->value_size_set = true; });
+  cmd->add_option("--scan-limit", o.scan_limit, "entities per scan")
+      ->capture_default_str()
+      ->each([c](const std::string&) { c->scan_limit_set = true; });
   cmd->add_option("--collection", o.collection, "collection to use")->capture_default_str();
   cmd->add_option("--shape", c->shape,
                   "what a put writes: kv (one field v of --value-size bytes) or orders (v plus "

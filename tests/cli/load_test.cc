@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "base/version.h"
@@ -125,13 +126,14 @@ TEST_CASE("LoadReport::Hgrm is HdrHistogram's percentile distribution", "[cli][l
 TEST_CASE("ParseMix reads op=weight lists and names a bad part", "[cli][load]") {
   auto mix = ParseMix("put=20,get=80");
   REQUIRE(mix.ok());
-  CHECK(mix.value() == Mix{20, 80, 0, 0, 0, 0});
-  CHECK(ParseMix("rmw=1").value() == Mix{0, 0, 0, 1, 0, 0});
-  CHECK(ParseMix("scan=5,put=1").value() == Mix{1, 0, 5, 0, 0, 0});
-  CHECK(ParseMix("find=2,agg=3").value() == Mix{0, 0, 0, 0, 2, 3});
+  CHECK(mix.value() == Mix{20, 80, 0, 0, 0, 0, 0, 0});
+  CHECK(ParseMix("rmw=1").value() == Mix{0, 0, 0, 1, 0, 0, 0, 0});
+  CHECK(ParseMix("scan=5,put=1").value() == Mix{1, 0, 5, 0, 0, 0, 0, 0});
+  CHECK(ParseMix("find=2,agg=3").value() == Mix{0, 0, 0, 0, 2, 3, 0, 0});
+  CHECK(ParseMix("insert=5,modify=7").value() == Mix{0, 0, 0, 0, 0, 0, 5, 7});
   CHECK_THAT(ParseMix("put").status().message(), Catch::Contains("'put' is not op=weight"));
   CHECK_THAT(ParseMix("visible=5").status().message(),
-             Catch::Contains("'visible' is not put, get, scan, rmw, find or agg"));
+             Catch::Contains("'visible' is not put, get, scan, rmw, find, agg, insert or modify"));
   CHECK_THAT(ParseMix("put=x").status().message(), Catch::Contains("weight 'x' of put"));
   CHECK_THAT(ParseMix("put=-1").status().message(), Catch::Contains("weight '-1' of put"));
   CHECK_THAT(ParseMix("put=0").status().message(), Catch::Contains("at least one weight"));
@@ -159,6 +161,8 @@ TEST_CASE("ParseDistribution reads uniform, zipf and zipf:THETA", "[cli][load]")
   CHECK(o.distribution == KeyDistribution::kUniform);
   REQUIRE(ParseDistribution("sequential", &o).ok());
   CHECK(o.distribution == KeyDistribution::kSequential);
+  REQUIRE(ParseDistribution("latest", &o).ok());
+  CHECK(o.distribution == KeyDistribution::kLatest);
   CHECK_THAT(ParseDistribution("zipf:1.5", &o).message(), Catch::Contains("'1.5'"));
   CHECK_THAT(ParseDistribution("zipf:", &o).message(), Catch::Contains("theta"));
   CHECK_THAT(ParseDistribution("zipfian", &o).message(), Catch::Contains("'zipfian'"));
@@ -216,6 +220,56 @@ TEST_CASE("KeyChooser's zipf keys follow 1/rank^theta, scattered over the space"
   long tail_seen = 0;
   for (std::uint64_t r = 1024; r < kKeys; ++r) tail_seen += seen[keys.KeyOfRank(r)];
   CHECK(static_cast<double>(tail_seen) == Approx(tail_p * kDraws).epsilon(0.02));
+}
+
+TEST_CASE("KeyChooser's latest keys favour the newest inserted key", "[cli][load]") {
+  constexpr std::uint64_t kKeys = 10000;
+  std::atomic<std::uint64_t> inserted{0};
+  KeyChooser keys(KeyDistribution::kLatest, kKeys, 0.99, &inserted);
+  std::mt19937_64 rng(5);
+  auto draw = [&](std::uint64_t newest) {
+    std::map<std::uint64_t, int> seen;
+    for (int i = 0; i < 100000; ++i) {
+      std::uint64_t k = keys.Next(rng);
+      REQUIRE(k <= newest);
+      ++seen[k];
+    }
+    return seen;
+  };
+  auto before = draw(kKeys - 1);
+  // Rank r is key newest - r: the newest key is drawn as often as rank 0 should be.
+  const double p0 = keys.RankProbability(0), p1 = keys.RankProbability(1);
+  CHECK(before[kKeys - 1] == Approx(p0 * 100000).margin(5 * std::sqrt(100000 * p0 * (1 - p0))));
+  CHECK(before[kKeys - 2] == Approx(p1 * 100000).margin(5 * std::sqrt(100000 * p1 * (1 - p1))));
+  // After 500 inserts the hot spot moves with them: the newest is now key 10499.
+  inserted = 500;
+  auto after = draw(kKeys + 499);
+  CHECK(after[kKeys + 499] == Approx(p0 * 100000).margin(5 * std::sqrt(100000 * p0 * (1 - p0))));
+  CHECK(after[kKeys - 1] < before[kKeys - 1] / 10);
+}
+
+TEST_CASE("YcsbWorkload: the six core workloads as mixes and distributions", "[cli][load]") {
+  const std::map<std::string, std::pair<Mix, KeyDistribution>> want = {
+      {"a", {Mix{50, 50, 0, 0, 0, 0, 0, 0}, KeyDistribution::kZipf}},
+      {"b", {Mix{5, 95, 0, 0, 0, 0, 0, 0}, KeyDistribution::kZipf}},
+      {"c", {Mix{0, 100, 0, 0, 0, 0, 0, 0}, KeyDistribution::kZipf}},
+      {"d", {Mix{0, 95, 0, 0, 0, 0, 5, 0}, KeyDistribution::kLatest}},
+      {"e", {Mix{0, 0, 95, 0, 0, 0, 5, 0}, KeyDistribution::kZipf}},
+      {"f", {Mix{0, 50, 0, 0, 0, 0, 0, 50}, KeyDistribution::kZipf}},
+  };
+  for (const auto& [name, expected] : want) {
+    INFO("workload " << name);
+    auto preset = YcsbWorkload(name);
+    REQUIRE(preset.ok());
+    CHECK(ParseMix(preset->mix).value() == expected.first);
+    LoadOptions o;
+    REQUIRE(ParseDistribution(preset->distribution, &o).ok());
+    CHECK(o.distribution == expected.second);
+    CHECK(preset->value_size == 1000);
+    CHECK(preset->scan_length_uniform == (name == "e"));
+  }
+  CHECK_THAT(YcsbWorkload("g").status().message(),
+             Catch::Contains("'g' is not one of YCSB's a, b, c, d, e, f"));
 }
 
 }  // namespace cqrs::cli

@@ -86,8 +86,10 @@ TEST_CASE("cqrs ping: the writer and every reader answer; a server that does not
   CHECK_THAT(out, Catch::Contains("writer   " + p.writer));
 }
 
-TEST_CASE("cqrs load: exit 1 when an operation failed; progress, --json settings, --csv, --hgrm",
-          "[process][cli]") {
+TEST_CASE(
+    "cqrs load: exit 1 when an operation failed; progress, --json settings, --csv, --hgrm, "
+    "--workload",
+    "[process][cli]") {
   TempDir dir;
   PipelineConfig config;
   config.durability = "nosync";
@@ -117,6 +119,23 @@ TEST_CASE("cqrs load: exit 1 when an operation failed; progress, --json settings
   std::tie(code, out) = RunCli(put_json + " --value-size 1000");  // each entity over 300 bytes
   CHECK(code == 1);
   CHECK_THAT(out, Catch::Contains("cqrs load: 40 operations failed, 0 indeterminate"));
+
+  // YCSB's workloads: each runs its ops against the pipeline, every one answered.
+  const std::string ycsb = "load --clients 2 --pipeline 4 --requests 400 --warmup 0 --keys 200 " +
+                           flags + " --value-size 200 --csv --workload ";
+  for (const auto& [workload, rows] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"a", {"\nget,", "\nput,"}},
+           {"d", {"\nget,", "\ninsert,"}},
+           {"e", {"\nscan,", "\ninsert,"}},
+           {"f", {"\nget,", "\nmodify,"}}}) {
+    std::tie(code, out) = RunCli(ycsb + workload);
+    INFO("workload " << workload << ": " << out);
+    CHECK(code == 0);
+    CHECK_THAT(out, Catch::Contains("YCSB workload " + workload));
+    for (const std::string& row : rows) CHECK_THAT(out, Catch::Contains(row));
+  }
+  std::tie(code, out) = RunCli(ycsb + "a --mix put=1");
+  CHECK(code == 2);  // a workload is its own mix
 }
 
 }  // namespace cqrs::testing

@@ -628,7 +628,7 @@ TEST_CASE("cqrs load runs every kind of operation through the pipeline and count
 
   // Bad arguments: exit code 2 and a message naming the flag (Run requires exit 0).
   CHECK_THAT(Run(fmt::format("{} load {} --mix fly=1 2>&1; true", testing::CliBinary(), flags)),
-             Catch::Contains("'fly' is not put, get, scan, rmw, find or agg"));
+             Catch::Contains("'fly' is not put, get, scan, rmw, find, agg, insert or modify"));
   CHECK_THAT(Run(fmt::format("{} load {} --distribution zipf:2 2>&1; echo rc=$?",
                              testing::CliBinary(), flags)),
              Catch::Contains("rc=2"));
