@@ -176,25 +176,11 @@ std::string Series(std::string_view name, const ProcessSample& p) {
   return fmt::format("{}{{role=\"{}\"}}", name, p.role);
 }
 
-// What a process's rate counts: events for the projector and the sinks, requests otherwise.
-int RateCounter(const ProcessSample& p) {
-  if (p.slot == shm::kProjectorSlot || p.slot == shm::kPgSinkSlot) return shm::kEventsApplied;
-  if (p.slot == shm::kMirrorSlot) return shm::kEventsPublished;
-  return shm::kRequests;
-}
-
+// A process's main counter per second over (then, now], as `cqrs stats` shows it.
 std::string Rate(const StatsSample& then, const StatsSample& now, const ProcessSample& p) {
-  const char* unit = RateCounter(p) == shm::kRequests ? "req/s" : "events/s";
-  if (then.taken_ns == 0 || now.taken_ns <= then.taken_ns) return fmt::format("– {}", unit);
-  for (const ProcessSample& q : then.processes) {
-    if (q.slot != p.slot) continue;
-    const auto c = static_cast<std::size_t>(RateCounter(p));
-    const std::uint64_t delta = p.counters[c] >= q.counters[c] ? p.counters[c] - q.counters[c] : 0;
-    return fmt::format(
-        "{:.0f} {}",
-        static_cast<double>(delta) * 1e9 / static_cast<double>(now.taken_ns - then.taken_ns), unit);
-  }
-  return fmt::format("– {}", unit);
+  if (then.taken_ns == 0 || now.taken_ns <= then.taken_ns)
+    return fmt::format("– {}/s", RateName(p.slot));
+  return fmt::format("{:.0f} {}/s", cli::Rate(then, now, p, RateCounter(p.slot)), RateName(p.slot));
 }
 
 // The pipeline: sources (writer, replica) → projector and sinks → readers, one box each.
@@ -326,19 +312,12 @@ std::string RenderStatusPage(const StatsSample& then, const StatsSample& now, bo
                     fmt::format("{}", now.pg_applied));
   out += "</tr></table>";
 
-  std::uint64_t hits = 0, misses = 0;
-  for (const ProcessSample& p : now.processes) {
-    hits += p.counters[shm::kCacheHits];
-    misses += p.counters[shm::kCacheMisses];
-  }
+  const std::uint64_t hits = Sum(now, shm::kCacheHits), misses = Sum(now, shm::kCacheMisses);
   out += fmt::format(
       "<h2>Hot cache</h2><table><tr><th>slots</th><th>hits</th><th>misses</th><th>hit ratio</th>"
       "</tr><tr>{}<td>{}</td><td>{}</td><td id=\"hit-ratio\">{}</td></tr></table>",
       MetricCell("cqrs_cache_slots", now.cache_slots, fmt::format("{}", now.cache_slots)), hits,
-      misses,
-      hits + misses == 0 ? std::string("–")
-                         : fmt::format("{:.1f} %", 100.0 * static_cast<double>(hits) /
-                                                       static_cast<double>(hits + misses)));
+      misses, Ratio(HitRatio(hits, misses)));
 
   out +=
       "<h2>Processes</h2><table><tr><th>process</th><th>pid</th><th>up</th><th>rate</th>"

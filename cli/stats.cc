@@ -33,7 +33,8 @@ std::string Role(int slot) {
   }
 }
 
-// What a process's main counter counts, per second.
+}  // namespace
+
 const char* RateName(int slot) {
   if (slot == shm::kWriterSlot) return "requests";
   if (slot == shm::kProjectorSlot || slot == shm::kMirrorSlot || slot == shm::kPgSinkSlot)
@@ -67,7 +68,6 @@ std::uint64_t Sum(const StatsSample& s, int counter) {
   return n;
 }
 
-// Hits / (hits + misses) over the readers, as a percentage; -1 without lookups.
 double HitRatio(std::uint64_t hits, std::uint64_t misses) {
   return hits + misses == 0
              ? -1
@@ -77,8 +77,6 @@ double HitRatio(std::uint64_t hits, std::uint64_t misses) {
 std::string Ratio(double percent) {
   return percent < 0 ? std::string("-") : fmt::format("{:.1f} %", percent);
 }
-
-}  // namespace
 
 std::uint64_t LatencyPercentileUs(const std::array<std::uint64_t, shm::kLatencyBuckets>& buckets,
                                   double fraction) {

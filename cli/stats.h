@@ -43,6 +43,18 @@ std::string RenderStatsText(const StatsSample& then, const StatsSample& now,
 std::string RenderStatsJson(const StatsSample& then, const StatsSample& now,
                             const std::string& segment);
 
+// What a process's main counter counts ("requests", "events", "restarts", "queries"), and
+// which counter that is, by control-block slot.
+const char* RateName(int slot);
+int RateCounter(int slot);
+// `counter` of `p` per second over (then, now]; 0 without an earlier sample of it.
+double Rate(const StatsSample& then, const StatsSample& now, const ProcessSample& p, int counter);
+// `counter` summed over the processes.
+std::uint64_t Sum(const StatsSample& s, int counter);
+// Hits / (hits + misses) as a percentage; -1 without lookups. Ratio: "12.3 %", or "-".
+double HitRatio(std::uint64_t hits, std::uint64_t misses);
+std::string Ratio(double percent);
+
 // The latency below which `fraction` of the replies in `buckets` took (the upper edge of that
 // bucket, in µs); 0 without replies.
 std::uint64_t LatencyPercentileUs(const std::array<std::uint64_t, shm::kLatencyBuckets>& buckets,

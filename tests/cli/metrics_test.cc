@@ -87,7 +87,7 @@ TEST_CASE("RenderStatusPage: marked numbers, rates, a down process, escaping", "
                                    "data-value=\"20\">20</td>"));
   CHECK_THAT(page, Catch::Contains("data-metric=\"cqrs_requests_total{role=&quot;writer&quot;}\" "
                                    "data-value=\"207\">207</td>"));
-  CHECK_THAT(page, Catch::Contains("100 req/s"));  // (207 - 7) requests over 2 s
+  CHECK_THAT(page, Catch::Contains("100 requests/s"));  // (207 - 7) requests over 2 s
   CHECK_THAT(page, Catch::Contains("<g class=\"process down\">") && Catch::Contains("DOWN") &&
                        Catch::Contains("<svg class=\"latency\""));
   // The data dir is text, never markup.
@@ -97,7 +97,7 @@ TEST_CASE("RenderStatusPage: marked numbers, rates, a down process, escaping", "
   CHECK_THAT(page,
              !Catch::Contains("<script") && !Catch::Contains("src=") && !Catch::Contains("<link"));
   // No rates without an earlier sample; no control block: says so.
-  CHECK_THAT(RenderStatusPage(StatsSample(), now, true, "d"), Catch::Contains("– req/s"));
+  CHECK_THAT(RenderStatusPage(StatsSample(), now, true, "d"), Catch::Contains("– requests/s"));
   CHECK_THAT(RenderStatusPage(StatsSample(), StatsSample(), false, "d"),
              Catch::Contains("The pipeline is not running"));
 }

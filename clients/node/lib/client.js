@@ -143,21 +143,34 @@ class Client {
   }
 
   async write(frame, requestId) {
+    const reply = await this.call('writer', [this.writerEndpoint], frame, requestId,
+      codec.decodeCommandReply, this.attemptTimeout);
+    if (reply === null) {
+      // Maybe applied, maybe not: the next request of this clientId could be refused
+      // OutOfOrder for ever, so the client starts a new one.
+      this.clientId = newClientId();
+      this.nextRequestId = 1;
+      throw new IndeterminateError(`no reply from the writer ${this.writerEndpoint} to request ` +
+        `${requestId} within ${this.timeout} ms`);
+    }
+    return reply;
+  }
+
+  // Sends `frame` on the writer's or the readers' socket (`name`) until a reply to `requestId`
+  // (or 0) that is not a retryable refusal: the same bytes again over a fresh socket after
+  // `attemptMs` without one, after a backoff (5 ms doubling to 1 s) once refused
+  // ResourceExhausted or Unavailable. null once `timeout` has passed.
+  async call(name, endpoints, frame, requestId, decode, attemptMs) {
     const deadline = Date.now() + this.timeout;
     let backoff = 5;
     for (;;) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        this.clientId = newClientId();
-        this.nextRequestId = 1;
-        throw new IndeterminateError(`no reply from the writer ${this.writerEndpoint} to request ` +
-          `${requestId} within ${this.timeout} ms`);
-      }
-      const sock = this.socket('writer', [this.writerEndpoint]);
-      const reply = (await send(sock, frame)) ? await this.await(sock, Math.min(this.attemptTimeout,
-        remaining), codec.decodeCommandReply, (id) => id === requestId || id === 0) : null;
+      if (remaining <= 0) return null;
+      const sock = this.socket(name, endpoints);
+      const reply = (await send(sock, frame)) ? await this.await(sock, Math.min(attemptMs,
+        remaining), decode, (id) => id === requestId || id === 0) : null;
       if (reply === null) {
-        this.drop('writer'); // resend the same bytes over a fresh connection
+        this.drop(name); // resend the same bytes over a fresh connection
         continue;
       }
       if (RETRYABLE.has(reply.status) && Date.now() + backoff < deadline) {
@@ -192,31 +205,15 @@ class Client {
       const [minSeq, timeoutMs] = this.bounds(options);
       const requestId = this.nextQueryId++;
       const frame = codec.encodeQuery(requestId, kind, params, minSeq, timeoutMs);
-      const deadline = Date.now() + this.timeout;
-      let backoff = 5;
-      for (;;) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
-          throw new TimeoutError(`no answer from the readers ${this.readerEndpoints.join(', ')} ` +
-            `within ${this.timeout} ms`);
-        }
-        const sock = this.socket('reader', this.readerEndpoints);
-        const reply = (await send(sock, frame)) ? await this.await(sock, Math.min(remaining,
-          timeoutMs + this.attemptTimeout), codec.decodeQueryReply,
-        (id) => id === requestId || id === 0) : null;
-        if (reply === null) {
-          this.drop('reader');
-          continue;
-        }
-        if (RETRYABLE.has(reply.status) && Date.now() + backoff < deadline) {
-          await sleep(backoff);
-          backoff = Math.min(backoff * 2, 1000);
-          continue;
-        }
-        if (reply.status === 'Ok') this.lastSeq = Math.max(this.lastSeq, reply.seq);
-        else if (!allow.includes(reply.status)) throw new StatusError(reply);
-        return reply;
+      const reply = await this.call('reader', this.readerEndpoints, frame, requestId,
+        codec.decodeQueryReply, timeoutMs + this.attemptTimeout);
+      if (reply === null) {
+        throw new TimeoutError(`no answer from the readers ${this.readerEndpoints.join(', ')} ` +
+          `within ${this.timeout} ms`);
       }
+      if (reply.status === 'Ok') this.lastSeq = Math.max(this.lastSeq, reply.seq);
+      else if (!allow.includes(reply.status)) throw new StatusError(reply);
+      return reply;
     });
   }
 

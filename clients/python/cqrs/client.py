@@ -194,23 +194,33 @@ class Client:
         return WriteResult(reply["seq"], reply["versions"])
 
     def _write(self, frame, request_id):
+        reply = self._call("_writer", frame, request_id, codec.decode_command_reply,
+                           self.attempt_timeout)
+        if reply is None:
+            # Maybe applied, maybe not: the next request of this client_id could be refused
+            # OutOfOrder for ever, so the client starts a new one.
+            self.client_id = "py-" + uuid.uuid4().hex
+            self._next_request_id = 1
+            raise Indeterminate("no reply from the writer %s to request %d within %.1f s"
+                                % (self.writer_endpoint, request_id, self.timeout))
+        return reply
+
+    def _call(self, which, frame, request_id, decode, attempt_seconds):
+        """Sends `frame` on the writer's or the readers' socket (`which`) until a reply to
+        `request_id` (or 0) that is not a retryable refusal: the same bytes again over a fresh
+        socket after `attempt_seconds` without one, after a backoff (5 ms doubling to 1 s) once
+        refused ResourceExhausted or Unavailable. None once `timeout` has passed."""
         deadline = time.monotonic() + self.timeout
         backoff = 0.005
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                # Maybe applied, maybe not: the next request of this client_id could be
-                # refused OutOfOrder forever, so the client starts a new one.
-                self.client_id = "py-" + uuid.uuid4().hex
-                self._next_request_id = 1
-                raise Indeterminate("no reply from the writer %s to request %d within %.1f s"
-                                    % (self.writer_endpoint, request_id, self.timeout))
-            sock = self._writer_socket()
+                return None
+            sock = self._writer_socket() if which == "_writer" else self._reader_socket()
             sock.send(frame)
-            reply = self._await(sock, min(self.attempt_timeout, remaining),
-                                codec.decode_command_reply, (request_id, 0))
+            reply = self._await(sock, min(attempt_seconds, remaining), decode, (request_id, 0))
             if reply is None:
-                self._drop("_writer")  # resend the same bytes over a fresh connection
+                self._drop(which)
                 continue
             if reply["status"] in _RETRYABLE and time.monotonic() + backoff < deadline:
                 time.sleep(backoff)
@@ -350,29 +360,16 @@ class Client:
         request_id = self._next_query_id
         self._next_query_id += 1
         frame = codec.encode_query_request(request_id, kind, params, min_seq, timeout_ms)
-        deadline = time.monotonic() + self.timeout
-        backoff = 0.005
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Timeout("no answer from the readers %s within %.1f s"
-                              % (", ".join(self.reader_endpoints), self.timeout))
-            sock = self._reader_socket()
-            sock.send(frame)
-            reply = self._await(sock, min(remaining, timeout_ms / 1000 + self.attempt_timeout),
-                                codec.decode_query_reply, (request_id, 0))
-            if reply is None:
-                self._drop("_reader")
-                continue
-            if reply["status"] in _RETRYABLE and time.monotonic() + backoff < deadline:
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            if reply["status"] == "Ok":
-                self.last_seq = max(self.last_seq, reply["seq"])
-            elif reply["status"] not in allow:
-                raise status_error(reply)
-            return reply
+        reply = self._call("_reader", frame, request_id, codec.decode_query_reply,
+                           timeout_ms / 1000 + self.attempt_timeout)
+        if reply is None:
+            raise Timeout("no answer from the readers %s within %.1f s"
+                          % (", ".join(self.reader_endpoints), self.timeout))
+        if reply["status"] == "Ok":
+            self.last_seq = max(self.last_seq, reply["seq"])
+        elif reply["status"] not in allow:
+            raise status_error(reply)
+        return reply
 
 
 __all__ = ["Client", "Command", "WriteResult", "Entity", "Page", "Group", "create", "update",
