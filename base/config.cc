@@ -37,6 +37,20 @@ Status ReadWriter(const toml::value& table, WriterConfig* w) {
   return r.Finish();
 }
 
+Status ReadLog(const toml::value& table, LogConfig* l) {
+  TableReader r(table, "log.");
+  r.Read("keep", &l->keep);
+  r.Read("keep_events", &l->keep_events);
+  r.Read("step_events", &l->step_events);
+  CQRS_RETURN_IF_ERROR(r.Finish());
+  if (l->keep.empty()) return OkStatus();
+  auto seconds = ParseAge(l->keep);
+  if (!seconds.ok())
+    return Error(Code::kInvalidArgument, "config log.keep {}", seconds.status().message());
+  l->keep_s = seconds.value();
+  return OkStatus();
+}
+
 Status ReadProjector(const toml::value& table, ProjectorConfig* p) {
   TableReader r(table, "projector.");
   r.Read("events_endpoint", &p->events_endpoint);
@@ -346,6 +360,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   r.Read("base_port", &config->base_port);
   r.Read("log_level", &config->log_level);
   if (const toml::value* w = r.Table("writer")) r.Adopt(ReadWriter(*w, &config->writer));
+  if (const toml::value* l = r.Table("log")) r.Adopt(ReadLog(*l, &config->log));
   if (const toml::value* p = r.Table("projector")) r.Adopt(ReadProjector(*p, &config->projector));
   if (const toml::value* q = r.Table("reader")) r.Adopt(ReadReader(*q, &config->reader));
   if (const toml::value* k = r.Table("cache")) r.Adopt(ReadCache(*k, &config->cache));
@@ -369,6 +384,38 @@ Result<Config> ResolveConfig(const CommonFlags& flags) {
   if (flags.log_level) config.log_level = *flags.log_level;
   CQRS_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
+}
+
+Result<std::uint64_t> ParseAge(std::string_view text) {
+  std::uint64_t n = 0;
+  const char* end = text.data() + text.size();
+  auto [unit, ec] = std::from_chars(text.data(), end, n);
+  std::uint64_t scale = 0;
+  if (ec == std::errc() && unit + 1 == end) {
+    switch (*unit) {
+      case 's':
+        scale = 1;
+        break;
+      case 'm':
+        scale = 60;
+        break;
+      case 'h':
+        scale = 3600;
+        break;
+      case 'd':
+        scale = 86400;
+        break;
+      default:
+        break;
+    }
+  }
+  // At most 100 years: the product stays far from overflowing nanoseconds.
+  if (scale == 0 || n == 0 || n > 100ull * 365 * 86400 / scale)
+    return Error(Code::kInvalidArgument,
+                 "'{}' must be a positive age like \"90s\", \"30m\", \"12h\" or \"7d\" (at "
+                 "most 100 years)",
+                 text);
+  return n * scale;
 }
 
 Status ParseListenAddress(std::string_view text, std::string_view what, std::string* host,
@@ -414,6 +461,8 @@ Status ValidateConfig(const Config& c) {
   if (l.max_client_id_bytes < 1 || l.max_client_id_bytes > 255)
     return bad("limits.max_client_id_bytes", "must be in 1..255");
   if (l.remembered_replies < 1024) return bad("limits.remembered_replies", "must be at least 1024");
+  if (c.log.step_events < 1 || c.log.step_events > 1'000'000)
+    return bad("log.step_events", "must be in 1..1000000");
   const WriterConfig& w = c.writer;
   if (w.map_size_mb < 1) return bad("writer.map_size_mb", "must be at least 1");
   if (w.max_map_size_mb < w.map_size_mb)

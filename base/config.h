@@ -66,6 +66,18 @@ struct WriterConfig {
   std::uint32_t max_message_bytes = (1u << 20) + (64u << 10);
 };
 
+// Retention of the event log ([log]; docs/OPERATIONS.md, "Retention"). Neither rule set: every
+// event is kept. An event is removed only when every rule that is set allows it (both set: the
+// one that keeps more wins) and it is below the floor no consumer has passed (log holds, the
+// newest state checkpoint; writer/log_retention.h).
+struct LogConfig {
+  std::string keep;                   // an age: "<n>s", "<n>m", "<n>h" or "<n>d"; "" no age rule
+  std::uint64_t keep_s = 0;           // `keep` in seconds (0: no age rule)
+  std::uint64_t keep_events = 0;      // the newest this many events are kept; 0: no count rule
+  std::uint32_t step_events = 10000;  // events removed per transaction of the writer
+  bool retains() const { return keep_s > 0 || keep_events > 0; }
+};
+
 struct ProjectorConfig {
   std::string events_endpoint;             // empty: tcp://127.0.0.1:<base_port + 2> (PUB)
   std::string replay_endpoint;             // empty: tcp://127.0.0.1:<base_port + 3> (ROUTER)
@@ -233,6 +245,7 @@ struct Config {
   int base_port = 7100;
   std::string log_level = "info";
   WriterConfig writer;
+  LogConfig log;
   ProjectorConfig projector;
   ReaderConfig reader;
   CacheConfig cache;
@@ -264,6 +277,9 @@ struct Config {
   bool SecurityOn() const { return !security.server_key.empty(); }
   std::string PrincipalsPath() const;
 };
+
+// "<n>s", "<n>m", "<n>h" or "<n>d" in seconds; InvalidArgument naming the forms otherwise.
+Result<std::uint64_t> ParseAge(std::string_view text);
 
 // The declarations a fingerprint (Config::ReadModelFingerprint) was made from, so that a store
 // built with other declarations can be kept up to date with its own while it is rebuilt.

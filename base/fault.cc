@@ -24,7 +24,8 @@ constexpr std::array<std::string_view, static_cast<int>(Point::kCount)> kNames =
     "no_zap_handler",           "switch_after_exchange",
     "switch_before_generation", "shm_slow_layout",
     "crash_in_catch_up",        "crash_in_checkpoint",
-    "sink_crash_before_commit", "sink_crash_after_commit"};
+    "sink_crash_before_commit", "sink_crash_after_commit",
+    "crash_in_retention"};
 std::array<double, static_cast<int>(Point::kCount)> probability{};
 std::minstd_rand rng;
 std::mutex rng_mutex;

@@ -23,6 +23,7 @@ enum class Point : int {
   kCrashInCheckpoint,  // writer: a state checkpoint copied but not renamed, or half renamed
   kSinkCrashBeforeCommit,  // cqrs-pgsink: a batch's statements sent, its COMMIT not
   kSinkCrashAfterCommit,   // cqrs-pgsink: a batch committed, not yet taken as the checkpoint
+  kCrashInRetention,       // writer: a retention step's events removed, not yet committed
   kCount,
 };
 

@@ -26,8 +26,9 @@ enum class Code : std::uint16_t {
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
+  kOutOfRange,  // below the first seq the event log still holds
 };
-inline constexpr int kCodeCount = 12;
+inline constexpr int kCodeCount = 13;
 
 // The wire name of a code ("InvalidArgument"), as clients in every language see it.
 std::string_view CodeName(Code code);

@@ -17,7 +17,8 @@ std::string_view CodeName(Code code) {
                                                                       "ResourceExhausted",
                                                                       "Unavailable",
                                                                       "DeadlineExceeded",
-                                                                      "Internal"};
+                                                                      "Internal",
+                                                                      "OutOfRange"};
   auto i = static_cast<std::size_t>(code);
   return i < kNames.size() ? kNames[i] : std::string_view("Unknown");
 }

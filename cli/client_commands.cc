@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/config.h"
@@ -340,7 +341,15 @@ int RunWatch(const WatchCommand& c) {
       ++printed;
     });
     std::fflush(stdout);
-    if (!s.ok()) std::fprintf(stderr, "cqrs watch: %s (retrying)\n", s.message().c_str());
+    if (s.code() == Code::kOutOfRange) {  // the events asked for are gone: no retry helps
+      std::fprintf(stderr, "cqrs watch: %s\n", s.message().c_str());
+      code = 1;
+      break;
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "cqrs watch: %s (retrying)\n", s.message().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   const auto& st = sub.value()->stats();
   std::fprintf(

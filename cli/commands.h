@@ -2,8 +2,10 @@
 //   exit codes: 0 Ok, 1 a definite refusal or failure, 2 bad usage or input, 3 indeterminate
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "base/config.h"
 #include "base/status.h"
 #include "security/keys.h"
 
@@ -24,6 +26,9 @@ struct CurveFlags {
   }
 };
 
+// The command's configuration; nullopt once it has said on stderr what is wrong (exit 2).
+std::optional<Config> ConfigOrComplain(const CommonFlags& common, const char* command);
+
 // put, create, update, del, get, scan, watch, dump
 void AddClientCommands(CLI::App& app, int* exit_code);
 // up
@@ -34,6 +39,8 @@ void AddRebuildCommand(CLI::App& app, int* exit_code);
 // migrate (a format-1 write store)
 void AddMigrateCommand(CLI::App& app, int* exit_code);
 void AddStatsCommand(CLI::App& app, int* exit_code);
+// log status, log release
+void AddLogCommands(CLI::App& app, int* exit_code);
 // metrics
 void AddMetricsCommand(CLI::App& app, int* exit_code);
 // pg rejected, pg rebuild

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cqrs::cli::AddRebuildCommand(app, &exit_code);
   cqrs::cli::AddMigrateCommand(app, &exit_code);
   cqrs::cli::AddStatsCommand(app, &exit_code);
+  cqrs::cli::AddLogCommands(app, &exit_code);
   cqrs::cli::AddMetricsCommand(app, &exit_code);
   cqrs::cli::AddPgCommands(app, &exit_code);
   cqrs::cli::AddSecurityCommands(app, &exit_code);

@@ -22,6 +22,7 @@
 #include "base/signals.h"
 #include "cli/commands.h"
 #include "cli/load.h"
+#include "cli/log_summary.h"
 #include "cli/metrics.h"
 #include "cli/stats.h"
 #include "cli/supervisor.h"
@@ -29,15 +30,15 @@
 #include "store/write_store_migrate.h"
 
 namespace cqrs::cli {
-namespace {
 
-// The command's configuration; nullopt once it has said on stderr what is wrong (exit 2).
 std::optional<Config> ConfigOrComplain(const CommonFlags& common, const char* command) {
   auto config = ResolveConfig(common);
   if (config.ok()) return std::move(config).value();
   std::fprintf(stderr, "cqrs %s: %s\n", command, config.status().message().c_str());
   return std::nullopt;
 }
+
+namespace {
 
 struct UpCommand {
   CommonFlags common;
@@ -359,6 +360,18 @@ int RunStats(const StatsCommand& c) {
     if (down.empty()) std::printf("all %zu processes alive\n", sample.processes.size());
     return down.empty() ? 0 : 1;
   }
+  // The log's retention (first seq, size, floor) comes from the store, not the control block.
+  store::WriteStoreOptions log_options;
+  log_options.dir = (std::filesystem::path(config->data_dir) / "write").string();
+  log_options.read_only = true;
+  log_options.max_map_size = config->writer.max_map_size_mb << 20;
+  auto log = store::WriteStore::Open(log_options);
+  auto log_summary = [&]() -> std::optional<LogSummary> {
+    if (!log.ok()) return std::nullopt;
+    auto s = SummarizeLog(*log.value(), config.value());
+    if (!s.ok()) return std::nullopt;
+    return std::move(s).value();
+  };
   const std::atomic<bool>& stop = InstallStopSignals();
   const auto interval = std::chrono::duration<double>(c.interval_s);
   StatsSample then = TakeSample(control.value());
@@ -369,11 +382,15 @@ int RunStats(const StatsCommand& c) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (stop.load()) break;
     StatsSample now = TakeSample(control.value());
+    const std::optional<LogSummary> summary = log_summary();
     if (c.json) {
-      std::printf("%s\n", RenderStatsJson(then, now, segment).c_str());
+      std::string json = RenderStatsJson(then, now, segment);
+      if (summary) json.insert(json.size() - 1, ",\"log\":" + RenderLogJson(*summary, config->log));
+      std::printf("%s\n", json.c_str());
     } else {
       if (c.watch && isatty(STDOUT_FILENO)) std::printf("\033[H\033[2J");  // redraw in place
-      std::printf("%s%s", RenderStatsText(then, now, segment).c_str(), c.watch ? "\n" : "");
+      std::printf("%s%s%s", RenderStatsText(then, now, segment).c_str(),
+                  summary ? RenderLogText(*summary, config->log).c_str() : "", c.watch ? "\n" : "");
     }
     std::fflush(stdout);
     then = std::move(now);

@@ -193,9 +193,12 @@ Status Subscriber::RequestReplay(std::uint64_t from_seq, const fb::EventBatch** 
       (void)replay_->recv(reply, zmq::recv_flags::dontwait);
       replay_buffer_.Assign(reply.data(), reply.size());
       CQRS_RETURN_IF_ERROR(wire::VerifyEventBatch(replay_buffer_.span(), batch));
+      const std::string why = (*batch)->message() ? (*batch)->message()->str() : "refused";
+      // Events below the log's first seq are gone for good: no retry brings them back.
+      if ((*batch)->status() == fb::Status::OutOfRange)
+        return Error(Code::kOutOfRange, "replay from seq {}: {}", from_seq, why);
       if ((*batch)->status() != fb::Status::Ok)
-        return Error(Code::kUnavailable, "replay from seq {}: {}", from_seq,
-                     (*batch)->message() ? (*batch)->message()->str() : "refused");
+        return Error(Code::kUnavailable, "replay from seq {}: {}", from_seq, why);
       head_seq_ = std::max(head_seq_, (*batch)->head_seq());
       return OkStatus();
     }

@@ -19,7 +19,7 @@ constexpr std::chrono::milliseconds kBeat(100);
 }  // namespace
 
 MirrorServer::MirrorServer(const Config& config, zmq::context_t& context)
-    : config_(config), context_(context) {}
+    : config_(config), context_(context), hold_(config.data_dir, "mirror") {}
 
 Result<std::unique_ptr<MirrorServer>> MirrorServer::Open(const Config& config,
                                                          zmq::context_t& context) {
@@ -145,6 +145,7 @@ Status MirrorServer::Run(const std::atomic<bool>& stop) {
     }
     Status step = Sync();
     if (step.ok()) {
+      hold_.Set(tip_.last_seq);  // stored by JetStream (R replicas): no longer needed here
       auto published = PublishNext();
       if (published.ok()) {
         retry_.Succeeded();

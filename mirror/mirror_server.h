@@ -17,6 +17,7 @@
 #include "mirror/nats_link.h"
 #include "projector/event_source.h"
 #include "shm/control_block.h"
+#include "store/log_holds.h"
 #include "store/write_store.h"
 #include "wire/log_segment.h"
 
@@ -50,6 +51,7 @@ class MirrorServer {
   zmq::context_t& context_;
   std::unique_ptr<projector::LocalLogTail> log_;
   std::optional<shm::ControlBlock> control_;
+  store::LogHold hold_;  // "mirror": the log keeps what the stream does not hold yet
   std::unique_ptr<NatsLink> link_;
   bool tip_known_ = false;
   StreamTip tip_;

@@ -27,6 +27,7 @@ constexpr std::chrono::seconds kRequestCheck(1);  // how often `cqrs pg rebuild`
 SinkServer::SinkServer(const Config& config, zmq::context_t& context)
     : config_(config),
       context_(context),
+      hold_(config.data_dir, "pgsink"),
       retry_(std::chrono::milliseconds(config.postgresql.retry_max_ms)) {}
 
 Result<std::unique_ptr<SinkServer>> SinkServer::Open(const Config& config,
@@ -404,6 +405,7 @@ Status SinkServer::Run(const std::atomic<bool>& stop) {
           applied = rebuilt.value();
       }
       if (applied.ok()) {
+        if (db_) hold_.Set(rebuilding_ ? std::min(checkpoint_, rebuild_seq_) : checkpoint_);
         retry_.Succeeded();
         if (applied.value() == 0 && db_) wait(kBeat);
         continue;

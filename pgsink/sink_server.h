@@ -27,6 +27,7 @@
 #include "pgsink/table_batch.h"
 #include "projector/event_source.h"
 #include "shm/control_block.h"
+#include "store/log_holds.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
 
@@ -74,6 +75,8 @@ class SinkServer {
   zmq::context_t& context_;
   std::unique_ptr<projector::LocalLogTail> log_;
   std::optional<shm::ControlBlock> control_;
+  // "pgsink": the log keeps what PostgreSQL has not committed yet (a table rebuild included).
+  store::LogHold hold_;
   std::unique_ptr<pqxx::connection> db_;
   std::uint64_t checkpoint_ = 0;
   std::uint64_t rejected_total_ = 0;

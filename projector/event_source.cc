@@ -14,6 +14,9 @@ Result<std::size_t> LogEventSource::Read(std::uint64_t after_seq, std::size_t ma
                                          std::vector<wire::AlignedBuffer>* out) {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(log_.env(), &snapshot_));
   store::SnapshotLease lease(snapshot_);
+  // Retention never removes what a consumer holds (writer/log_retention.h); a consumer behind
+  // the first seq anyway must start from a snapshot, never skip the gap.
+  CQRS_RETURN_IF_ERROR(log_.CheckFrom(snapshot_, after_seq + 1));
   auto cursor = store::Cursor::Open(snapshot_, log_.dbs().events);
   if (!cursor.ok()) return cursor.status();
   store::KeyBuffer from = store::SeqKey(after_seq + 1);

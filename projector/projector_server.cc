@@ -12,6 +12,7 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "projector/derive_read_models.h"
 #include "projector/rebuild.h"
 #include "projector/rebuild_switch.h"
 #include "store/key_format.h"
@@ -114,8 +115,11 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
     return Error(Code::kUnavailable,
                  "{} has applied seq {} but the log ends at {}: remove {} to rebuild it", r.dir,
                  applied_seq_, last.value(), r.dir);
+  CQRS_RETURN_IF_ERROR(SeedIfPassed());
 
   if (!serve_) return OkStatus();
+  hold_ = store::LogHold(config_.data_dir, "projector");
+  hold_.Set(applied_seq_);
   auto control = shm::ControlBlock::Attach(config_.data_dir, config_.cache.slots);
   if (control.ok()) {
     control_.emplace(std::move(control).value());
@@ -143,6 +147,32 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
   } catch (const zmq::error_t& e) {
     return Error(Code::kUnavailable, "projector endpoints: {}", e.what());
   }
+  return OkStatus();
+}
+
+Status ProjectorServer::SeedIfPassed() {
+  // Held before the log is looked at, so that retention cannot pass applied_seq_ meanwhile.
+  store::LogHold hold = serve_ ? store::LogHold(config_.data_dir, "projector")
+                               : store::LogHold::Temporary(config_.data_dir);
+  hold.Set(applied_seq_);
+  CQRS_RETURN_IF_ERROR(hold.Flush());
+  auto passed = LogPassed(*write_, applied_seq_);
+  if (!passed.ok()) return passed.status();
+  if (!passed.value()) return OkStatus();
+  // A new store (or one a machine restart discarded) on a log that no longer starts at 1, or a
+  // store whose hold was released while its projector was away.
+  if (applied_seq_ > 0)
+    spdlog::warn(
+        "{} is at seq {}, but retention has removed the events after it from the log: seeding "
+        "the read store again from the newest state checkpoint",
+        read_->options().dir, applied_seq_);
+  auto seeded = SeedFromCheckpoint(*write_, *read_, hold);
+  if (!seeded.ok()) return seeded.status();
+  const std::uint64_t begin = MonoNs();
+  CQRS_RETURN_IF_ERROR(DeriveReadModels(*read_, store_models_, kDeriveBudgetBytes));
+  spdlog::info("read models derived from the seeded entities in {:.2f} s",
+               static_cast<double>(MonoNs() - begin) / 1e9);
+  applied_seq_ = seeded.value();
   return OkStatus();
 }
 
@@ -421,6 +451,7 @@ void ProjectorServer::Run(const std::atomic<bool>& stop) {
       }
       next_poll = Clock::now() + poll;
     }
+    hold_.Set(applied_seq_);  // written once the period since the last write has passed
     if (filler_ && (ticked || now >= next_fill)) {
       // After the batch's commit and its applied seq: the read store is at that seq.
       FillCache();

@@ -22,6 +22,7 @@
 #include "projector/replay_server.h"
 #include "security/server_security.h"
 #include "shm/control_block.h"
+#include "store/log_holds.h"
 #include "store/read_store.h"
 #include "store/write_store.h"
 #include "wire/aligned_buffer.h"
@@ -74,6 +75,9 @@ class ProjectorServer {
   void PublishHeartbeat();
   void PublishTick();
   // Binds the events socket (CURVE and XPUB_MANUAL with security on).
+  // Seeds the read store from the newest state checkpoint when the log no longer holds the
+  // events after applied_seq_ (projector/rebuild.h SeedFromCheckpoint).
+  Status SeedIfPassed();
   Status BindEvents(const std::string& endpoint);
   // Security on: applies the subscriptions the events XPUB received that their sender's
   // principal may have (Principal::AllowsTopic); refuses the rest.
@@ -104,6 +108,8 @@ class ProjectorServer {
   struct Rebuild;
   std::unique_ptr<Rebuild> rebuild_;
   std::optional<shm::ControlBlock> control_;
+  // "projector" (serving only): the log keeps the events after applied_seq_.
+  store::LogHold hold_;
   std::optional<CacheFiller> filler_;  // the cache is on and fills what readers missed
   std::unique_ptr<security::ServerSecurity> security_;  // null: security off
   std::uint64_t subscriptions_refused_ = 0;

@@ -21,6 +21,7 @@
 #include "store/ordered_value.h"
 #include "store/read_store_format.h"
 #include "store/record_format.h"
+#include "store/state_checkpoint.h"
 #include "store/write_store_format.h"
 #include "wire/aligned_buffer.h"
 #include "wire/event_codec.h"
@@ -75,6 +76,7 @@ class BulkWindow {
     const store::ReadDbs& dbs = store.dbs();
     store::Txn snapshot;
     CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+    CQRS_RETURN_IF_ERROR(log.CheckFrom(snapshot, first));
     auto cursor = store::Cursor::Open(snapshot, log.dbs().events);
     if (!cursor.ok()) return cursor.status();
 
@@ -249,6 +251,7 @@ Result<std::uint64_t> ApplyLog(store::WriteStore& log, store::ReadStore& store,
       {
         store::Txn snapshot;
         CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+        CQRS_RETURN_IF_ERROR(log.CheckFrom(snapshot, from));
         auto cursor = store::Cursor::Open(snapshot, log.dbs().events);
         if (!cursor.ok()) return cursor.status();
         store::KeyBuffer key = store::SeqKey(from);
@@ -314,6 +317,147 @@ Result<std::uint64_t> BulkApplyLog(store::WriteStore& log, store::ReadStore& sto
   return applied;
 }
 
+namespace {
+
+// Entities copied per read-store transaction of a seed (bounded dirty pages).
+constexpr std::size_t kSeedEntitiesPerTxn = 200'000;
+
+// The log's namespace ids → (tenant, collection), from its `names` table.
+Status LogNames(store::WriteStore& log, std::unordered_map<std::uint32_t, std::string>* out) {
+  store::Txn snapshot;
+  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+  auto cursor = store::Cursor::Open(snapshot, log.dbs().names);
+  if (!cursor.ok()) return cursor.status();
+  std::string_view k, v;
+  for (Status got = cursor->Get(MDB_FIRST, &k, &v); got.code() != Code::kNotFound;
+       got = cursor->Get(MDB_NEXT, &k, &v)) {
+    CQRS_RETURN_IF_ERROR(got);
+    std::uint32_t id = 0;
+    CQRS_RETURN_IF_ERROR(store::ReadU32(v, &id, "names value"));
+    (*out)[id] = std::string(k);  // tenant ++ 0x00 ++ collection
+  }
+  return OkStatus();
+}
+
+// One pass of a seed from `checkpoint` into `store`: clears it, copies the live entities.
+Status CopyCheckpoint(store::WriteStore& log, store::ReadStore& store,
+                      const store::StateCheckpoint& checkpoint) {
+  std::unordered_map<std::uint32_t, std::string> names;
+  CQRS_RETURN_IF_ERROR(LogNames(log, &names));
+  std::error_code ec;
+  const std::uint64_t bytes = std::filesystem::file_size(checkpoint.path, ec);
+  if (ec) return Error(Code::kUnavailable, "{}: {}", checkpoint.path, ec.message());
+  store::EnvOptions o;
+  o.dir = checkpoint.path;
+  o.flags = MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK;
+  o.map_size = bytes;
+  o.max_dbs = 4;
+  auto env = store::LmdbEnv::Open(o);
+  if (!env.ok()) return env.status();
+  auto snapshot = store::Txn::BeginRead(env.value());
+  if (!snapshot.ok()) return snapshot.status();
+  auto entities = snapshot->OpenDbi("entities", 0, false);
+  if (!entities.ok()) return entities.status();
+  auto cursor = store::Cursor::Open(snapshot.value(), entities.value());
+  if (!cursor.ok()) return cursor.status();
+
+  const store::ReadDbs& dbs = store.dbs();
+  std::string_view k, v;
+  Status got = cursor->Get(MDB_FIRST, &k, &v);
+  bool first_txn = true;
+  std::uint32_t last_ns = UINT32_MAX, read_ns = 0;
+  store::RecordHeader header;
+  for (;;) {
+    auto begun = store::Txn::BeginWrite(store.env());
+    if (!begun.ok()) return begun.status();
+    store::Txn txn = std::move(begun).value();
+    if (first_txn) {
+      for (store::Dbi dbi : {dbs.entities, dbs.collection_log, dbs.indexes, dbs.aggregates})
+        CQRS_RETURN_IF_ERROR(txn.Drop(dbi));
+      CQRS_RETURN_IF_ERROR(store.WriteCheckpoint(txn, store::Checkpoint{}));
+      first_txn = false;
+    }
+    auto out = OrderedWriter::Open(txn, dbs.entities, /*dupsort=*/false);
+    if (!out.ok()) return out.status();
+    std::size_t in_txn = 0;
+    for (; got.ok() && in_txn < kSeedEntitiesPerTxn; got = cursor->Get(MDB_NEXT, &k, &v)) {
+      if (k.size() < 4)
+        return Error(Code::kInternal, "{}: entity key of {} bytes", o.dir, k.size());
+      if (!store::ParseRecordHeader(v, &header))
+        return Error(Code::kInternal, "{}: an entity record is not of this format", o.dir);
+      if (header.tombstone) continue;  // the read store keeps no deleted keys
+      const std::uint32_t ns = store::GetU32BE(reinterpret_cast<const std::uint8_t*>(k.data()));
+      if (ns != last_ns) {
+        auto name = names.find(ns);
+        if (name == names.end())
+          return Error(Code::kInternal, "{}: namespace {} is not in the log's names", o.dir, ns);
+        const std::size_t nul = name->second.find('\0');
+        if (nul == std::string::npos)
+          return Error(Code::kInternal, "the log's name of namespace {} has no separator", ns);
+        const std::string_view full = name->second;
+        CQRS_RETURN_IF_ERROR(
+            store.namespaces().Intern(txn, full.substr(0, nul), full.substr(nul + 1), &read_ns));
+        last_ns = ns;
+      }
+      CQRS_RETURN_IF_ERROR(
+          out->Put(store::EntityKey(read_ns, k.substr(4)).view(), v, /*same_key_as_last=*/false));
+      ++in_txn;
+    }
+    if (!got.ok() && got.code() != Code::kNotFound) return got;
+    if (got.code() == Code::kNotFound) {
+      store::Checkpoint c;
+      c.applied_seq = c.applied_events = checkpoint.seq;
+      CQRS_RETURN_IF_ERROR(store.WriteCheckpoint(txn, c));
+    }
+    CQRS_RETURN_IF_ERROR(txn.Commit());
+    if (got.code() == Code::kNotFound) return OkStatus();
+  }
+}
+
+}  // namespace
+
+Result<bool> LogPassed(store::WriteStore& log, std::uint64_t applied_seq) {
+  store::Txn snapshot;
+  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+  Status s = log.CheckFrom(snapshot, applied_seq + 1);
+  if (s.code() == Code::kOutOfRange) return true;
+  CQRS_RETURN_IF_ERROR(s);
+  return false;
+}
+
+Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStore& store,
+                                         store::LogHold& hold) {
+  const std::uint64_t begin = MonoNs();
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    for (const store::StateCheckpoint& c :
+         store::ListStateCheckpoints(log.checkpoints_dir(), false)) {
+      if (Status v = store::VerifyStateCheckpoint(c, log.store_id()); !v.ok()) {
+        spdlog::warn("state checkpoint {} not used: {}", c.path, v.ToString());
+        continue;
+      }
+      hold.Set(c.seq);
+      CQRS_RETURN_IF_ERROR(hold.Flush());
+      auto passed = LogPassed(log, c.seq);
+      if (!passed.ok()) return passed.status();
+      if (passed.value()) break;  // retention went past it: a newer one was written meanwhile
+      for (;;) {
+        Status s = CopyCheckpoint(log, store, c);
+        if (s.ok()) break;
+        if (!store::IsMapFull(s)) return s;
+        CQRS_RETURN_IF_ERROR(store.Grow());  // and copy again, from the start
+      }
+      spdlog::info("read store seeded from state checkpoint {} (seq {}) in {:.2f} s", c.path, c.seq,
+                   static_cast<double>(MonoNs() - begin) / 1e9);
+      return c.seq;
+    }
+  }
+  store::Txn snapshot;
+  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+  Status why = log.CheckFrom(snapshot, 1);
+  return Error(Code::kOutOfRange, "no state checkpoint to seed the read store from: {}",
+               why.ok() ? "none verifies" : why.message());
+}
+
 Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& config,
                                           const std::string& write_store_id) {
   std::error_code ec;
@@ -321,6 +465,7 @@ Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& 
   if (ec) return Error(Code::kInternal, "cannot remove {}: {}", dir, ec.message());
   RebuildTarget t;
   t.dir = dir;
+  t.hold = store::LogHold::Temporary(config.data_dir);
   store::ReadStoreOptions o;
   o.dir = dir;
   o.map_size = config.projector.map_size_mb << 20;
@@ -341,7 +486,20 @@ Result<bool> BuildRebuildTarget(store::WriteStore& log, RebuildTarget& target,
                                 const std::atomic<bool>& cancel,
                                 const std::function<void(std::uint64_t)>& progress) {
   const std::uint64_t begin = MonoNs();
-  auto applied = BulkApplyLog(log, *target.store, to_seq, kRebuildEventsPerTxn, cancel, progress);
+  // Held before the log is looked at: retention cannot pass the seq once it is checked.
+  target.hold.Set(0);
+  CQRS_RETURN_IF_ERROR(target.hold.Flush());
+  auto passed = LogPassed(log, 0);
+  if (!passed.ok()) return passed.status();
+  if (passed.value()) {
+    auto seeded = SeedFromCheckpoint(log, *target.store, target.hold);
+    if (!seeded.ok()) return seeded.status();
+  }
+  auto applied = BulkApplyLog(log, *target.store, to_seq, kRebuildEventsPerTxn, cancel,
+                              [&](std::uint64_t seq) {
+                                target.hold.Set(seq);
+                                if (progress) progress(seq);
+                              });
   if (!applied.ok()) return applied.status();
   if (cancel.load(std::memory_order_relaxed)) return false;
   const std::uint64_t derive = MonoNs();

@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "projector/derive_read_models.h"
 #include "projector/event_applier.h"
+#include "store/log_holds.h"
 #include "store/read_store.h"
 #include "store/write_store.h"
 
@@ -43,20 +44,36 @@ Result<std::uint64_t> BulkApplyLog(store::WriteStore& log, store::ReadStore& sto
                                    const std::atomic<bool>& cancel,
                                    const std::function<void(std::uint64_t)>& progress);
 
+// Fills the empty read store `store` with the entities of the newest state checkpoint of `log`
+// that verifies (store/state_checkpoint.h: every entity as of its seq S) and sets its checkpoint
+// to S, so that applying the log after S completes it; no read models (DeriveReadModels then).
+// For a log whose first events retention removed: a new read store, a rebuild. `hold` is set
+// to S before the log is checked to still hold S + 1 (a checkpoint it passed meanwhile is
+// skipped for a newer one). Returns S. OutOfRange when no checkpoint can serve; whatever the
+// store held is cleared first (a seed cut short by a crash is done again).
+Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStore& store,
+                                         store::LogHold& hold);
+
+// True when `log` no longer holds every event after `applied_seq` (retention removed some):
+// a store at `applied_seq` can only be seeded afresh.
+Result<bool> LogPassed(store::WriteStore& log, std::uint64_t applied_seq);
+
 // A read store being built in `dir` (created empty; whatever was there is removed first);
 // `applier` is set by BuildRebuildTarget, for the tail.
 struct RebuildTarget {
   std::string dir;
   std::unique_ptr<store::ReadStore> store;
   std::unique_ptr<EventApplier> applier;
+  store::LogHold hold;  // temporary: the log keeps what the target has not applied yet
 };
 Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& config,
                                           const std::string& write_store_id);
 
-// Fills a new target through `to_seq`: BulkApplyLog (no read models: many events of a long log
-// are overwritten later, and maintaining indexes per event costs several B-tree operations
-// each), then DeriveReadModels; then sets `target.applier` to one that maintains `models` (which
-// must outlive it) for the tail. False if cancelled.
+// Fills a new target through `to_seq`: seeded from the newest state checkpoint when retention
+// removed the log's first events (SeedFromCheckpoint), then BulkApplyLog (no read models: many
+// events of a long log are overwritten later, and maintaining indexes per event costs several
+// B-tree operations each), then DeriveReadModels; then sets `target.applier` to one that maintains
+// `models` (which must outlive it) for the tail. False if cancelled.
 Result<bool> BuildRebuildTarget(store::WriteStore& log, RebuildTarget& target,
                                 const std::vector<CollectionSpec>& models, std::uint64_t to_seq,
                                 const std::atomic<bool>& cancel,

@@ -37,12 +37,15 @@ int ReplayServer::Serve(store::WriteStore& log, store::ReadStore& read, std::uin
     Status s = request.status;
     std::string_view tenant = kDefaultTenant;
     if (s.ok() && security != nullptr) s = Authorize(request, *security, &tenant);
+    start_ = store::WriteStore::Start();
     if (s.ok()) s = Collect(request, log, read, head, tenant);
+    const bool below = s.code() == Code::kOutOfRange;
     if (!s.ok()) {
       batch_builder_.Begin();
-      if (s.code() != Code::kInvalidArgument) spdlog::error("replay: {}", s.ToString());
+      if (s.code() != Code::kInvalidArgument && !below) spdlog::error("replay: {}", s.ToString());
     }
-    auto reply = batch_builder_.Finish(s.code(), s.message(), head);
+    auto reply = batch_builder_.Finish(s.code(), s.message(), head, below ? start_.first_seq : 0,
+                                       below ? start_.snapshot_seq : 0);
     (void)wire::SendEnvelopeReply(router_, message_.envelope(), reply);
   }
   return served;
@@ -68,6 +71,8 @@ Status ReplayServer::Collect(const wire::DecodedReplayRequest& request, store::W
                              store::ReadStore& read, std::uint64_t head, std::string_view tenant) {
   CQRS_RETURN_IF_ERROR(store::RenewSnapshot(log.env(), &log_snapshot_));
   store::SnapshotLease log_lease(log_snapshot_);
+  // Below the first seq: OutOfRange naming where to start instead, never a silent skip.
+  CQRS_RETURN_IF_ERROR(log.CheckFrom(log_snapshot_, request.from_seq, &start_));
   auto add = [&](std::string_view value) -> Status {
     event_buffer_.Assign(value.data(), value.size());
     const fb::Event* event = nullptr;

@@ -55,6 +55,7 @@ class ReplayServer {
   // Read snapshots of the log and of the read store, reset after each request and renewed:
   // their reader slots are taken once.
   store::Txn log_snapshot_;
+  store::WriteStore::Start start_;  // an OutOfRange reply's first seq and snapshot
   store::Txn index_snapshot_;
   wire::InboundMessage message_;
   wire::AlignedBuffer request_buffer_;

@@ -298,6 +298,12 @@ Status Txn::Del(Dbi dbi, std::string_view key, std::string_view value) {
   return OkStatus();
 }
 
+Status Txn::Drop(Dbi dbi) {
+  if (int rc = mdb_drop(txn_, dbi.handle, 0); rc != 0)
+    return LmdbError(fmt::format("mdb_drop({})", dbi.name), rc);
+  return OkStatus();
+}
+
 Status RenewSnapshot(LmdbEnv& env, Txn* txn) {
   for (int attempt = 0;; ++attempt) {
     Status s;
@@ -351,6 +357,12 @@ Status Cursor::Put(std::string_view key, std::string_view value, unsigned flags)
   MDB_val v = ToVal(value);
   if (int rc = mdb_cursor_put(cursor_, &k, &v, flags); rc != 0)
     return LmdbError(fmt::format("mdb_cursor_put({})", dbi_.name), rc);
+  return OkStatus();
+}
+
+Status Cursor::Del() {
+  if (int rc = mdb_cursor_del(cursor_, 0); rc != 0)
+    return LmdbError(fmt::format("mdb_cursor_del({})", dbi_.name), rc);
   return OkStatus();
 }
 

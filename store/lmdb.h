@@ -164,6 +164,8 @@ class Txn {
   Status Del(Dbi dbi, std::string_view key);
   // Deletes one duplicate (`key`, `value`) of an MDB_DUPSORT database; NotFound if absent.
   Status Del(Dbi dbi, std::string_view key, std::string_view value);
+  // Empties the database (mdb_drop with del = 0; its handle stays open).
+  Status Drop(Dbi dbi);
 
  private:
   void Uncount();
@@ -219,6 +221,8 @@ class Cursor {
   // mdb_cursor_put (write txn); leaves the cursor on the entry, so the next put near it skips
   // the descent from the root. MDB_KEYEXIST is kAlreadyExists.
   Status Put(std::string_view key, std::string_view value, unsigned flags = 0);
+  // mdb_cursor_del (write txn): removes the entry under the cursor.
+  Status Del();
 
  private:
   MDB_cursor* cursor_ = nullptr;

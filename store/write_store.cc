@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "store/key_format.h"
+#include "store/state_checkpoint.h"
 #include "store/unsynced_guard.h"
 #include "store/write_store_format.h"
 
@@ -198,6 +199,15 @@ Status WriteStore::Init() {
   if (last_event != last.value())
     return Error(Code::kInternal, "{}: meta.last_seq {} but the last event is {}", options_.dir,
                  last.value(), last_event);
+  // Retention removes events from the front in the transaction that moves meta.first_seq.
+  auto first = FirstSeq(txn);
+  if (!first.ok()) return first.status();
+  if (last_event != 0) {
+    CQRS_RETURN_IF_ERROR(cursor->Get(MDB_FIRST, &k, &v));
+    if (k.size() != 8 || DecodeSeqKey(k) != first.value())
+      return Error(Code::kInternal, "{}: meta.first_seq {} but the first event is {}", options_.dir,
+                   first.value(), k.size() == 8 ? DecodeSeqKey(k) : 0);
+  }
   *cursor = Cursor();
   // Commit even a read-only transaction: handles opened in an aborted one are closed with it.
   return txn.Commit();
@@ -241,6 +251,40 @@ Status WriteStore::Grow() {
 
 Result<std::uint64_t> WriteStore::LastSeq(const Txn& txn) const {
   return GetMetaU64(txn, dbs_.meta, kMetaLastSeq, "meta.last_seq");
+}
+
+Result<std::uint64_t> WriteStore::FirstSeq(const Txn& txn) const {
+  std::string_view value;
+  Status s = txn.Get(dbs_.meta, kMetaFirstSeq, &value);
+  if (s.code() == Code::kNotFound) return std::uint64_t{1};
+  CQRS_RETURN_IF_ERROR(s);
+  std::uint64_t seq = 0;
+  CQRS_RETURN_IF_ERROR(ReadU64(value, &seq, "meta.first_seq"));
+  return seq;
+}
+
+Status WriteStore::CheckFrom(const Txn& txn, std::uint64_t from_seq, Start* start) const {
+  auto first = FirstSeq(txn);
+  if (!first.ok()) return first.status();
+  if (from_seq >= first.value()) return OkStatus();
+  Start s;
+  s.first_seq = first.value();
+  const std::vector<StateCheckpoint> checkpoints = ListStateCheckpoints(checkpoints_dir(), false);
+  if (!checkpoints.empty()) {
+    s.snapshot_seq = checkpoints.front().seq;
+    s.snapshot_path = checkpoints.front().path;
+  }
+  Status why = Error(Code::kOutOfRange,
+                     "seq {} is no longer in the event log, which starts at seq {} (older events "
+                     "were removed by [log] retention); {}",
+                     from_seq, s.first_seq,
+                     s.snapshot_seq == 0
+                         ? std::string("no state checkpoint to start from")
+                         : fmt::format("start from the state checkpoint at seq {} ({}), then "
+                                       "the events after it",
+                                       s.snapshot_seq, s.snapshot_path));
+  if (start != nullptr) *start = std::move(s);
+  return why;
 }
 
 }  // namespace cqrs::store

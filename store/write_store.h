@@ -59,6 +59,20 @@ class WriteStore {
 
   // meta.last_seq as of `txn`.
   Result<std::uint64_t> LastSeq(const Txn& txn) const;
+  // meta.first_seq as of `txn`: the first event the log still holds (1 until retention removed
+  // any).
+  Result<std::uint64_t> FirstSeq(const Txn& txn) const;
+  // Where a reader of the log sent below its first seq can start instead.
+  struct Start {
+    std::uint64_t first_seq = 1;
+    std::uint64_t snapshot_seq = 0;  // the newest state checkpoint's seq (0: none)
+    std::string snapshot_path;
+  };
+  // OutOfRange when the events from `from_seq` on are not all in the log as of `txn` (retention
+  // removed some), naming the first seq and the newest state checkpoint; `start` filled then.
+  Status CheckFrom(const Txn& txn, std::uint64_t from_seq, Start* start = nullptr) const;
+  // <dir>/checkpoints: the state checkpoints (store/state_checkpoint.h).
+  std::string checkpoints_dir() const { return options_.dir + "/checkpoints"; }
   // A replica's copy: meta.stream_seq, the stream message that held event LastSeq (0: none).
   Result<std::uint64_t> CopiedStreamSeq(const Txn& txn) const;
 

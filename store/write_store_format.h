@@ -7,6 +7,9 @@
 //   meta      "format"   → u32 LE kWriteStoreFormatVersion
 //             "store_id" → 16 random bytes, fixed at creation
 //             "last_seq" → u64 LE, seq of the last event (0: none); same txn as the events
+//             "first_seq" → u64 LE, seq of the first event the log still holds; absent: 1.
+//                        Written with each removal of events below it (writer/log_retention.h),
+//                        which never removes the last event
 //             "next_ns"  → u32 LE, next namespace id to hand out (store/namespaces.h)
 //             "copy_of"  → a read replica's copy only: the NATS stream it is copied from
 //             "stream_seq" → a copy only: u64 LE, the stream message holding event last_seq;
@@ -46,6 +49,7 @@ inline constexpr std::uint32_t kWriteStoreFormatVersion = 2;
 inline constexpr const char kMetaFormat[] = "format";
 inline constexpr const char kMetaStoreId[] = "store_id";
 inline constexpr const char kMetaLastSeq[] = "last_seq";
+inline constexpr const char kMetaFirstSeq[] = "first_seq";
 inline constexpr const char kMetaStateSeq[] = "state_seq";
 inline constexpr const char kMetaCopyOf[] = "copy_of";
 inline constexpr const char kMetaStreamSeq[] = "stream_seq";

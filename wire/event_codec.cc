@@ -71,10 +71,14 @@ void EventBatchBuilder::Add(const fb::Event& e) {
 }
 
 std::span<const std::uint8_t> EventBatchBuilder::Finish(Code status, std::string_view message,
-                                                        std::uint64_t head_seq) {
+                                                        std::uint64_t head_seq,
+                                                        std::uint64_t first_seq,
+                                                        std::uint64_t snapshot_seq) {
   auto msg = message.empty() ? 0 : fbb_.CreateString(message);
   auto events = events_.empty() ? 0 : fbb_.CreateVector(events_);
-  fbb_.Finish(fb::CreateEventBatch(fbb_, ToWire(status), msg, head_seq, events), kEventBatchId);
+  fbb_.Finish(
+      fb::CreateEventBatch(fbb_, ToWire(status), msg, head_seq, events, first_seq, snapshot_seq),
+      kEventBatchId);
   return {fbb_.GetBufferPointer(), fbb_.GetSize()};
 }
 

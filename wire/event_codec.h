@@ -41,8 +41,10 @@ class EventBatchBuilder {
   void Add(const fb::Event& event);
   std::size_t size() const { return events_.size(); }
   std::size_t bytes() const { return fbb_.GetSize(); }
+  // `first_seq`, `snapshot_seq`: an OutOfRange reply's (EventBatch in docs/PROTOCOL.md).
   std::span<const std::uint8_t> Finish(Code status, std::string_view message,
-                                       std::uint64_t head_seq);
+                                       std::uint64_t head_seq, std::uint64_t first_seq = 0,
+                                       std::uint64_t snapshot_seq = 0);
 
  private:
   flatbuffers::FlatBufferBuilder fbb_{1024};

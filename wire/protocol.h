@@ -84,6 +84,7 @@ inline Code FromWire(fb::Status status) {
 
 static_assert(static_cast<int>(fb::Status::Internal) == static_cast<int>(Code::kInternal));
 static_assert(static_cast<int>(fb::Status::OutOfOrder) == static_cast<int>(Code::kOutOfOrder));
+static_assert(static_cast<int>(fb::Status::OutOfRange) == static_cast<int>(Code::kOutOfRange));
 static_assert(static_cast<int>(fb::Status::MAX) + 1 == kCodeCount);
 
 }  // namespace cqrs::wire

@@ -30,6 +30,9 @@ class Replayer {
     auto begun = store::Txn::BeginWrite(state_.env());
     if (!begun.ok()) return begun.status();
     store::Txn txn = std::move(begun).value();
+    // A state older than the log's first seq (an old checkpoint restored after retention went
+    // past it) cannot be caught up from this log.
+    CQRS_RETURN_IF_ERROR(log_.CheckFrom(snapshot, from + 1));
     auto cursor = store::Cursor::Open(snapshot, log_.dbs().events);
     if (!cursor.ok()) return cursor.status();
     const store::KeyBuffer start = store::SeqKey(from + 1);

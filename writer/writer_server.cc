@@ -58,7 +58,22 @@ Result<std::unique_ptr<WriterServer>> WriterServer::Open(const Config& config,
                      : std::string("an empty state"));
   server->last_checkpoint_seq_ = caught->to_seq;  // nothing new to checkpoint yet
   // A checkpoint cut short by a crash left its temp files: remove them (never used).
-  store::ListStateCheckpoints(server->checkpoints_dir_, true);
+  const std::vector<store::StateCheckpoint> checkpoints =
+      store::ListStateCheckpoints(server->checkpoints_dir_, true);
+  if (config.log.retains()) {
+    // Retention keeps the events after the newest checkpoint that verifies, so that one can
+    // be started from.
+    for (const store::StateCheckpoint& c : checkpoints) {
+      Status v = store::VerifyStateCheckpoint(c, server->store_->store_id());
+      if (v.ok()) {
+        server->durable_checkpoint_seq_ = c.seq;
+        break;
+      }
+      spdlog::warn("state checkpoint {} does not verify: {}", c.path, v.ToString());
+    }
+    server->retention_ =
+        std::make_unique<LogRetention>(*server->store_, config.data_dir, config.log);
+  }
   auto security = security::ServerSecurity::Start(config, context);
   if (!security.ok()) return security.status();
   server->security_ = std::move(security).value();
@@ -108,6 +123,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
   const auto check_period = std::chrono::milliseconds(config_.writer.reader_check_ms);
   auto next_check = Clock::now() + check_period;
   auto next_sweep = Clock::now();
+  auto next_retention = Clock::now();
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop.load(std::memory_order_relaxed)) {
     // The poll timeout bounds how late a stop request or a reader check can be noticed.
@@ -131,6 +147,7 @@ void WriterServer::Run(const std::atomic<bool>& stop) {
     }
     if (Clock::now() >= next_sweep) next_sweep = SweepClients();
     CheckpointIfDue(false);
+    if (retention_ && Clock::now() >= next_retention) next_retention = RetainLog();
     if (control_) {
       control_->Beat(shm::kWriterSlot);
       control_->ExitIfOrphaned();
@@ -338,6 +355,28 @@ std::chrono::steady_clock::time_point WriterServer::SweepClients() {
          std::clamp<std::chrono::milliseconds>(pause, 100ms, 60s);
 }
 
+std::chrono::steady_clock::time_point WriterServer::RetainLog() {
+  using namespace std::chrono_literals;
+  // Steps of log.step_events events interleave with batches while there is more to remove (a
+  // batch waits for at most one step); then the floor is looked at again once a second.
+  const RetentionStats before = retention_->stats();
+  bool more = false;
+  Status s = retention_->Step(WallNs(), durable_checkpoint_seq_, &more);
+  if (!s.ok()) {
+    if (store::IsMapFull(s)) {  // a delete splits no page, but the meta put may need one
+      if (Status g = store_->Grow(); !g.ok()) spdlog::warn("event log map: {}", g.ToString());
+    }
+    spdlog::warn("log retention: {}", s.ToString());
+    return std::chrono::steady_clock::now() + 1s;
+  }
+  const RetentionStats& after = retention_->stats();
+  std::uint64_t suppressed = 0;
+  if (after.removed != before.removed && retention_log_.Allow(MonoNs(), &suppressed))
+    spdlog::info("log retention: {} events removed so far; the log starts at seq {} (floor {}: {})",
+                 after.removed, after.first_seq, after.floor.seq, after.floor.holder);
+  return more ? std::chrono::steady_clock::now() : std::chrono::steady_clock::now() + 1s;
+}
+
 void WriterServer::CheckpointIfDue(bool wait) {
   using Clock = std::chrono::steady_clock;
   if (checkpoint_thread_.joinable()) {
@@ -345,6 +384,7 @@ void WriterServer::CheckpointIfDue(bool wait) {
     checkpoint_thread_.join();
     if (checkpoint_result_.ok()) {
       last_checkpoint_seq_ = checkpoint_result_->seq;
+      durable_checkpoint_seq_ = checkpoint_result_->seq;  // written, fsynced and renamed
       checkpoint_retry_delay_ = std::chrono::seconds(0);
       store::PruneStateCheckpoints(checkpoints_dir_, 2);
       spdlog::info("state checkpoint at seq {} written: {}", checkpoint_result_->seq,

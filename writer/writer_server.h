@@ -27,6 +27,7 @@
 #include "writer/authorizer.h"
 #include "writer/batch_committer.h"
 #include "writer/client_expiry.h"
+#include "writer/log_retention.h"
 
 namespace cqrs::writer {
 
@@ -92,6 +93,8 @@ class WriterServer {
   // Starts a checkpoint of the state in the background when one is due, and collects a
   // finished one. `wait`: join a running one first (at stop).
   void CheckpointIfDue(bool wait);
+  // One retention step when one is due; returns when the next one is.
+  std::chrono::steady_clock::time_point RetainLog();
 
   Config config_;
   std::unique_ptr<store::WriteStore> store_;  // the event log
@@ -105,6 +108,11 @@ class WriterServer {
   std::atomic<bool> checkpoint_finished_{false};
   Result<store::StateCheckpoint> checkpoint_result_{Status(Code::kUnavailable, "none yet")};
   std::uint64_t last_checkpoint_seq_ = 0;
+  // The newest state checkpoint known whole (verified at open, or written by this process):
+  // retention keeps every event after it. 0: none.
+  std::uint64_t durable_checkpoint_seq_ = 0;
+  std::unique_ptr<LogRetention> retention_;   // null: no [log] rule set
+  LogLimiter retention_log_{10'000'000'000};  // a progress line at most every 10 s
   std::chrono::steady_clock::time_point last_checkpoint_time_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point checkpoint_retry_at_{};
   std::chrono::seconds checkpoint_retry_delay_{0};  // 0 after a success, then 1, 2, 4 .. 60 s

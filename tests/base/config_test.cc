@@ -395,3 +395,30 @@ TEST_CASE("[metrics] is read and its listen address checked", "[base][config]") 
 }
 
 }  // namespace cqrs
+
+namespace cqrs {
+
+TEST_CASE("[log] retention: ages, counts and what is refused", "[base][config]") {
+  testing::TempDir dir;
+  Config c;
+  CHECK(!c.log.retains());
+  REQUIRE(LoadConfigFile(Write(dir, "[log]\nkeep = \"7d\"\nkeep_events = 500\n"), &c).ok());
+  CHECK(c.log.keep_s == 7 * 86400);
+  CHECK(c.log.keep_events == 500);
+  CHECK(c.log.retains());
+  CHECK(ParseAge("90s").value() == 90);
+  CHECK(ParseAge("30m").value() == 1800);
+  CHECK(ParseAge("12h").value() == 43200);
+  for (const char* bad : {"", "7", "d", "0d", "-1d", "7w", "7 d", "1.5h", "40000d"}) {
+    INFO(bad);
+    CHECK(ParseAge(bad).status().code() == Code::kInvalidArgument);
+  }
+  Config d;
+  Status s = LoadConfigFile(Write(dir, "[log]\nkeep = \"a week\"\n"), &d);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_THAT(s.message(), Catch::Contains("config log.keep 'a week' must be a positive age"));
+  d.log.step_events = 0;
+  CHECK_THAT(ValidateConfig(d).message(), Catch::Contains("log.step_events"));
+}
+
+}  // namespace cqrs

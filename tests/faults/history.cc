@@ -214,7 +214,8 @@ HistoryCounts HistoryClient::counts() const {
 }
 
 Result<Verdict> CheckHistories(const std::string& data_dir,
-                               std::span<const HistoryClient* const> clients) {
+                               std::span<const HistoryClient* const> clients,
+                               const std::vector<std::string>* archive) {
   store::WriteStoreOptions o;
   o.dir = data_dir + "/write";
   o.read_only = true;
@@ -232,11 +233,9 @@ Result<Verdict> CheckHistories(const std::string& data_dir,
   if (!cursor.ok()) return cursor.status();
   std::string_view k, value;
   wire::AlignedBuffer b;
-  for (Status st = cursor->Get(MDB_FIRST, &k, &value); st.ok();
-       st = cursor->Get(MDB_NEXT, &k, &value)) {
-    std::uint64_t seq = store::DecodeSeqKey(k);
+  auto visit = [&](std::uint64_t seq, std::string_view event) {
     if (seq != ++v.events) ++v.log_gaps;
-    b.Assign(value.data(), value.size());
+    b.Assign(event.data(), event.size());
     const auto* e = flatbuffers::GetRoot<fb::Event>(b.data());
     std::string id = e->client_id() ? e->client_id()->str() : "";
     by_request[{id, e->request_id()}].push_back(seq);
@@ -245,6 +244,17 @@ Result<Verdict> CheckHistories(const std::string& data_dir,
     std::uint64_t& last = versions[entity];
     if (e->op() != fb::Op::Delete && e->version() != last + 1) ++v.bad_versions;
     last = e->op() == fb::Op::Delete ? 0 : e->version();
+  };
+  Status st = cursor->Get(MDB_FIRST, &k, &value);
+  if (archive == nullptr) {
+    for (; st.ok(); st = cursor->Get(MDB_NEXT, &k, &value)) visit(store::DecodeSeqKey(k), value);
+  } else {
+    for (std::size_t i = 0; i < archive->size(); ++i) visit(i + 1, (*archive)[i]);
+    // What retention left in the log must be the archive's tail, byte for byte.
+    for (; st.ok(); st = cursor->Get(MDB_NEXT, &k, &value)) {
+      const std::uint64_t seq = store::DecodeSeqKey(k);
+      if (seq == 0 || seq > archive->size() || (*archive)[seq - 1] != value) ++v.log_gaps;
+    }
   }
   auto head = s.LastSeq(txn.value());
   if (!head.ok()) return head.status();

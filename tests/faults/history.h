@@ -105,7 +105,7 @@ struct Verdict {
   std::uint64_t conflicting = 0;   // two replies for one request disagreed
   std::uint64_t pending = 0;       // no definite outcome by the end
   std::uint64_t bad_versions = 0;  // a key's versions in the log are not 1, 2, 3, ...
-  std::uint64_t log_gaps = 0;      // the log's seqs are not 1..head
+  std::uint64_t log_gaps = 0;      // the log's seqs are not 1..head (or not the archive's)
   bool clean() const {
     return lost + duplicated + phantom + reordered + wrong_seq + conflicting + pending +
                bad_versions + log_gaps ==
@@ -114,8 +114,12 @@ struct Verdict {
 };
 
 // Reads <data_dir>/write (read-only; the writer should be stopped) and judges the histories.
+// With `archive` (every event from seq 1, as the log held it: a consumer's copy, for a log
+// that retention has cut) the events are the archive's, and each event still in the log must
+// equal the archive's at its seq (else counted in log_gaps).
 Result<Verdict> CheckHistories(const std::string& data_dir,
-                               std::span<const HistoryClient* const> clients);
+                               std::span<const HistoryClient* const> clients,
+                               const std::vector<std::string>* archive = nullptr);
 
 // One line: "<name>: commands=.. acked=.. failed=.. indeterminate=.. kills=.. lost=0 ...".
 std::string CountsLine(const std::string& name, const HistoryCounts& counts, int kills,

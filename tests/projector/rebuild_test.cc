@@ -11,9 +11,15 @@
 
 #include "projector/event_source.h"
 #include "store/key_format.h"
+#include "store/log_holds.h"
+#include "store/state_checkpoint.h"
+#include "store/state_store.h"
 #include "store/write_store_format.h"
 #include "tests/support/events.h"
+#include "tests/support/log_events.h"
 #include "tests/support/test_support.h"
+#include "writer/log_retention.h"
+#include "writer/state_recovery.h"
 
 namespace cqrs::projector {
 namespace {
@@ -235,6 +241,96 @@ TEST_CASE("LogEventSource hands out the events after a seq, in order, bounded by
   REQUIRE(n.ok());
   CHECK(n.value() == 5);
   CHECK(AsEvent(out[4]).seq() == 305);
+}
+
+}  // namespace cqrs::projector
+
+namespace cqrs::projector {
+
+TEST_CASE("After retention, a rebuild seeds from the state checkpoint and equals the live store",
+          "[projector][rebuild][retention]") {
+  Stores s;
+  std::mt19937_64 rng(22);
+  const auto first = RandomLog(rng, 1, 2000);
+  const auto second = RandomLog(rng, 2001, 1000);
+  testing::AppendToLog(*s.log, first);
+  Stores::ApplyEach(*s.live, *s.live_applier, first);
+
+  // The writer's entity state at seq 2000, and its checkpoint.
+  store::StateStoreOptions so;
+  so.dir = s.dir / "write/state";
+  so.checkpoints_dir = s.log->checkpoints_dir();
+  {
+    auto state = store::StateStore::Open(so, s.log->store_id());
+    REQUIRE(state.ok());
+    REQUIRE(writer::CatchUpState(*s.log, *state.value(), 10000, false).ok());
+    auto checkpoint = store::WriteStateCheckpoint(*state.value(), so.checkpoints_dir);
+    REQUIRE(checkpoint.ok());
+    CHECK(checkpoint->seq == 2000);
+  }
+  testing::AppendToLog(*s.log, second);
+  Stores::ApplyEach(*s.live, *s.live_applier, second);
+
+  // Retention keeps the last 1,500 events: 1..1500 go.
+  LogConfig policy;
+  policy.keep_events = 1500;
+  writer::LogRetention retention(*s.log, s.dir.path(), policy);
+  for (bool more = true; more;) REQUIRE(retention.Step(0, 2000, &more).ok());
+  REQUIRE(retention.stats().first_seq == 1501);
+
+  // A plain replay from seq 1 is refused, naming the start and the snapshot.
+  std::atomic<bool> cancel{false};
+  auto refused = BulkApplyLog(*s.log, *s.bulk, 3000, 1000, cancel, {});
+  REQUIRE(refused.status().code() == Code::kOutOfRange);
+  CHECK_THAT(refused.status().message(), Catch::Contains("starts at seq 1501") &&
+                                             Catch::Contains("state checkpoint at seq 2000"));
+
+  Config config;
+  config.data_dir = s.dir.path();
+  config.collections = s.models;
+  {
+    auto target = CreateRebuildTarget(s.dir / "target", config, s.log->store_id());
+    REQUIRE(target.ok());
+    std::vector<std::uint64_t> progress;
+    auto built = BuildRebuildTarget(*s.log, target.value(), s.models, 3000, cancel,
+                                    [&](std::uint64_t seq) { progress.push_back(seq); });
+    REQUIRE(built.ok());
+    REQUIRE(built.value());
+    CHECK(progress.back() == 3000);
+    // While the target lives, its temporary hold keeps the log from where it is.
+    auto holds = store::ListLogHolds(s.dir.path());
+    REQUIRE(holds.size() == 1);
+    CHECK(holds[0].name.starts_with("rebuild-"));
+
+    // Equal to the live store, but for the collection logs of the events before the snapshot.
+    std::vector<std::string> live, seeded;
+    for (const std::string& line : Dump(*s.live))
+      if (!line.starts_with("log ")) live.push_back(line);
+    std::size_t logs = 0;
+    for (const std::string& line : Dump(*target->store)) {
+      if (line.starts_with("log "))
+        ++logs;
+      else
+        seeded.push_back(line);
+    }
+    CHECK(seeded == live);
+    CHECK(logs == 1000);  // the events after the snapshot
+
+    // The tail goes through its applier, as the projector's switch does.
+    const auto more = RandomLog(rng, 3001, 300);
+    testing::AppendToLog(*s.log, more);
+    Stores::ApplyEach(*s.live, *s.live_applier, more);
+    auto tail = ApplyLog(*s.log, *target->store, *target->applier, 3300, 1000, cancel, {});
+    REQUIRE(tail.ok());
+    live.clear();
+    seeded.clear();
+    for (const std::string& line : Dump(*s.live))
+      if (!line.starts_with("log ")) live.push_back(line);
+    for (const std::string& line : Dump(*target->store))
+      if (!line.starts_with("log ")) seeded.push_back(line);
+    CHECK(seeded == live);
+  }
+  CHECK(store::ListLogHolds(s.dir.path()).empty());  // released with the target
 }
 
 }  // namespace cqrs::projector

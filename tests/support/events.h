@@ -15,7 +15,8 @@ namespace cqrs::testing {
 inline wire::AlignedBuffer MakeEvent(std::uint64_t seq, fb::Op op, const std::string& collection,
                                      const std::string& key, std::uint64_t version,
                                      const std::vector<FieldSpec>& fields = {},
-                                     const std::string& tenant = "default") {
+                                     const std::string& tenant = "default",
+                                     std::uint64_t timestamp_ns = 0) {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<fb::Field>> offsets;
   for (const auto& f : fields) {
@@ -24,7 +25,7 @@ inline wire::AlignedBuffer MakeEvent(std::uint64_t seq, fb::Op op, const std::st
     offsets.push_back(fb::CreateField(fbb, name, type, value));
   }
   auto vec = offsets.empty() ? 0 : fbb.CreateVector(offsets);
-  fbb.Finish(fb::CreateEvent(fbb, seq, seq, 0, fbb.CreateString(tenant),
+  fbb.Finish(fb::CreateEvent(fbb, seq, seq, timestamp_ns, fbb.CreateString(tenant),
                              fbb.CreateString(collection), fbb.CreateString(key), op, version, vec,
                              /*client_id=*/0, /*request_id=*/0, wire::kEventFormat),
              wire::kEventId);

@@ -311,7 +311,12 @@ function decodeEventBatch(frame, typed = false) {
   const r = fb.EventBatch.getRootAsEventBatch(buffer(frame, ID.eventBatch));
   const events = [];
   for (let i = 0; i < r.eventsLength(); i++) events.push(eventOf(r.events(i), typed));
-  return { status: statusName(r.status()), message: r.message() || '', headSeq: num(r.headSeq()), events };
+  const batch = { status: statusName(r.status()), message: r.message() || '', headSeq: num(r.headSeq()), events };
+  if (num(r.firstSeq()) || num(r.snapshotSeq())) {  // OutOfRange only
+    batch.firstSeq = num(r.firstSeq());
+    batch.snapshotSeq = num(r.snapshotSeq());
+  }
+  return batch;
 }
 
 module.exports = {

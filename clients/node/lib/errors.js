@@ -22,6 +22,8 @@ class StatusError extends CqrsError {
     this.failedIndex = reply.failedIndex === undefined ? -1 : reply.failedIndex;
     this.seq = reply.seq || 0;
     this.expectedRequestId = reply.expectedRequestId || 0;
+    this.firstSeq = reply.firstSeq || 0;  // OutOfRange: where the log starts
+    this.snapshotSeq = reply.snapshotSeq || 0;  // and the state checkpoint to start from
   }
 }
 

@@ -10,7 +10,7 @@ from .client import (DEFAULT_READERS, DEFAULT_WRITER, Client, Command, Entity, G
                      WriteResult, create, delete, update, upsert)
 from .curve import CurveKeys
 from .errors import (AlreadyExists, DeadlineExceeded, Error, Indeterminate, Internal,
-                     InvalidArgument, NotFound, OutOfOrder, PermissionDenied, ResourceExhausted,
+                     InvalidArgument, NotFound, OutOfOrder, OutOfRange, PermissionDenied, ResourceExhausted,
                      StatusError, Timeout, Unauthenticated, Unavailable, VersionConflict)
 from .subscriber import DEFAULT_EVENTS, DEFAULT_REPLAY, Event, Subscriber
 

@@ -371,6 +371,10 @@ def decode_event_batch(frame):
     """An EventBatch ("CQB1": a replay reply or a heartbeat) as a dict."""
     _expect(frame, EVENT_BATCH)
     r = EventBatch.EventBatch.GetRootAs(frame, 0)
-    return {"status": status_name(r.Status()), "message": _str(r.Message()),
-            "head_seq": r.HeadSeq(),
-            "events": [_event_dict(r.Events(i)) for i in range(r.EventsLength())]}
+    batch = {"status": status_name(r.Status()), "message": _str(r.Message()),
+             "head_seq": r.HeadSeq(),
+             "events": [_event_dict(r.Events(i)) for i in range(r.EventsLength())]}
+    if r.FirstSeq() or r.SnapshotSeq():  # OutOfRange only
+        batch["first_seq"] = r.FirstSeq()
+        batch["snapshot_seq"] = r.SnapshotSeq()
+    return batch

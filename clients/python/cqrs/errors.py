@@ -24,13 +24,16 @@ class StatusError(Error):
 
     status = "Unknown"
 
-    def __init__(self, status, message, failed_index=-1, seq=0, expected_request_id=0):
+    def __init__(self, status, message, failed_index=-1, seq=0, expected_request_id=0,
+                 first_seq=0, snapshot_seq=0):
         super().__init__("%s: %s" % (status, message))
         self.status = status
         self.message = message
         self.failed_index = failed_index
         self.seq = seq
         self.expected_request_id = expected_request_id
+        self.first_seq = first_seq
+        self.snapshot_seq = snapshot_seq
 
 
 class InvalidArgument(StatusError):
@@ -77,13 +80,20 @@ class Internal(StatusError):
     pass
 
 
+class OutOfRange(StatusError):
+    """A replay from below the log's first seq: `first_seq` and `snapshot_seq` say where the
+    log starts and which state checkpoint to start from."""
+    pass
+
+
 _BY_STATUS = {cls.__name__: cls for cls in (
     InvalidArgument, Unauthenticated, PermissionDenied, NotFound, AlreadyExists, VersionConflict,
-    OutOfOrder, ResourceExhausted, Unavailable, DeadlineExceeded, Internal)}
+    OutOfOrder, ResourceExhausted, Unavailable, DeadlineExceeded, Internal, OutOfRange)}
 
 
 def status_error(reply):
     """The StatusError for a reply dict (a CommandReply, QueryReply or EventBatch)."""
     cls = _BY_STATUS.get(reply["status"], StatusError)
     return cls(reply["status"], reply.get("message", ""), reply.get("failed_index", -1),
-               reply.get("seq", 0), reply.get("expected_request_id", 0))
+               reply.get("seq", 0), reply.get("expected_request_id", 0),
+               reply.get("first_seq", 0), reply.get("snapshot_seq", 0))
