@@ -7,12 +7,17 @@
 #include <algorithm>
 #include <chrono>
 #include <ranges>
+#include <unordered_map>
 
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/status.h"
 #include "pgsink/schema.h"
+#include "pgsink/sql_text.h"
+#include "store/record_format.h"
+#include "store/state_checkpoint.h"
 #include "wire/event_codec.h"
+#include "wire/protocol.h"
 #include "wire/value_codec.h"
 
 namespace cqrs::pgsink {
@@ -20,6 +25,8 @@ namespace {
 
 constexpr std::chrono::milliseconds kBeat(100);
 constexpr std::size_t kMaxBatchBytes = 64u << 20;
+// Rows per statement of a seed from a state checkpoint.
+constexpr std::size_t kSeedRows = 10000;
 constexpr std::chrono::seconds kRequestCheck(1);  // how often `cqrs pg rebuild` is looked for
 
 }  // namespace
@@ -247,10 +254,141 @@ Result<std::size_t> SinkServer::RebuildNext() {
   return std::size_t{0};
 }
 
+Status SinkServer::Advance(pqxx::work& w, const char* advance, std::uint64_t after,
+                           std::uint64_t to) {
+  const pqxx::result advanced =
+      w.exec_prepared(advance, config_.postgresql.name, static_cast<std::int64_t>(after),
+                      static_cast<std::int64_t>(to));
+  if (advanced.affected_rows() == 1) return OkStatus();
+  w.abort();
+  db_.reset();
+  return Error(Code::kUnavailable,
+               "the checkpoint of sink '{}' is no longer at seq {}: another sink applied the log "
+               "meanwhile; reading it again",
+               config_.postgresql.name, after);
+}
+
+void SinkServer::ExecRejects(pqxx::work& w) {
+  if (rejected_.empty()) return;
+  ArrayLiteral seqs, tenants, collections, keys, columns, reasons;
+  for (auto* a : {&seqs, &tenants, &collections, &keys, &columns, &reasons}) a->Clear();
+  for (const Rejection& r : rejected_) {
+    seqs.Add(fmt::format("{}", r.seq));
+    tenants.Add(r.tenant);
+    collections.Add(r.collection);
+    keys.Add(r.key);
+    columns.Add(r.column);
+    reasons.Add(r.reason);
+  }
+  w.exec_prepared("reject", config_.postgresql.name, seqs.Finish(), tenants.Finish(),
+                  collections.Finish(), keys.Finish(), columns.Finish(), reasons.Finish());
+}
+
+Result<std::size_t> SinkServer::SeedTables(std::uint64_t after, std::vector<TableBatch>& tables,
+                                           const char* advance, std::uint64_t* seq) {
+  const std::uint64_t begin = MonoNs();
+  store::WriteStore& log = log_->store();
+  // A temporary hold: the sink's own stays at what PostgreSQL holds until the commit.
+  store::LogHold hold = store::LogHold::Temporary(config_.data_dir);
+  auto checkpoint = store::HoldNewestCheckpoint(log, hold);
+  if (!checkpoint.ok()) return checkpoint.status();
+  std::unordered_map<std::uint32_t, std::string> names;
+  {
+    auto snapshot = store::Txn::BeginRead(log.env());
+    if (!snapshot.ok()) return snapshot.status();
+    CQRS_RETURN_IF_ERROR(log.namespaces().ReadAll(snapshot.value(), &names));
+  }
+  auto entities = store::CheckpointEntities::Open(checkpoint.value());
+  if (!entities.ok()) return entities.status();
+  const std::string& name = config_.postgresql.name;
+  std::size_t written = 0;
+  try {
+    pqxx::work w(*db_);
+    for (TableBatch& t : tables) w.exec("DELETE FROM " + QuoteIdent(t.spec().table));
+    auto flush = [&] {
+      for (TableBatch& t : tables) {
+        if (t.upserts() > 0)
+          w.exec_prepared(t.upsert_name(), pqxx::prepare::make_dynamic_params(t.UpsertParams()));
+        t.Clear();
+      }
+      ExecRejects(w);
+      rejected_.clear();
+    };
+    for (TableBatch& t : tables) t.Clear();
+    rejected_.clear();
+    flatbuffers::FlatBufferBuilder fbb(1024);
+    std::vector<flatbuffers::Offset<fb::Field>> fields;
+    store::RecordHeader header;
+    FieldView field;
+    std::uint32_t ns = 0, last_ns = UINT32_MAX;
+    std::size_t table = SIZE_MAX, in_batch = 0;
+    std::string_view tenant, collection, key, record;
+    Status got;
+    while ((got = entities.value()->Next(&ns, &key, &record)).ok()) {
+      if (ns != last_ns) {
+        auto found = names.find(ns);
+        if (found == names.end() || !store::SplitName(found->second, &tenant, &collection))
+          return Error(Code::kInternal, "{}: namespace {} is not in the log's names",
+                       checkpoint->path, ns);
+        table = SIZE_MAX;
+        for (std::size_t t = 0; t < tables.size(); ++t)
+          if (tables[t].spec().collection == collection) table = t;
+        last_ns = ns;
+      }
+      if (table == SIZE_MAX) continue;  // a collection without a table
+      if (!store::ParseRecordHeader(record, &header))
+        return Error(Code::kInternal, "{}: an entity record is not of this format",
+                     checkpoint->path);
+      if (header.tombstone) continue;
+      // The entity as the event that left it so (an Update carries the whole state).
+      fbb.Clear();
+      fields.clear();
+      store::RecordFieldReader reader(record);
+      while (reader.Next(&field)) {
+        auto value = wire::CreateValue(fbb, field.value);
+        fields.push_back(
+            fb::CreateField(fbb, fbb.CreateString(field.name), value.first, value.second));
+      }
+      if (!reader.ok())
+        return Error(Code::kInternal, "{}: a malformed entity record", checkpoint->path);
+      fbb.Finish(
+          fb::CreateEvent(fbb, header.seq, 0, 0, fbb.CreateString(tenant),
+                          fbb.CreateString(collection), fbb.CreateString(key), fb::Op::Update,
+                          header.version, fbb.CreateVector(fields), 0, 0, wire::kEventFormat),
+          wire::kEventId);
+      if (events_.size() <= in_batch) events_.emplace_back();
+      events_[in_batch].Assign(fbb.GetBufferPointer(), fbb.GetSize());
+      tables[table].AddUpsert(*flatbuffers::GetRoot<fb::Event>(events_[in_batch].data()),
+                              &rejected_);
+      ++written;
+      if (++in_batch == kSeedRows) {
+        flush();
+        in_batch = 0;
+      }
+    }
+    if (got.code() != Code::kNotFound) return got;
+    flush();
+    CQRS_RETURN_IF_ERROR(Advance(w, advance, after, checkpoint->seq));
+    w.commit();
+  } catch (const std::exception& e) {
+    db_.reset();
+    return PgStatus(e, fmt::format("seeding from state checkpoint {}", checkpoint->path));
+  }
+  *seq = checkpoint->seq;
+  spdlog::warn(
+      "sink '{}': the log no longer holds the events after seq {}: {} table(s) filled with {} "
+      "entities from state checkpoint {} (seq {}) in {:.2f} s; applying the log after it",
+      name, after, tables.size(), written, checkpoint->path, checkpoint->seq,
+      static_cast<double>(MonoNs() - begin) / 1e9);
+  return written;
+}
+
 Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_events,
                                            std::vector<TableBatch>& tables, const char* advance,
                                            std::uint64_t* seq) {
   auto read = log_->source().Read(after, max_events, kMaxBatchBytes, &events_);
+  // Retention removed what this sink (new, or its hold released) has not applied yet.
+  if (read.status().code() == Code::kOutOfRange) return SeedTables(after, tables, advance, seq);
   if (!read.ok()) return read.status();
   const std::size_t n = read.value();
   if (n == 0) return std::size_t{0};
@@ -297,7 +435,6 @@ Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_
       tables[t.table].AddUpsert(event, &rejected_);
   }
   const std::uint64_t last = first + n - 1;
-  const std::string& name = config_.postgresql.name;
   try {
     pqxx::work w(*db_);
     for (TableBatch& table : tables) {
@@ -308,30 +445,8 @@ Result<std::size_t> SinkServer::ApplyRange(std::uint64_t after, std::size_t max_
         w.exec_prepared(table.delete_name(),
                         pqxx::prepare::make_dynamic_params(table.DeleteParams()));
     }
-    if (!rejected_.empty()) {
-      ArrayLiteral seqs, tenants, collections, keys, columns, reasons;
-      for (auto* a : {&seqs, &tenants, &collections, &keys, &columns, &reasons}) a->Clear();
-      for (const Rejection& r : rejected_) {
-        seqs.Add(fmt::format("{}", r.seq));
-        tenants.Add(r.tenant);
-        collections.Add(r.collection);
-        keys.Add(r.key);
-        columns.Add(r.column);
-        reasons.Add(r.reason);
-      }
-      w.exec_prepared("reject", name, seqs.Finish(), tenants.Finish(), collections.Finish(),
-                      keys.Finish(), columns.Finish(), reasons.Finish());
-    }
-    const pqxx::result advanced = w.exec_prepared(advance, name, static_cast<std::int64_t>(after),
-                                                  static_cast<std::int64_t>(last));
-    if (advanced.affected_rows() != 1) {
-      w.abort();
-      db_.reset();
-      return Error(Code::kUnavailable,
-                   "the checkpoint of sink '{}' is no longer at seq {}: another sink applied "
-                   "the log meanwhile; reading it again",
-                   name, after);
-    }
+    ExecRejects(w);
+    CQRS_RETURN_IF_ERROR(Advance(w, advance, after, last));
     fault::MaybeCrash(fault::Point::kSinkCrashBeforeCommit);
     w.commit();
   } catch (const std::exception& e) {

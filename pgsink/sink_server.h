@@ -66,6 +66,17 @@ class SinkServer {
   Result<std::size_t> ApplyRange(std::uint64_t after, std::size_t max_events,
                                  std::vector<TableBatch>& tables, const char* advance,
                                  std::uint64_t* seq);
+  // The log no longer holds the events after `after` (retention removed them): fills `tables`
+  // from the newest state checkpoint instead, in one transaction that empties them, upserts
+  // every live entity of their collections as of its seq S (kSeedRows rows per statement) and
+  // moves *seq from `after` to S with the fenced `advance`. Returns the entities written.
+  Result<std::size_t> SeedTables(std::uint64_t after, std::vector<TableBatch>& tables,
+                                 const char* advance, std::uint64_t* seq);
+  // The fenced `advance` statement (within `w`): moves the checkpoint from `after` to `to`;
+  // Unavailable (the transaction aborted, the connection dropped) if it was not at `after`.
+  Status Advance(pqxx::work& w, const char* advance, std::uint64_t after, std::uint64_t to);
+  // Parks rejected_ in cqrs_rejected (within `w`).
+  void ExecRejects(pqxx::work& w);
   // Looks (once a second) whether `cqrs pg rebuild` asked for a rebuild; reconnects to start it.
   Status CheckRebuildRequest();
   void Exec(const std::string& sql);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -322,19 +323,39 @@ namespace {
 // Entities copied per read-store transaction of a seed (bounded dirty pages).
 constexpr std::size_t kSeedEntitiesPerTxn = 200'000;
 
-// The log's namespace ids → (tenant, collection), from its `names` table.
-Status LogNames(store::WriteStore& log, std::unordered_map<std::uint32_t, std::string>* out) {
+// The collection logs of the events the log still holds up to `to_seq` (those before a seed's
+// checkpoint), so that a filtered replay from any seq the log holds finds every event.
+Status IndexLogThrough(store::WriteStore& log, store::ReadStore& store, store::Txn& txn,
+                       std::uint64_t to_seq) {
   store::Txn snapshot;
   CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
-  auto cursor = store::Cursor::Open(snapshot, log.dbs().names);
+  auto first = log.FirstSeq(snapshot);
+  if (!first.ok()) return first.status();
+  auto cursor = store::Cursor::Open(snapshot, log.dbs().events);
   if (!cursor.ok()) return cursor.status();
-  std::string_view k, v;
-  for (Status got = cursor->Get(MDB_FIRST, &k, &v); got.code() != Code::kNotFound;
+  const store::KeyBuffer from = store::SeqKey(first.value());
+  std::string_view k = from.view(), v;
+  wire::AlignedBuffer event;
+  std::string last_tenant, last_collection;
+  std::uint32_t ns = 0;
+  for (Status got = cursor->Get(MDB_SET_RANGE, &k, &v); got.code() != Code::kNotFound;
        got = cursor->Get(MDB_NEXT, &k, &v)) {
     CQRS_RETURN_IF_ERROR(got);
-    std::uint32_t id = 0;
-    CQRS_RETURN_IF_ERROR(store::ReadU32(v, &id, "names value"));
-    (*out)[id] = std::string(k);  // tenant ++ 0x00 ++ collection
+    const std::uint64_t seq = store::DecodeSeqKey(k);
+    if (seq > to_seq) break;
+    event.Assign(v.data(), v.size());
+    const fb::Event* e = nullptr;
+    if (Status s = wire::VerifyEvent(event.span(), &e); !s.ok())
+      return Error(Code::kInternal, "event log entry {}: {}", seq, s.message());
+    if (ns == 0 || AsView(e->tenant()) != last_tenant ||
+        AsView(e->collection()) != last_collection) {
+      CQRS_RETURN_IF_ERROR(
+          store.namespaces().Intern(txn, AsView(e->tenant()), AsView(e->collection()), &ns));
+      last_tenant.assign(AsView(e->tenant()));
+      last_collection.assign(AsView(e->collection()));
+    }
+    CQRS_RETURN_IF_ERROR(
+        txn.Put(store.dbs().collection_log, store::CollectionLogKey(ns, seq).view(), {}));
   }
   return OkStatus();
 }
@@ -343,29 +364,18 @@ Status LogNames(store::WriteStore& log, std::unordered_map<std::uint32_t, std::s
 Status CopyCheckpoint(store::WriteStore& log, store::ReadStore& store,
                       const store::StateCheckpoint& checkpoint) {
   std::unordered_map<std::uint32_t, std::string> names;
-  CQRS_RETURN_IF_ERROR(LogNames(log, &names));
-  std::error_code ec;
-  const std::uint64_t bytes = std::filesystem::file_size(checkpoint.path, ec);
-  if (ec) return Error(Code::kUnavailable, "{}: {}", checkpoint.path, ec.message());
-  store::EnvOptions o;
-  o.dir = checkpoint.path;
-  o.flags = MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK;
-  o.map_size = bytes;
-  o.max_dbs = 4;
-  auto env = store::LmdbEnv::Open(o);
-  if (!env.ok()) return env.status();
-  auto snapshot = store::Txn::BeginRead(env.value());
-  if (!snapshot.ok()) return snapshot.status();
-  auto entities = snapshot->OpenDbi("entities", 0, false);
+  {
+    store::Txn snapshot;
+    CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+    CQRS_RETURN_IF_ERROR(log.namespaces().ReadAll(snapshot, &names));
+  }
+  auto entities = store::CheckpointEntities::Open(checkpoint);
   if (!entities.ok()) return entities.status();
-  auto cursor = store::Cursor::Open(snapshot.value(), entities.value());
-  if (!cursor.ok()) return cursor.status();
-
   const store::ReadDbs& dbs = store.dbs();
-  std::string_view k, v;
-  Status got = cursor->Get(MDB_FIRST, &k, &v);
+  std::uint32_t ns = 0, last_ns = UINT32_MAX, read_ns = 0;
+  std::string_view key, record;
+  Status got = entities.value()->Next(&ns, &key, &record);
   bool first_txn = true;
-  std::uint32_t last_ns = UINT32_MAX, read_ns = 0;
   store::RecordHeader header;
   for (;;) {
     auto begun = store::Txn::BeginWrite(store.env());
@@ -374,35 +384,34 @@ Status CopyCheckpoint(store::WriteStore& log, store::ReadStore& store,
     if (first_txn) {
       for (store::Dbi dbi : {dbs.entities, dbs.collection_log, dbs.indexes, dbs.aggregates})
         CQRS_RETURN_IF_ERROR(txn.Drop(dbi));
+      CQRS_RETURN_IF_ERROR(IndexLogThrough(log, store, txn, checkpoint.seq));
       CQRS_RETURN_IF_ERROR(store.WriteCheckpoint(txn, store::Checkpoint{}));
       first_txn = false;
     }
-    auto out = OrderedWriter::Open(txn, dbs.entities, /*dupsort=*/false);
-    if (!out.ok()) return out.status();
+    // The writer's cursor closes before the commit (which frees a write transaction's cursors).
+    auto out = std::make_optional(OrderedWriter::Open(txn, dbs.entities, /*dupsort=*/false));
+    if (!out->ok()) return out->status();
     std::size_t in_txn = 0;
-    for (; got.ok() && in_txn < kSeedEntitiesPerTxn; got = cursor->Get(MDB_NEXT, &k, &v)) {
-      if (k.size() < 4)
-        return Error(Code::kInternal, "{}: entity key of {} bytes", o.dir, k.size());
-      if (!store::ParseRecordHeader(v, &header))
-        return Error(Code::kInternal, "{}: an entity record is not of this format", o.dir);
+    for (; got.ok() && in_txn < kSeedEntitiesPerTxn;
+         got = entities.value()->Next(&ns, &key, &record)) {
+      if (!store::ParseRecordHeader(record, &header))
+        return Error(Code::kInternal, "{}: an entity record is not of this format",
+                     checkpoint.path);
       if (header.tombstone) continue;  // the read store keeps no deleted keys
-      const std::uint32_t ns = store::GetU32BE(reinterpret_cast<const std::uint8_t*>(k.data()));
       if (ns != last_ns) {
         auto name = names.find(ns);
-        if (name == names.end())
-          return Error(Code::kInternal, "{}: namespace {} is not in the log's names", o.dir, ns);
-        const std::size_t nul = name->second.find('\0');
-        if (nul == std::string::npos)
-          return Error(Code::kInternal, "the log's name of namespace {} has no separator", ns);
-        const std::string_view full = name->second;
-        CQRS_RETURN_IF_ERROR(
-            store.namespaces().Intern(txn, full.substr(0, nul), full.substr(nul + 1), &read_ns));
+        std::string_view tenant, collection;
+        if (name == names.end() || !store::SplitName(name->second, &tenant, &collection))
+          return Error(Code::kInternal, "{}: namespace {} is not in the log's names",
+                       checkpoint.path, ns);
+        CQRS_RETURN_IF_ERROR(store.namespaces().Intern(txn, tenant, collection, &read_ns));
         last_ns = ns;
       }
-      CQRS_RETURN_IF_ERROR(
-          out->Put(store::EntityKey(read_ns, k.substr(4)).view(), v, /*same_key_as_last=*/false));
+      CQRS_RETURN_IF_ERROR(out->value().Put(store::EntityKey(read_ns, key).view(), record,
+                                            /*same_key_as_last=*/false));
       ++in_txn;
     }
+    out.reset();
     if (!got.ok() && got.code() != Code::kNotFound) return got;
     if (got.code() == Code::kNotFound) {
       store::Checkpoint c;
@@ -428,34 +437,17 @@ Result<bool> LogPassed(store::WriteStore& log, std::uint64_t applied_seq) {
 Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStore& store,
                                          store::LogHold& hold) {
   const std::uint64_t begin = MonoNs();
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    for (const store::StateCheckpoint& c :
-         store::ListStateCheckpoints(log.checkpoints_dir(), false)) {
-      if (Status v = store::VerifyStateCheckpoint(c, log.store_id()); !v.ok()) {
-        spdlog::warn("state checkpoint {} not used: {}", c.path, v.ToString());
-        continue;
-      }
-      hold.Set(c.seq);
-      CQRS_RETURN_IF_ERROR(hold.Flush());
-      auto passed = LogPassed(log, c.seq);
-      if (!passed.ok()) return passed.status();
-      if (passed.value()) break;  // retention went past it: a newer one was written meanwhile
-      for (;;) {
-        Status s = CopyCheckpoint(log, store, c);
-        if (s.ok()) break;
-        if (!store::IsMapFull(s)) return s;
-        CQRS_RETURN_IF_ERROR(store.Grow());  // and copy again, from the start
-      }
-      spdlog::info("read store seeded from state checkpoint {} (seq {}) in {:.2f} s", c.path, c.seq,
-                   static_cast<double>(MonoNs() - begin) / 1e9);
-      return c.seq;
-    }
+  auto checkpoint = store::HoldNewestCheckpoint(log, hold);
+  if (!checkpoint.ok()) return checkpoint.status();
+  for (;;) {
+    Status s = CopyCheckpoint(log, store, checkpoint.value());
+    if (s.ok()) break;
+    if (!store::IsMapFull(s)) return s;
+    CQRS_RETURN_IF_ERROR(store.Grow());  // and copy again, from the start
   }
-  store::Txn snapshot;
-  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
-  Status why = log.CheckFrom(snapshot, 1);
-  return Error(Code::kOutOfRange, "no state checkpoint to seed the read store from: {}",
-               why.ok() ? "none verifies" : why.message());
+  spdlog::info("read store seeded from state checkpoint {} (seq {}) in {:.2f} s", checkpoint->path,
+               checkpoint->seq, static_cast<double>(MonoNs() - begin) / 1e9);
+  return checkpoint->seq;
 }
 
 Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& config,

@@ -64,4 +64,19 @@ Status NamespaceTable::Intern(Txn& txn, std::string_view tenant, std::string_vie
   return OkStatus();
 }
 
+Status NamespaceTable::ReadAll(const Txn& txn,
+                               std::unordered_map<std::uint32_t, std::string>* out) const {
+  auto cursor = Cursor::Open(txn, names);
+  if (!cursor.ok()) return cursor.status();
+  std::string_view k, v;
+  for (Status got = cursor->Get(MDB_FIRST, &k, &v); got.code() != Code::kNotFound;
+       got = cursor->Get(MDB_NEXT, &k, &v)) {
+    CQRS_RETURN_IF_ERROR(got);
+    std::uint32_t id = 0;
+    CQRS_RETURN_IF_ERROR(ReadU32(v, &id, "names value"));
+    (*out)[id] = std::string(k);
+  }
+  return OkStatus();
+}
+
 }  // namespace cqrs::store

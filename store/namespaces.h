@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/result.h"
 #include "store/key_format.h"
@@ -35,7 +37,19 @@ struct NamespaceTable {
   // As Lookup, allocating the next id when absent (write txn).
   Status Intern(Txn& txn, std::string_view tenant, std::string_view collection,
                 std::uint32_t* ns) const;
+  // Every id → its name, tenant ++ 0x00 ++ collection.
+  Status ReadAll(const Txn& txn, std::unordered_map<std::uint32_t, std::string>* out) const;
 };
+
+// Splits a name of ReadAll into tenant and collection; false if it has no 0x00.
+inline bool SplitName(std::string_view name, std::string_view* tenant,
+                      std::string_view* collection) {
+  const std::size_t nul = name.find('\0');
+  if (nul == std::string_view::npos) return false;
+  *tenant = name.substr(0, nul);
+  *collection = name.substr(nul + 1);
+  return true;
+}
 
 // Reads a little-endian u32/u64 value; Internal naming `what` if the size is wrong.
 Status ReadU32(std::string_view value, std::uint32_t* out, std::string_view what);

@@ -203,4 +203,69 @@ void PruneStateCheckpoints(const std::string& dir, std::size_t keep) {
   }
 }
 
+Result<std::unique_ptr<CheckpointEntities>> CheckpointEntities::Open(
+    const StateCheckpoint& checkpoint) {
+  std::unique_ptr<CheckpointEntities> r(new CheckpointEntities());
+  r->path_ = checkpoint.path;
+  std::error_code ec;
+  const std::uint64_t bytes = std::filesystem::file_size(checkpoint.path, ec);
+  if (ec) return Error(Code::kUnavailable, "{}: {}", checkpoint.path, ec.message());
+  EnvOptions o;
+  o.dir = checkpoint.path;
+  o.flags = MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK;
+  o.map_size = bytes;
+  o.max_dbs = 4;
+  auto env = LmdbEnv::Open(o);
+  if (!env.ok()) return env.status();
+  r->env_ = std::move(env).value();
+  auto snapshot = Txn::BeginRead(r->env_);
+  if (!snapshot.ok()) return snapshot.status();
+  r->snapshot_ = std::move(snapshot).value();
+  auto entities = r->snapshot_.OpenDbi("entities", 0, false);
+  if (!entities.ok()) return entities.status();
+  auto cursor = Cursor::Open(r->snapshot_, entities.value());
+  if (!cursor.ok()) return cursor.status();
+  r->cursor_ = std::move(cursor).value();
+  return r;
+}
+
+Status CheckpointEntities::Next(std::uint32_t* ns, std::string_view* key,
+                                std::string_view* record) {
+  std::string_view k, v;
+  CQRS_RETURN_IF_ERROR(cursor_.Get(started_ ? MDB_NEXT : MDB_FIRST, &k, &v));
+  started_ = true;
+  if (k.size() < 4) return Error(Code::kInternal, "{}: an entity key of {} bytes", path_, k.size());
+  *ns = GetU32BE(reinterpret_cast<const std::uint8_t*>(k.data()));
+  *key = k.substr(4);
+  *record = v;
+  return OkStatus();
+}
+
+Result<StateCheckpoint> HoldNewestCheckpoint(WriteStore& log, LogHold& hold) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool passed = false;
+    for (const StateCheckpoint& c : ListStateCheckpoints(log.checkpoints_dir(), false)) {
+      if (Status v = VerifyStateCheckpoint(c, log.store_id()); !v.ok()) {
+        spdlog::warn("state checkpoint {} not used: {}", c.path, v.ToString());
+        continue;
+      }
+      hold.Set(c.seq);
+      CQRS_RETURN_IF_ERROR(hold.Flush());
+      auto snapshot = Txn::BeginRead(log.env());
+      if (!snapshot.ok()) return snapshot.status();
+      Status from = log.CheckFrom(snapshot.value(), c.seq + 1);
+      if (from.ok()) return c;
+      if (from.code() != Code::kOutOfRange) return from;
+      passed = true;  // retention went past it: a newer one was written meanwhile
+      break;
+    }
+    if (!passed) break;
+  }
+  auto snapshot = Txn::BeginRead(log.env());
+  if (!snapshot.ok()) return snapshot.status();
+  Status why = log.CheckFrom(snapshot.value(), 1);
+  return Error(Code::kOutOfRange, "no state checkpoint to start from: {}",
+               why.ok() ? "none verifies" : why.message());
+}
+
 }  // namespace cqrs::store

@@ -12,11 +12,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "store/lmdb.h"
+#include "store/log_holds.h"
 #include "store/state_store.h"
+#include "store/write_store.h"
 
 namespace cqrs::store {
 
@@ -40,5 +44,28 @@ Status VerifyStateCheckpoint(const StateCheckpoint& checkpoint, std::string_view
 
 // Removes all but the newest `keep` checkpoints.
 void PruneStateCheckpoints(const std::string& dir, std::size_t keep);
+
+// The entities of a checkpoint, in key order: (the log's namespace id, key, record), tombstones
+// included. Opens the copy read-only (no lock file) and reads one snapshot of it.
+class CheckpointEntities {
+ public:
+  static Result<std::unique_ptr<CheckpointEntities>> Open(const StateCheckpoint& checkpoint);
+  // The next entity; NotFound after the last. Views are valid until the next call.
+  Status Next(std::uint32_t* ns, std::string_view* key, std::string_view* record);
+
+ private:
+  CheckpointEntities() = default;
+  std::string path_;
+  LmdbEnv env_;
+  Txn snapshot_;
+  Cursor cursor_;
+  bool started_ = false;
+};
+
+// The newest checkpoint in `log`'s checkpoints dir that verifies and from which the log still
+// holds every later event, with `hold` (a LogHold of the caller) set and written at its seq first,
+// so that retention cannot pass it while the caller reads it. OutOfRange naming the log's start
+// when there is none.
+Result<StateCheckpoint> HoldNewestCheckpoint(WriteStore& log, LogHold& hold);
 
 }  // namespace cqrs::store

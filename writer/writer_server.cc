@@ -359,7 +359,7 @@ std::chrono::steady_clock::time_point WriterServer::RetainLog() {
   using namespace std::chrono_literals;
   // Steps of log.step_events events interleave with batches while there is more to remove (a
   // batch waits for at most one step); then the floor is looked at again once a second.
-  const RetentionStats before = retention_->stats();
+  const std::uint64_t removed_before = retention_->stats().removed;
   bool more = false;
   Status s = retention_->Step(WallNs(), durable_checkpoint_seq_, &more);
   if (!s.ok()) {
@@ -371,7 +371,7 @@ std::chrono::steady_clock::time_point WriterServer::RetainLog() {
   }
   const RetentionStats& after = retention_->stats();
   std::uint64_t suppressed = 0;
-  if (after.removed != before.removed && retention_log_.Allow(MonoNs(), &suppressed))
+  if (after.removed != removed_before && retention_log_.Allow(MonoNs(), &suppressed))
     spdlog::info("log retention: {} events removed so far; the log starts at seq {} (floor {}: {})",
                  after.removed, after.first_seq, after.floor.seq, after.floor.holder);
   return more ? std::chrono::steady_clock::now() : std::chrono::steady_clock::now() + 1s;

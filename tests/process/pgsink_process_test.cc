@@ -2,7 +2,8 @@
 // names a database; its tables then equal the LMDB read store row for row (version and seq
 // included: nothing applied twice), across kill -9 of the sink and an immediate stop of
 // PostgreSQL; poison values are parked with the row still there; two sinks of one name never
-// both apply; row-level security keeps two tenants' SQL users apart.
+// both apply; row-level security keeps two tenants' SQL users apart; a sink added after
+// retention cut the log starts from a state checkpoint (issue #22).
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 
 #include "client/client.h"
 #include "shm/control_block.h"
+#include "tests/support/log_events.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/pg_tables.h"
 #include "tests/support/pipeline.h"
@@ -399,6 +401,57 @@ TEST_CASE("Row-level security: a SQL role sees the rows of its tenant only", "[p
   CHECK(count("sql_none", "SELECT count(*) FROM orders") == 0);
   // A role sees its own mappings only.
   CHECK(count("sql_a", "SELECT count(*) FROM cqrs_tenant_roles") == 1);
+}
+
+TEST_CASE(
+    "issue #22: a sink added after retention cut the log fills its tables from the newest "
+    "state checkpoint, then follows the log; a table rebuild does the same",
+    "[process][pgsink][retention]") {
+  testing::TempDir dir;
+  testing::PostgresServer pg;
+  testing::PipelineConfig config;
+  config.readers = 1;
+  config.writer_toml = "checkpoint_interval_events = 500\ncheckpoint_interval_s = 1\n";
+  config.extra_toml = "[log]\nkeep_events = 200\nstep_events = 100\n";
+  testing::Pipeline p(dir, config);
+  p.StartUp();
+  auto client = Client::Connect(p.client_options());
+  REQUIRE(client.ok());
+  std::uint64_t seq = WriteOrders(**client, 1500);
+  // The projector keeps up and checkpoints follow: retention removes all but the tail.
+  REQUIRE(testing::WaitFor([&] { return testing::LogFirstSeq(p.data_dir) > 500; },
+                           std::chrono::seconds(30)));
+
+  // Only now is a sink configured: its first batch would start at seq 1, which is gone.
+  testing::WriteFile(p.config_path, testing::ReadFile(p.config_path) +
+                                        fmt::format("[postgresql]\ndsn = \"{}\"\nretry_max_ms = "
+                                                    "200\n{}\n",
+                                                    pg.dsn(), kOrdersTable));
+  auto sink = p.StartProcess("cqrs-pgsink");
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  CheckTableEqualsReadStore(pg, **client, "orders", "orders", seq);
+  CHECK_THAT(testing::ReadFile(p.log_path), Catch::Contains("entities from state checkpoint"));
+  CHECK(pg.Exec("SELECT count(*) FROM orders WHERE status = 'cancelled'")[0][0].as<int>() > 0);
+
+  // Then the log after the checkpoint, and on.
+  seq = WriteOrders(**client, 700, 3000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  CheckTableEqualsReadStore(pg, **client, "orders", "orders", seq);
+
+  // cqrs pg rebuild: the shadow table would replay from seq 1; it is seeded the same way.
+  auto [code, out] = testing::RunCli(
+      fmt::format("pg rebuild --config {} --data {} 2>&1", p.config_path, p.data_dir));
+  INFO(out);
+  CHECK(code == 0);
+  CHECK_THAT(out, Catch::Contains("rebuilt and swapped in"));
+  const std::string log = testing::ReadFile(p.log_path);
+  const auto first = log.find("entities from state checkpoint");
+  CHECK(log.find("entities from state checkpoint", first + 1) != std::string::npos);  // twice
+  seq = WriteOrders(**client, 300, 5000);
+  REQUIRE(testing::WaitPgCheckpoint(pg, seq));
+  CheckTableEqualsReadStore(pg, **client, "orders", "orders", seq);
+  sink->Signal(SIGTERM);
+  CHECK(sink->Wait(std::chrono::seconds(20)) == 0);
 }
 
 }  // namespace cqrs
