@@ -20,8 +20,10 @@ Status LogRetention::Step(std::uint64_t now_ns, std::uint64_t checkpoint_seq, bo
   auto first = log_.FirstSeq(txn);
   if (!first.ok()) return first.status();
   stats_.first_seq = first.value();
-  // The holds are read inside the transaction: a consumer's hold can only rise meanwhile, and
-  // the checkpoint seq is the writer's own.
+  // The holds as of now. A consumer that sets a lower hold meanwhile (one about to read from a
+  // checkpoint) checks the log after writing it (store::HoldNewestCheckpoint), and every reader
+  // of the log checks its start on each read: an event this step removes under it makes that
+  // reader stop or start again from a newer checkpoint, never skip.
   stats_.floor =
       store::ComputeLogFloor(policy_, last.value(), checkpoint_seq, store::ListLogHolds(data_dir_));
   const std::uint64_t floor = stats_.floor.seq;

@@ -775,6 +775,19 @@ TEST_CASE("fault: faked machine restarts under load, and writer deaths mid-check
         while (faked < reboots) {
           SleepMs(100 + rng() % 400);
           restart_dead();
+          // A restore needs a whole checkpoint (a .sum beside its copy), and 20 % of the copies
+          // die: on a slow run none may be whole yet when the first reboots come (CI saw 0
+          // restores once). Wait for one, so that the restore path is always exercised.
+          testing::WaitFor(
+              [&] {
+                std::error_code ec;
+                for (const auto& e :
+                     std::filesystem::directory_iterator(f.p.data_dir + "/write/checkpoints", ec))
+                  if (e.path().extension() == ".sum") return true;
+                restart_dead();
+                return false;
+              },
+              std::chrono::seconds(30));
           f.writer->Signal(SIGKILL);
           f.writer->Wait(std::chrono::seconds(10));
           FakeReboot(f.p.data_dir);

@@ -50,9 +50,10 @@ async function rejects(promise, status) {
   assert.fail(`expected ${status}`);
 }
 
-// Endpoints on ipc sockets in dir, and a config for them with `extra` appended (the projector
-// queues at most 50 events per subscriber: a slow one loses events).
-function pipelineConfig(dir, readers, extra) {
+// Endpoints on ipc sockets in dir, and a config for them with `extra` appended and `writer`
+// lines in [writer] (the projector queues at most 50 events per subscriber: a slow one loses
+// events).
+function pipelineConfig(dir, readers, extra, writer = '') {
   const e = {};
   for (const name of ['writer', 'events', 'replay', ...readers]) e[name] = `ipc://${path.join(dir, `${name}.sock`)}`;
   const file = path.join(dir, 'cqrs.toml');
@@ -60,6 +61,7 @@ function pipelineConfig(dir, readers, extra) {
 [writer]
 endpoint = "${e.writer}"
 durability = "nosync"
+${writer}
 [projector]
 events_endpoint = "${e.events}"
 replay_endpoint = "${e.replay}"
@@ -316,6 +318,40 @@ principals = "${principals}"
     for (const c of [app, other, stranger]) c.close();
     const exited = new Promise((resolve) => secUp.once('exit', resolve));
     secUp.kill('SIGTERM');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('below the log\'s first seq a subscriber gets OutOfRange naming the start and the snapshot', async () => {
+  // A third pipeline, keeping only the newest 100 events, a checkpoint every 200 (or second).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cqrs-node-ret-'));
+  const [ret, retConfig] = pipelineConfig(dir, ['reader0'], `[log]
+keep_events = 100
+step_events = 50
+`, 'checkpoint_interval_events = 200\ncheckpoint_interval_s = 1');
+  const retUp = startUp(dir, retConfig);
+  const c = new cqrs.Client({ writer: ret.writer, readers: [ret.reader0], timeout: 30000 });
+  try {
+    for (let i = 0; i < 1000; i++) await c.put('feed', `f${i % 20}`, { n: i });
+    const status = () => JSON.parse(execFileSync(CQRS, ['log', 'status', '--json', '--config',
+      retConfig, '--data', path.join(dir, 'data')], { encoding: 'utf8' }));
+    const deadline = Date.now() + 30000;
+    while (status().first_seq < 500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(status().first_seq >= 500, JSON.stringify(status()));
+    const s = new cqrs.Subscriber({ events: ret.events, replay: ret.replay, fromSeq: 1 });
+    const err = await rejects(s.next(10000), 'OutOfRange');
+    s.close();
+    assert.ok(err.firstSeq >= 500 && err.snapshotSeq >= err.firstSeq - 1, `${err.firstSeq} ${err.snapshotSeq}`);
+    assert.match(err.serverMessage, /no longer in the event log/);
+    // From a seq the log holds: the events, as ever.
+    const from = new cqrs.Subscriber({ events: ret.events, replay: ret.replay, fromSeq: c.lastSeq });
+    assert.equal((await from.next(10000)).seq, c.lastSeq);
+    from.close();
+  } finally {
+    c.close();
+    const exited = new Promise((resolve) => retUp.once('exit', resolve));
+    retUp.kill('SIGTERM');
     await exited;
     fs.rmSync(dir, { recursive: true, force: true });
   }
