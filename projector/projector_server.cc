@@ -115,7 +115,7 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
     return Error(Code::kUnavailable,
                  "{} has applied seq {} but the log ends at {}: remove {} to rebuild it", r.dir,
                  applied_seq_, last.value(), r.dir);
-  CQRS_RETURN_IF_ERROR(SeedIfPassed());
+  CQRS_RETURN_IF_ERROR(SeedStoreIfPassed());
 
   if (!serve_) return OkStatus();
   hold_ = store::LogHold(config_.data_dir, "projector");
@@ -150,29 +150,24 @@ Status ProjectorServer::Init(const ProjectorOptions& options) {
   return OkStatus();
 }
 
-Status ProjectorServer::SeedIfPassed() {
-  // Held before the log is looked at, so that retention cannot pass applied_seq_ meanwhile.
+Status ProjectorServer::SeedStoreIfPassed() {
   store::LogHold hold = serve_ ? store::LogHold(config_.data_dir, "projector")
                                : store::LogHold::Temporary(config_.data_dir);
-  hold.Set(applied_seq_);
-  CQRS_RETURN_IF_ERROR(hold.Flush());
-  auto passed = LogPassed(*write_, applied_seq_);
-  if (!passed.ok()) return passed.status();
-  if (!passed.value()) return OkStatus();
   // A new store (or one a machine restart discarded) on a log that no longer starts at 1, or a
   // store whose hold was released while its projector was away.
+  auto seeded = SeedIfPassed(*write_, *read_, applied_seq_, hold);
+  if (!seeded.ok()) return seeded.status();
+  if (!seeded->has_value()) return OkStatus();
   if (applied_seq_ > 0)
     spdlog::warn(
-        "{} is at seq {}, but retention has removed the events after it from the log: seeding "
-        "the read store again from the newest state checkpoint",
+        "{} was at seq {}, but retention had removed the events after it from the log: seeded "
+        "again from the newest state checkpoint",
         read_->options().dir, applied_seq_);
-  auto seeded = SeedFromCheckpoint(*write_, *read_, hold);
-  if (!seeded.ok()) return seeded.status();
   const std::uint64_t begin = MonoNs();
   CQRS_RETURN_IF_ERROR(DeriveReadModels(*read_, store_models_, kDeriveBudgetBytes));
   spdlog::info("read models derived from the seeded entities in {:.2f} s",
                static_cast<double>(MonoNs() - begin) / 1e9);
-  applied_seq_ = seeded.value();
+  applied_seq_ = seeded->value();
   return OkStatus();
 }
 

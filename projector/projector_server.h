@@ -77,7 +77,7 @@ class ProjectorServer {
   // Binds the events socket (CURVE and XPUB_MANUAL with security on).
   // Seeds the read store from the newest state checkpoint when the log no longer holds the
   // events after applied_seq_ (projector/rebuild.h SeedFromCheckpoint).
-  Status SeedIfPassed();
+  Status SeedStoreIfPassed();
   Status BindEvents(const std::string& endpoint);
   // Security on: applies the subscriptions the events XPUB received that their sender's
   // principal may have (Principal::AllowsTopic); refuses the rest.

@@ -425,15 +425,6 @@ Status CopyCheckpoint(store::WriteStore& log, store::ReadStore& store,
 
 }  // namespace
 
-Result<bool> LogPassed(store::WriteStore& log, std::uint64_t applied_seq) {
-  store::Txn snapshot;
-  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
-  Status s = log.CheckFrom(snapshot, applied_seq + 1);
-  if (s.code() == Code::kOutOfRange) return true;
-  CQRS_RETURN_IF_ERROR(s);
-  return false;
-}
-
 Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStore& store,
                                          store::LogHold& hold) {
   const std::uint64_t begin = MonoNs();
@@ -448,6 +439,21 @@ Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStor
   spdlog::info("read store seeded from state checkpoint {} (seq {}) in {:.2f} s", checkpoint->path,
                checkpoint->seq, static_cast<double>(MonoNs() - begin) / 1e9);
   return checkpoint->seq;
+}
+
+Result<std::optional<std::uint64_t>> SeedIfPassed(store::WriteStore& log, store::ReadStore& store,
+                                                  std::uint64_t applied_seq, store::LogHold& hold) {
+  hold.Set(applied_seq);
+  CQRS_RETURN_IF_ERROR(hold.Flush());
+  store::Txn snapshot;
+  CQRS_RETURN_IF_ERROR(LogSnapshot(log, &snapshot));
+  Status from = log.CheckFrom(snapshot, applied_seq + 1);
+  snapshot.Reset();
+  if (from.ok()) return std::optional<std::uint64_t>();
+  if (from.code() != Code::kOutOfRange) return from;
+  auto seeded = SeedFromCheckpoint(log, store, hold);
+  if (!seeded.ok()) return seeded.status();
+  return std::optional<std::uint64_t>(seeded.value());
 }
 
 Result<RebuildTarget> CreateRebuildTarget(const std::string& dir, const Config& config,
@@ -478,15 +484,8 @@ Result<bool> BuildRebuildTarget(store::WriteStore& log, RebuildTarget& target,
                                 const std::atomic<bool>& cancel,
                                 const std::function<void(std::uint64_t)>& progress) {
   const std::uint64_t begin = MonoNs();
-  // Held before the log is looked at: retention cannot pass the seq once it is checked.
-  target.hold.Set(0);
-  CQRS_RETURN_IF_ERROR(target.hold.Flush());
-  auto passed = LogPassed(log, 0);
-  if (!passed.ok()) return passed.status();
-  if (passed.value()) {
-    auto seeded = SeedFromCheckpoint(log, *target.store, target.hold);
-    if (!seeded.ok()) return seeded.status();
-  }
+  auto seeded = SeedIfPassed(log, *target.store, 0, target.hold);
+  if (!seeded.ok()) return seeded.status();
   auto applied = BulkApplyLog(log, *target.store, to_seq, kRebuildEventsPerTxn, cancel,
                               [&](std::uint64_t seq) {
                                 target.hold.Set(seq);

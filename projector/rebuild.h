@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,12 @@ Result<std::uint64_t> BulkApplyLog(store::WriteStore& log, store::ReadStore& sto
 Result<std::uint64_t> SeedFromCheckpoint(store::WriteStore& log, store::ReadStore& store,
                                          store::LogHold& hold);
 
-// True when `log` no longer holds every event after `applied_seq` (retention removed some):
-// a store at `applied_seq` can only be seeded afresh.
-Result<bool> LogPassed(store::WriteStore& log, std::uint64_t applied_seq);
+// For a store at `applied_seq`: sets `hold` there (before the log is looked at, so retention
+// cannot pass it meanwhile), and when the log no longer holds every event after it (retention
+// removed some) seeds the store with SeedFromCheckpoint. Returns the checkpoint's seq, the
+// store's new applied seq; nullopt when the log still holds everything (nothing done).
+Result<std::optional<std::uint64_t>> SeedIfPassed(store::WriteStore& log, store::ReadStore& store,
+                                                  std::uint64_t applied_seq, store::LogHold& hold);
 
 // A read store being built in `dir` (created empty; whatever was there is removed first);
 // `applier` is set by BuildRebuildTarget, for the tail.
